@@ -1,0 +1,132 @@
+"""Input validation shared by every public entry point.
+
+Each helper returns a float64 array (or Python scalar) and raises a :mod:`dynlab.errors`
+exception that names the argument and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import config
+from .errors import (
+    HyperparameterError,
+    NonFiniteError,
+    NotPositiveDefiniteError,
+    NotSymmetricError,
+    ShapeError,
+)
+
+
+def as_array(x, name: str, *, ndim: int | None = None, shape: tuple | None = None) -> np.ndarray:
+    """Return ``x`` as a finite float64 array, checking its dimensions and shape.
+
+    ``shape`` may hold ``None`` for a free axis.
+    """
+    try:
+        a = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ShapeError(f"{name} must be a real numeric array; got {type(x).__name__}") from exc
+    if ndim is not None and a.ndim != ndim:
+        raise ShapeError(f"{name} must have {ndim} dimension(s); got shape {a.shape}")
+    if shape is not None:
+        if a.ndim != len(shape) or any(s is not None and s != t for s, t in zip(shape, a.shape)):
+            want = tuple("*" if s is None else s for s in shape)
+            raise ShapeError(f"{name} must have shape {want}; got {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise NonFiniteError(f"{name} contains NaN or infinity")
+    return a
+
+
+def as_square(x, name: str, n: int | None = None) -> np.ndarray:
+    """Return ``x`` as a finite float64 square matrix (of order ``n`` if given)."""
+    a = as_array(x, name, ndim=2)
+    if a.shape[0] != a.shape[1]:
+        raise ShapeError(f"{name} must be square; got shape {a.shape}")
+    if n is not None and a.shape[0] != n:
+        raise ShapeError(f"{name} must be {n} x {n}; got shape {a.shape}")
+    return a
+
+
+def as_symmetric(x, name: str, n: int | None = None) -> np.ndarray:
+    """Return the symmetric part of ``x`` after checking that ``x`` is symmetric to rounding.
+
+    The test is relative: ``||x - x^T||_max <= SYMMETRY_RTOL * ||x||_max``.
+    """
+    a = as_square(x, name, n)
+    scale = np.max(np.abs(a)) if a.size else 0.0
+    asym = np.max(np.abs(a - a.T)) if a.size else 0.0
+    if asym > config.SYMMETRY_RTOL * scale:
+        raise NotSymmetricError(
+            f"{name} must be symmetric; max |{name} - {name}^T| = {asym:.3g} "
+            f"relative to max |{name}| = {scale:.3g}"
+        )
+    return 0.5 * (a + a.T)
+
+
+def as_psd(x, name: str, n: int | None = None, *, definite: bool = False) -> np.ndarray:
+    """Return ``x`` as a symmetric positive semi-definite (or definite) matrix.
+
+    Semi-definite: smallest eigenvalue >= -PSD_RTOL * largest |eigenvalue|.
+    Definite: smallest eigenvalue > PSD_RTOL * largest |eigenvalue|.
+    """
+    a = as_symmetric(x, name, n)
+    if a.size == 0:
+        return a
+    w = np.linalg.eigvalsh(a)
+    scale = max(np.max(np.abs(w)), np.finfo(np.float64).tiny)
+    if definite and w[0] <= config.PSD_RTOL * scale:
+        raise NotPositiveDefiniteError(
+            f"{name} must be positive definite; its smallest eigenvalue is {w[0]:.3g} "
+            f"(largest {w[-1]:.3g})"
+        )
+    if w[0] < -config.PSD_RTOL * scale:
+        raise NotPositiveDefiniteError(
+            f"{name} must be positive semi-definite; it has eigenvalue {w[0]:.3g} "
+            f"(largest |eigenvalue| {scale:.3g})"
+        )
+    return a
+
+
+def as_scalar(
+    x,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    error: type[Exception] = HyperparameterError,
+) -> float:
+    """Return ``x`` as a finite Python float inside the given interval."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (numbers.Real, np.ndarray)):
+        raise error(f"{name} must be a real number; got {x!r}")
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim != 0:
+        raise error(f"{name} must be a scalar; got shape {a.shape}")
+    v = float(a)
+    if not np.isfinite(v):
+        raise error(f"{name} must be finite; got {v}")
+    if low is not None and (v < low or (low_open and v == low)):
+        raise error(f"{name} must be {'>' if low_open else '>='} {low}; got {v}")
+    if high is not None and (v > high or (high_open and v == high)):
+        raise error(f"{name} must be {'<' if high_open else '<='} {high}; got {v}")
+    return v
+
+
+def as_positive_int(x, name: str, error: type[Exception] = HyperparameterError) -> int:
+    """Return ``x`` as a Python int >= 1."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Integral):
+        raise error(f"{name} must be a positive integer; got {x!r}")
+    if x < 1:
+        raise error(f"{name} must be >= 1; got {x}")
+    return int(x)
+
+
+def as_rng(seed) -> np.random.Generator:
+    """Return a numpy Generator from a seed, a SeedSequence or a Generator."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)

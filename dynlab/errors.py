@@ -1,0 +1,41 @@
+"""Exceptions raised by dynlab.
+
+Every error names the offending argument and the property it lacks. All derive from
+:class:`DynlabError` and from :class:`ValueError`, so ``except ValueError`` keeps working.
+"""
+
+
+class DynlabError(ValueError):
+    """Base class of dynlab's input and model errors."""
+
+
+class ShapeError(DynlabError):
+    """An array has the wrong number of dimensions or the wrong shape."""
+
+
+class NonFiniteError(DynlabError):
+    """An array holds NaN or infinity."""
+
+
+class NotSymmetricError(DynlabError):
+    """A matrix that must be symmetric is not, beyond rounding."""
+
+
+class NotPositiveDefiniteError(DynlabError):
+    """A matrix that must be positive (semi-)definite has a negative eigenvalue."""
+
+
+class HyperparameterError(DynlabError):
+    """An optimizer hyperparameter is outside its domain (lr <= 0, momentum >= 1, ...)."""
+
+
+class UnstableDriftError(DynlabError):
+    """The drift matrix A has an eigenvalue with non-positive real part: no stationary law."""
+
+
+class NotControllableError(DynlabError):
+    """The Lyapunov solution B is singular: the noise does not reach every direction."""
+
+
+class StabilityRegionError(DynlabError):
+    """A discrete recursion has spectral radius >= 1 (e.g. lr beyond the stability limit)."""

@@ -1,0 +1,253 @@
+"""Problem definitions shared by the analytic models and the integrator zoo.
+
+Two problems, one notation (THEORY.md):
+
+* :class:`QuadraticProblem` -- ``L(theta) = 1/2 theta^T H theta - b^T theta + c`` with minibatch
+  gradient ``g_B = H theta - b + xi``, ``xi ~ N(0, Sigma / batch_size)`` (seed 003, Assumption 1).
+* :class:`LinearRegressionProblem` -- ``L(theta) = ||Y - X theta||^2 / (2N)`` on a dataset, whose
+  minibatch noise comes from sampling rows; ``H = X^T X / N`` and ``b = X^T Y / N`` (seed 003,
+  section 5).
+
+and :func:`synthetic_regression`, the embedded default dataset.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from . import config
+from ._validate import as_array, as_psd, as_rng, as_scalar, as_positive_int
+from .errors import NotPositiveDefiniteError, ShapeError
+
+__all__ = ["QuadraticProblem", "LinearRegressionProblem", "synthetic_regression"]
+
+
+def _noise_matrix(noise_cov, H: np.ndarray) -> np.ndarray | None:
+    """Interpret ``noise_cov``: None (no noise), a scalar sigma^2 (Sigma = sigma^2 H) or a matrix."""
+    if noise_cov is None:
+        return None
+    if np.ndim(noise_cov) == 0:
+        sigma2 = as_scalar(noise_cov, "noise_cov (sigma^2)", low=0.0, error=ShapeError)
+        return sigma2 * H
+    return as_psd(noise_cov, "noise_cov", H.shape[0])
+
+
+class QuadraticProblem:
+    r"""Quadratic loss with additive Gaussian gradient noise.
+
+    .. math:: L(\theta) = \tfrac12 \theta^\top H \theta - b^\top \theta + c,\qquad
+              g_B(\theta) = H\theta - b + \xi,\quad \xi \sim N(0, \Sigma / S).
+
+    Parameters
+    ----------
+    H : (d, d) array_like
+        Symmetric positive semi-definite Hessian.
+    b : (d,) array_like, optional
+        Linear term; zero if omitted.
+    noise_cov : None, float or (d, d) array_like, optional
+        Per-sample gradient-noise covariance Sigma. A scalar ``sigma2`` means
+        ``Sigma = sigma2 * H`` (seed 003, Assumption 5); None means exact gradients.
+    c : float, optional
+        Constant offset of the loss (``||Y||^2 / 2N`` for linear regression).
+    """
+
+    def __init__(self, H, b=None, *, noise_cov=None, c: float = 0.0):
+        self.H = as_psd(H, "H")
+        d = self.H.shape[0]
+        self.b = np.zeros(d) if b is None else as_array(b, "b", shape=(d,))
+        self.noise_cov = _noise_matrix(noise_cov, self.H)
+        self.c = as_scalar(c, "c", error=ShapeError)
+
+    @property
+    def d(self) -> int:
+        """Number of parameters."""
+        return self.H.shape[0]
+
+    def loss(self, theta) -> np.ndarray:
+        """``L(theta)`` for ``theta`` of shape ``(..., d)``; returns shape ``(...)``."""
+        theta = as_array(theta, "theta")
+        return 0.5 * np.einsum("...i,ij,...j->...", theta, self.H, theta) - theta @ self.b + self.c
+
+    def grad(self, theta) -> np.ndarray:
+        """Full-batch gradient ``H theta - b`` for ``theta`` of shape ``(..., d)``."""
+        theta = as_array(theta, "theta")
+        return theta @ self.H - self.b
+
+    def minimizer(self, weight_decay: float = 0.0) -> np.ndarray:
+        """Ridge solution ``mu = (H + weight_decay I)^{-1} b`` (seed 003, eq. 4).
+
+        Raises
+        ------
+        NotPositiveDefiniteError
+            If ``H + weight_decay I`` is singular, so that the minimum is not unique.
+        """
+        wd = as_scalar(weight_decay, "weight_decay", low=0.0)
+        K = self.H + wd * np.eye(self.d)
+        rho = self.spectrum[0]
+        if rho[-1] + wd <= config.PSD_RTOL * max(rho[0] + wd, np.finfo(np.float64).tiny):
+            raise NotPositiveDefiniteError(
+                f"H + weight_decay I is singular (smallest eigenvalue {rho[-1] + wd:.3g}); "
+                "the minimizer is not unique: add weight_decay or restrict to range(H)"
+            )
+        return np.linalg.solve(K, self.b)
+
+    @cached_property
+    def spectrum(self) -> tuple[np.ndarray, np.ndarray]:
+        """Eigenpairs of H, eigenvalues in DESCENDING order: ``(rho, q)`` with ``H q_i = rho_i q_i``.
+
+        ``rho_1`` is the top eigenvalue, as in the seed's notation.
+        """
+        w, v = np.linalg.eigh(self.H)
+        return w[::-1].copy(), v[:, ::-1].copy()
+
+    @cached_property
+    def noise_factor(self) -> np.ndarray | None:
+        """A (d, d) matrix L with ``L L^T = Sigma`` (symmetric square root; Sigma may be singular)."""
+        if self.noise_cov is None:
+            return None
+        w, v = np.linalg.eigh(self.noise_cov)
+        return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+
+
+class LinearRegressionProblem:
+    r"""Least squares on a dataset: :math:`L(\theta) = \|Y - X\theta\|^2 / (2N)`.
+
+    The Hessian is ``H = X^T X / N`` and the linear term ``b = X^T Y / N`` (seed 003, section 5).
+    A minibatch of size S averages per-sample gradients ``g_i = x_i (x_i^T theta - y_i)``.
+
+    Parameters
+    ----------
+    X : (N, d) array_like
+        Inputs.
+    Y : (N,) array_like
+        Targets (one output; a multi-output problem is one problem per column).
+    """
+
+    def __init__(self, X, Y):
+        self.X = as_array(X, "X", ndim=2)
+        self.Y = as_array(Y, "Y", shape=(self.X.shape[0],))
+        if self.X.shape[0] < 1:
+            raise ShapeError("X must have at least one row")
+
+    @property
+    def N(self) -> int:
+        """Number of samples."""
+        return self.X.shape[0]
+
+    @property
+    def d(self) -> int:
+        """Number of parameters."""
+        return self.X.shape[1]
+
+    @cached_property
+    def H(self) -> np.ndarray:
+        """Hessian ``X^T X / N``."""
+        H = self.X.T @ self.X / self.N
+        return 0.5 * (H + H.T)
+
+    @cached_property
+    def b(self) -> np.ndarray:
+        """Linear term ``X^T Y / N``."""
+        return self.X.T @ self.Y / self.N
+
+    @property
+    def c(self) -> float:
+        """Constant ``||Y||^2 / (2N)``, so that ``loss = 1/2 theta^T H theta - b^T theta + c``."""
+        return float(self.Y @ self.Y) / (2 * self.N)
+
+    def loss(self, theta) -> np.ndarray:
+        """``||Y - X theta||^2 / 2N`` for ``theta`` of shape ``(..., d)``."""
+        theta = as_array(theta, "theta")
+        r = theta @ self.X.T - self.Y
+        return 0.5 * np.mean(r * r, axis=-1)
+
+    def grad(self, theta) -> np.ndarray:
+        """Full-batch gradient ``H theta - b``."""
+        theta = as_array(theta, "theta")
+        return theta @ self.H - self.b
+
+    def per_sample_grads(self, theta) -> np.ndarray:
+        """Per-sample gradients ``g_i = x_i (x_i^T theta - y_i)``, shape ``(N, d)``."""
+        theta = as_array(theta, "theta", shape=(self.d,))
+        return self.X * (self.X @ theta - self.Y)[:, None]
+
+    def gradient_noise_cov(self, theta=None) -> np.ndarray:
+        """Per-sample gradient covariance ``Sigma(theta) = Cov_i[g_i(theta)]`` (population form).
+
+        A minibatch of S rows drawn with replacement has gradient covariance ``Sigma / S``;
+        drawn without replacement, ``Sigma / S * (N - S) / (N - 1)``.
+        At ``theta = None`` it is evaluated at the least-squares minimizer, where seed 003
+        linearises the noise (Assumption 3: Sigma(theta) = Sigma).
+        """
+        if theta is None:
+            theta = self.minimizer()
+        G = self.per_sample_grads(theta)
+        g = G.mean(axis=0)
+        S = G.T @ G / self.N - np.outer(g, g)
+        return 0.5 * (S + S.T)
+
+    def minimizer(self, weight_decay: float = 0.0) -> np.ndarray:
+        """Ridge solution ``(H + weight_decay I)^{-1} b``; minimum-norm least squares if singular."""
+        wd = as_scalar(weight_decay, "weight_decay", low=0.0)
+        if wd > 0.0:
+            return np.linalg.solve(self.H + wd * np.eye(self.d), self.b)
+        return np.linalg.lstsq(self.X, self.Y, rcond=None)[0]
+
+    def as_quadratic(self, noise_cov="estimate", *, theta=None) -> QuadraticProblem:
+        """The same loss as a :class:`QuadraticProblem` with additive Gaussian noise.
+
+        Parameters
+        ----------
+        noise_cov : "estimate", None, float or (d, d) array_like
+            ``"estimate"`` uses :meth:`gradient_noise_cov` at ``theta``; otherwise as in
+            :class:`QuadraticProblem`.
+        """
+        if isinstance(noise_cov, str):
+            if noise_cov != "estimate":
+                raise ShapeError(f"noise_cov must be 'estimate', None, a scalar or a matrix; got {noise_cov!r}")
+            noise_cov = self.gradient_noise_cov(theta)
+        return QuadraticProblem(self.H, self.b, noise_cov=noise_cov, c=self.c)
+
+
+def synthetic_regression(
+    n_samples: int = 4096,
+    d: int = 64,
+    *,
+    decay: float = 1.0,
+    top_variance: float = 1.0,
+    noise_std: float = 0.5,
+    seed=0,
+) -> LinearRegressionProblem:
+    """Anisotropic linear-regression data with a teacher and label noise.
+
+    Inputs ``x ~ N(0, C)`` with ``C = R diag(top_variance * j^{-decay}) R^T`` (``j = 1..d``, R a
+    random rotation), teacher ``w* ~ N(0, I / d)``, labels ``y = x^T w* + noise_std * eps``.
+
+    Parameters
+    ----------
+    n_samples, d : int
+        Dataset size N and dimension d.
+    decay : float
+        Power-law exponent of the input spectrum (condition number of C is ``d**decay``).
+    top_variance : float
+        Largest input variance.
+    noise_std : float
+        Label-noise standard deviation; it sets the gradient-noise scale at the minimum.
+    seed : int, SeedSequence or Generator
+        Randomness (reproducible).
+    """
+    n_samples = as_positive_int(n_samples, "n_samples", error=ShapeError)
+    d = as_positive_int(d, "d", error=ShapeError)
+    decay = as_scalar(decay, "decay", low=0.0, error=ShapeError)
+    top_variance = as_scalar(top_variance, "top_variance", low=0.0, low_open=True, error=ShapeError)
+    noise_std = as_scalar(noise_std, "noise_std", low=0.0, error=ShapeError)
+    rng = as_rng(seed)
+    variances = top_variance * np.arange(1, d + 1, dtype=np.float64) ** (-decay)
+    R, r = np.linalg.qr(rng.standard_normal((d, d)))
+    R = R * np.sign(np.diag(r))
+    X = (rng.standard_normal((n_samples, d)) * np.sqrt(variances)) @ R.T
+    w_star = rng.standard_normal(d) / np.sqrt(d)
+    Y = X @ w_star + noise_std * rng.standard_normal(n_samples)
+    return LinearRegressionProblem(X, Y)

@@ -1,0 +1,26 @@
+"""Progress bars for long runs (tqdm on stderr).
+
+Bars are shown when stderr is a terminal; ``DYNLAB_PROGRESS=1`` forces them on and
+``DYNLAB_PROGRESS=0`` off (CI logs stay clean either way).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from tqdm.auto import tqdm
+
+__all__ = ["progress"]
+
+
+def _enabled() -> bool:
+    flag = os.environ.get("DYNLAB_PROGRESS")
+    if flag is not None:
+        return flag not in ("0", "", "false", "no")
+    return sys.stderr.isatty()
+
+
+def progress(iterable=None, *, total: int | None = None, desc: str = "", unit: str = "it"):
+    """Wrap ``iterable`` (or count to ``total``) in a tqdm bar that respects DYNLAB_PROGRESS."""
+    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not _enabled(), leave=False)

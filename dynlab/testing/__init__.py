@@ -1,0 +1,1 @@
+"""Reusable hypothesis strategies for dynlab's and users' property tests (needs hypothesis)."""
