@@ -25,3 +25,27 @@ STABILITY_RTOL = 1e-12
 #: The Lyapunov solution B counts as singular (the process is not controllable) when its
 #: 2-norm condition number exceeds 1 / SINGULAR_RTOL.
 SINGULAR_RTOL = 1e-12
+
+#: Integrator zoo: ensembles with d >= INTEGRATOR_BLAS_MIN_DIM compute the products over all
+#: paths (H theta, noise factors) as one BLAS GEMM per step; below it per-path loops are
+#: faster (crossover measured with ``python benchmarks/integrators.py --crossover``).
+INTEGRATOR_BLAS_MIN_DIM = 64
+
+#: Energy cap of seed 000 eq. 7: the guard epsilon in max(eps, alpha H0 - L) and max(eps, K).
+#: An absolute value, as in the paper (energies in nats), used only against division by zero.
+ENERGY_CAP_EPS = 1e-12
+
+#: Implicit midpoint rule: the fixed-point iteration for the midpoint stops when every path's
+#: update is <= IMPLICIT_RTOL * (its largest |component|). The iteration stalls at a few eps
+#: relative (rounding of z + dt/2 f(Y)), so 1e-14 (~45 eps) is reachable and leaves an error
+#: far below any discretization error.
+IMPLICIT_RTOL = 1e-14
+
+#: Implicit midpoint rule: at most this many fixed-point rounds per step (each contracts the
+#: error by about dt/2 ||f'||); more means dt is too large and the run is stopped.
+IMPLICIT_MAX_ITER = 100
+
+#: Integrator zoo: an ensemble with n_paths * d < INTEGRATOR_PARALLEL_MIN_WORK runs on one
+#: thread; a step is then a few microseconds of work and a parallel fork/join costs more
+#: (much more on an oversubscribed machine). Larger ensembles use numba's thread count.
+INTEGRATOR_PARALLEL_MIN_WORK = 4096
