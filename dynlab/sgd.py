@@ -319,6 +319,36 @@ class SGDPhaseSpace:
         m = self.modes
         return 2.0 * modes.relaxation(self.lr * k[..., None], m.gamma, m.omega) @ var
 
+    def displacement_eq13(self, k) -> np.ndarray:
+        r"""The paper's velocity-correlation form of ``E||theta_k - theta_0||^2`` (seed 003 eq. 13, app. G.2).
+
+        ``lr^2 / kappa sum_l Sigma_ll [k + 2 sum_{tau=1}^{k-1} (k - tau) C_l(lr tau)]`` with the SDE's
+        stationary velocity autocorrelation ``C_l(t) = e^{-gamma t} (C(t) - gamma S(t))`` (the paper's
+        cosh/cos forms) sampled at whole steps. It mixes the discrete sum over steps with the
+        continuous-time correlation, so it is not the exact trace form :meth:`displacement`: by
+        Euler-Maclaurin (the kink of C_l(|s - s'|) at zero lag),
+        ``eq13 - trace = lr^2 / kappa sum_l Sigma_ll (1 + 2 gamma t - C_l(t)) / 6`` to relative
+        order (lr omega)^2, (lr gamma)^2. The gap grows linearly in t: the eq. 13 form does not
+        saturate, whereas the process's displacement does.
+        Cost O(max(k) d).
+        """
+        k = as_array(k, "k")
+        if np.any(k < 0) or np.any(k != np.round(k)):
+            raise ShapeError("k must hold non-negative integers (steps)")
+        w = self._sigma_diag
+        kmax = int(k.max(initial=0))
+        m = self.modes
+        c = np.zeros(max(kmax, 1))  # c[tau] = sum_l w_l C_l(lr tau), tau = 0..kmax-1
+        chunk = max(1, 2_000_000 // max(self.d, 1))
+        for start in range(1, kmax, chunk):
+            tau = np.arange(start, min(start + chunk, kmax))
+            c[tau] = modes.mode_propagator(self.lr * tau[:, None], m.gamma, m.omega)[3] @ w
+        tau = np.arange(c.size)
+        S1, S2 = np.cumsum(c), np.cumsum(tau * c)  # sums over tau = 1..j (c[0] = 0)
+        ki = k.astype(np.int64)
+        j = np.maximum(ki - 1, 0)
+        return self.lr**2 / self.kappa * (ki * np.sum(w) + 2.0 * (ki * S1[j] - S2[j]))
+
     def diffusion_exponent(self, k, exact: bool = False) -> np.ndarray:
         r"""Local exponent ``c(k) = d log E||Delta_k||^2 / d log k`` (seed 003 sec. 8, Fig. 6-7).
 

@@ -339,3 +339,33 @@ def test_exact_predictions_match_simulated_optimizer(momentum):
     assert np.all(np.abs(zs) < 4.5), zs
     # and the SDE's eq. 12 is measurably off at this lr (the gap the exact model removes)
     assert abs(sde_gap) > 10
+
+
+def test_eq13_velocity_sum_gap_is_the_euler_maclaurin_kink_term():
+    H = np.diag([3.0, 1.0, 0.2])
+    for lr, beta in ((0.01, 0.9), (0.001, 0.99)):
+        m = SGDPhaseSpace(H, lr=lr, momentum=beta, batch_size=4, noise_cov=0.5)
+        w, md = m._sigma_diag, m.modes
+        # internal check: the cumulative sums equal the direct double sum over step pairs
+        k0 = 50
+        lag = np.abs(np.subtract.outer(np.arange(k0), np.arange(k0)))
+        C = phi22(m, lag[..., None]) @ w
+        assert m.displacement_eq13(k0) == pytest.approx(C.sum() * lr**2 / m.kappa, rel=1e-12)
+        k = np.array([10, 100, 1000, 5000])
+        t = lr * k
+        gap = (m.displacement_eq13(k) - m.displacement(k)) / (lr**2 / m.kappa * w.sum())
+        em = (1 + 2 * md.gamma * t[:, None] - phi22(m, k[:, None])) @ w / (6 * w.sum())
+        # next Euler-Maclaurin term: relative O((lr max(gamma, omega))^2); 10x margin
+        h = lr * max(md.gamma, md.omega.max())
+        np.testing.assert_allclose(gap, em, rtol=10 * h**2, atol=10 * h**2)
+    # the trace form saturates; the eq. 13 form keeps growing, at lr^2 / kappa tr(Sigma) gamma lr / 3 per step
+    far = np.array([200000, 400000])
+    assert m.displacement(far)[1] == pytest.approx(m.displacement(far)[0], rel=1e-12)
+    growth = np.diff(m.displacement_eq13(far))[0] / 200000
+    assert growth == pytest.approx(lr**2 / m.kappa * w.sum() * md.gamma * lr / 3, rel=10 * h**2)
+
+
+def phi22(m, k):
+    from dynlab.modes import mode_propagator
+
+    return mode_propagator(m.lr * k, m.modes.gamma, m.modes.omega)[3]
