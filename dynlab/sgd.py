@@ -276,6 +276,33 @@ class SGDPhaseSpace:
         U = self.decompose()[1]
         return 0.5 * np.einsum("...i,ij,...j->...", z, U, z)
 
+    def modified_loss_terms(self, theta, v) -> tuple[np.ndarray, np.ndarray]:
+        r"""``(Psi_theta, Psi_v)``, the position and velocity parts of the modified loss (eqs. 45, 46).
+
+        They separate only when Sigma commutes with H (then U is block diagonal):
+        ``Psi_theta = (theta - mu)^T Sigma^{-1} (H + lambda I) (theta - mu) / (lr (1 + beta))`` and
+        ``Psi_v = v^T Sigma^{-1} v / 2``.
+
+        Raises
+        ------
+        NotControllableError
+            If Sigma does not commute with H (U couples theta and v) or is singular.
+        """
+        if not self.commutes:
+            raise NotControllableError(
+                "Sigma does not commute with H: U couples position and velocity, so the modified loss "
+                "does not split into Psi_theta + Psi_v; use modified_loss"
+            )
+        theta = as_array(theta, "theta")
+        v = as_array(v, "v")
+        d = self.d
+        U = self.decompose()[1]
+        dth = theta - self.mu
+        return (
+            0.5 * np.einsum("...i,ij,...j->...", dth, U[:d, :d], dth),
+            0.5 * np.einsum("...i,ij,...j->...", v, U[d:, d:], v),
+        )
+
     # ------------------------------------------------------------------ the exact recursion
     @cached_property
     def discrete(self) -> "DiscreteSGD":
