@@ -238,7 +238,7 @@ def test_modified_loss_is_isotropic_on_range_of_H_without_weight_decay():
     psi_t, psi_v = m.modified_loss_terms(m.mu + dth, v)
     np.testing.assert_allclose(psi_t + psi_v, m.modified_loss(m.mu + dth, v), rtol=1e-13)
     np.testing.assert_allclose(psi_t, np.sum(dth**2, -1) / (lr * (1 + beta) * s2), rtol=1e-12)
-    general = SGDPhaseSpace(H, lr=lr, momentum=beta, noise_cov=np.eye(4))
+    general = SGDPhaseSpace(H, lr=lr, momentum=beta, noise_cov=np.diag([1.0, 2.0, 3.0, 4.0]))
     with pytest.raises(NotControllableError, match="does not commute"):
         general.modified_loss_terms(dth, v)
 
