@@ -168,6 +168,21 @@ def obabo_step(theta, v, grad_V, z, *, dt, c1, c2, kappa, sqrt_sigma):
     return theta, _o_step(v, z[1], dt / 2, c2, kappa, sqrt_sigma)
 
 
+def exact_ou_transition(problem, *, lr, momentum=0.0, weight_decay=0.0, batch_size=1, dt=None):
+    """``(Phi, C, mu_z)`` of seed 003 eq. 4 from THEORY.md's A, D: ``Phi = expm(-A dt)``,
+    ``C = (B - Phi B Phi^T) / kappa`` with ``A B + B A^T = 2 D`` (scipy's Bartels-Stewart)."""
+    d = problem.d
+    dt = lr if dt is None else dt
+    c1, c2, kappa = sde_coefficients(lr, momentum, batch_size)
+    K = problem.H + weight_decay * np.eye(d)
+    I, Z = np.eye(d), np.zeros((d, d))
+    A = np.block([[Z, -I], [c1 * K, c2 * I]])
+    D = np.block([[Z, Z], [Z, c2 * problem.noise_cov]])
+    B = scipy.linalg.solve_continuous_lyapunov(A, 2 * D)
+    Phi = scipy.linalg.expm(-A * dt)
+    return Phi, (B - Phi @ B @ Phi.T) / kappa, np.concatenate([np.linalg.solve(K, problem.b), np.zeros(d)])
+
+
 # -- driver ----------------------------------------------------------------------------
 
 
@@ -189,6 +204,16 @@ def naive_run(scheme, problem, theta0, v0, normals, batches, *, noise_cov=None, 
     inv_mass = np.broadcast_to(np.asarray(hyper.get("inv_mass", 1.0), dtype=float), (d,))
     H0 = [energy(problem, theta[i], v[i], inv_mass, wd) for i in range(M)]
     caps = np.zeros((n_steps, M), dtype=int)
+    if scheme == "exact_ou":
+        Phi, C, mu_z = exact_ou_transition(problem, **hyper)
+        root = sqrt_psd(C)
+        for k in range(n_steps):
+            for i in range(M):
+                z = mu_z + Phi @ (np.concatenate([theta[i], v[i]]) - mu_z) + root @ normals[k, 0, i]
+                theta[i], v[i] = np.split(z, 2)
+            out_t.append(theta.copy())
+            out_v.append(v.copy())
+        return np.array(out_t), np.array(out_v), caps
     sde = scheme in ("euler_maruyama", "baoab", "obabo")
     if sde:
         c1, c2, kappa = sde_coefficients(hyper["lr"], hyper.get("momentum", 0.0), hyper.get("batch_size", 1))

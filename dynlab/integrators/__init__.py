@@ -11,6 +11,7 @@ order, properties and the test that proves them::
 """
 
 from ._base import REQUIRED, SCHEMES, Scheme
+from ._exact import ExactOU
 from ._families import HamiltonianScheme, LangevinScheme, layer_inv_mass
 from ._optimizers import GD, SGD, Adam, AdamW, HeavyBall, Nesterov
 from ._run import Record, Recording, normals_shape, run
@@ -43,4 +44,5 @@ __all__ = [
     "EulerMaruyama",
     "BAOAB",
     "OBABO",
+    "ExactOU",
 ]

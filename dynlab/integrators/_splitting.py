@@ -139,11 +139,13 @@ class DampedLeapfrog(_HamiltonianSplitting):
     every step whose energy exceeds ``cap * H0`` (H0 = energy at step 0, per path) the momentum
     is rescaled to ``sqrt(max(eps, cap H0 - V) / max(eps, K))``, eps = ``ENERGY_CAP_EPS``.
     With friction > 0 the map is conformally symplectic (the symplectic form shrinks by
-    ``exp(-friction dt)`` per step), neither symplectic nor reversible.
+    ``exp(-friction dt)`` per step), neither symplectic nor reversible, and only first order:
+    eqs. 2 and 4 damp before each half kick, so a step misses ``friction dt^2 / 4 grad V`` of
+    the exact damped flow (with friction 0 it is the second-order leapfrog).
     """
 
     name = "damped_leapfrog"
-    order = 2
+    order = 1
     symplectic = False
     reference = "seed 000 eqs. 2-4 (friction = gamma) and eq. 7 (cap = alpha)"
     hyper = {**HamiltonianScheme.hyper, "friction": 1e-3, "cap": None}
