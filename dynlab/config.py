@@ -30,9 +30,10 @@ SINGULAR_RTOL = 1e-12
 #: ||H Sigma - Sigma H||_max <= COMMUTE_RTOL * ||H||_2 ||Sigma||_2.
 COMMUTE_RTOL = 1e-10
 
-#: Integrator zoo: ensembles with d >= INTEGRATOR_BLAS_MIN_DIM compute the products over all
-#: paths (H theta, noise factors) as one BLAS GEMM per step; below it per-path loops are
-#: faster (crossover measured with ``python benchmarks/integrators.py --crossover``).
+#: Integrator zoo: with d >= INTEGRATOR_BLAS_MIN_DIM a kernel steps all paths together and
+#: computes the products over paths (H theta, noise factors) as one BLAS GEMM per step; below
+#: it each thread advances its own paths with loops, without synchronising between steps
+#: (crossover measured with ``python benchmarks/integrators.py --crossover``).
 INTEGRATOR_BLAS_MIN_DIM = 64
 
 #: Energy cap of seed 000 eq. 7: the guard epsilon in max(eps, alpha H0 - L) and max(eps, K).
@@ -48,8 +49,3 @@ IMPLICIT_RTOL = 1e-14
 #: Implicit midpoint rule: at most this many fixed-point rounds per step (each contracts the
 #: error by about dt/2 ||f'||); more means dt is too large and the run is stopped.
 IMPLICIT_MAX_ITER = 100
-
-#: Integrator zoo: an ensemble with n_paths * d < INTEGRATOR_PARALLEL_MIN_WORK runs on one
-#: thread; a step is then a few microseconds of work and a parallel fork/join costs more
-#: (much more on an oversubscribed machine). Larger ensembles use numba's thread count.
-INTEGRATOR_PARALLEL_MIN_WORK = 4096

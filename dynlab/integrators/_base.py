@@ -37,9 +37,11 @@ SCHEMES = MappingProxyType(_REGISTRY)
 
 
 def psd_sqrt(S: np.ndarray) -> np.ndarray:
-    """Symmetric square root of a PSD matrix (negative rounding eigenvalues clipped to 0)."""
+    """Symmetric square root of a PSD matrix (negative rounding eigenvalues clipped to 0),
+    symmetrised exactly (kernels use ``F z`` and ``Z @ F`` interchangeably)."""
     w, V = np.linalg.eigh(S)
-    return (V * np.sqrt(np.clip(w, 0.0, None))) @ V.T
+    R = (V * np.sqrt(np.clip(w, 0.0, None))) @ V.T
+    return 0.5 * (R + R.T)
 
 
 class Scheme(ABC):
@@ -132,7 +134,7 @@ class Scheme(ABC):
 
     def noise(self) -> tuple[int, int, np.ndarray | None]:
         """``(n_slots, dn, F)``: per step, ``n_slots`` vectors of ``dn`` standard normals z,
-        used as the noise ``F z`` (``F`` None: z itself)."""
+        used as the noise ``F z`` with a symmetric ``F`` (None: z itself)."""
         if not self.minibatch or self.noise_cov is None:
             return 0, self.d, None
         return 1, self.d, psd_sqrt(self.noise_cov) / np.sqrt(self.params["batch_size"])
@@ -156,9 +158,16 @@ class Scheme(ABC):
         """Inverse mass of the recorded kinetic energy, shape (d,)."""
         return np.ones(self.d)
 
+    def workspace(self, M: int) -> tuple:
+        """Work arrays of the kernel, allocated once per run (default: the gradients)."""
+        return (np.empty((M, self.d)),)
+
     @abstractmethod
-    def advance(self, loss, draws, rec, theta, v, state, k0: int, n: int) -> None:
-        """Advance every path from step ``k0`` to ``k0 + n`` in place."""
+    def advance(self, loss, draws, rec, theta, v, state, work, k0: int, n: int, i0: int, i1: int) -> None:
+        """Advance the paths ``i0 <= i < i1`` from step ``k0`` to ``k0 + n`` in place.
+
+        Runs in a worker thread (the kernels release the GIL); blocks of paths never overlap.
+        """
 
     # -- shared validators ----------------------------------------------------------------
 

@@ -12,42 +12,82 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ..sgd import SGDPhaseSpace
 from ._base import psd_sqrt
 from ._families import LangevinScheme
-from ._ops import draw, is_record_step, record_after, record_before, rows_matmul
+from ._ops import draw_batch, draw_path, matvec, record_after, record_before
 
 __all__ = ["ExactOU"]
 
 
-@njit(parallel=True, cache=True)
-def _exact_kernel(loss, dr, rec, theta, v, Phit, mu_z, k0, n):
-    M, d = theta.shape
-    Y = np.empty((M, 2 * d))
-    PY = np.empty((M, 2 * d))
-    noisy = dr.W.shape[0] > 0
-    W = dr.W[0] if noisy else np.empty((0, 2 * d))
+@njit(cache=True)
+def _exact_update(theta, v, py, w, mu_z):
+    """z = mu_z + Phi (z - mu_z) + w, given py = Phi (z - mu_z); w empty: no noise."""
+    d = theta.shape[0]
+    for j in range(d):
+        theta[j] = mu_z[j] + py[j]
+        v[j] = mu_z[d + j] + py[d + j]
+        if w.shape[0] > 0:
+            theta[j] += w[j]
+            v[j] += w[d + j]
+
+
+@njit(cache=True)
+def _centre(theta, v, mu_z, y):
+    d = theta.shape[0]
+    for j in range(d):
+        y[j] = theta[j] - mu_z[j]
+        y[d + j] = v[j] - mu_z[d + j]
+
+
+@njit(cache=True)
+def _exact_path(loss, dr, rec, theta, v, work, Phi, Phit, mu_z, k0, n, i):
+    Y, PY = work
+    # per-path views, bound once per chunk (see _ops)
+    th, vv, y, py = theta[i], v[i], Y[i], PY[i]
+    state, perm, batch, Z, W = dr.states[i], dr.perm[i], dr.batch[i], dr.Z[i], dr.W[i]
+    w = W[0] if W.shape[0] > 0 else np.empty(0)
     for k in range(k0, k0 + n):
-        recording = is_record_step(rec, k)
+        recording = (k + 1) % rec.every == 0
         if recording:
-            record_before(loss, rec, k, theta, v)
-        draw(loss, dr, k)
-        for i in prange(M):
-            for j in range(d):
-                Y[i, j] = theta[i, j] - mu_z[j]
-                Y[i, d + j] = v[i, j] - mu_z[d + j]
-        rows_matmul(Y, Phit, PY, loss.blas)
-        for i in prange(M):
-            for j in range(d):
-                theta[i, j] = mu_z[j] + PY[i, j]
-                v[i, j] = mu_z[d + j] + PY[i, d + j]
-                if noisy:
-                    theta[i, j] += W[i, j]
-                    v[i, j] += W[i, d + j]
+            record_before(loss, rec, k, theta, v, i, i + 1)
+        draw_path(k, i, state, perm, dr.pos, batch, Z, W, dr.F, dr.normals, dr.batches)
+        _centre(th, vv, mu_z, y)
+        matvec(Phi, y, py)
+        _exact_update(th, vv, py, w, mu_z)
         if recording:
-            record_after(loss, rec, k, theta, v)
+            record_after(loss, rec, k, theta, v, i, i + 1)
+
+
+@njit(cache=True)
+def _exact_batch(loss, dr, rec, theta, v, work, Phi, Phit, mu_z, k0, n):
+    Y, PY = work
+    M = theta.shape[0]
+    none = np.empty(0)
+    noisy = dr.W.shape[1] > 0
+    for k in range(k0, k0 + n):
+        recording = (k + 1) % rec.every == 0
+        if recording:
+            record_before(loss, rec, k, theta, v, 0, M)
+        draw_batch(dr, k)
+        for i in range(M):
+            _centre(theta[i], v[i], mu_z, Y[i])
+        np.dot(Y, Phit, PY)
+        for i in range(M):
+            _exact_update(theta[i], v[i], PY[i], dr.W[i, 0] if noisy else none, mu_z)
+        if recording:
+            record_after(loss, rec, k, theta, v, 0, M)
+
+
+@njit(cache=True, nogil=True)
+def _exact_kernel(loss, dr, rec, theta, v, work, Phi, Phit, mu_z, k0, n, i0, i1):
+    if loss.blas:
+        _exact_batch(loss, dr, rec, theta, v, work, Phi, Phit, mu_z, k0, n)
+    else:
+        for i in range(i0, i1):
+            _exact_path(loss, dr, rec, theta, v, work, Phi, Phit, mu_z, k0, n, i)
 
 
 class ExactOU(LangevinScheme):
@@ -69,6 +109,7 @@ class ExactOU(LangevinScheme):
             weight_decay=out["weight_decay"], batch_size=out["batch_size"], noise_cov=sigma,
         ).ou
         Phi, C = ou.transition(out["dt"])
+        self._Phi = np.ascontiguousarray(Phi)
         self._Phit = np.ascontiguousarray(Phi.T)
         self._C = C
         self._mu_z = np.ascontiguousarray(ou.mu)
@@ -79,5 +120,8 @@ class ExactOU(LangevinScheme):
             return 0, 2 * self.d, None
         return 1, 2 * self.d, psd_sqrt(self._C)
 
-    def advance(self, loss, draws, rec, theta, v, state, k0, n):
-        _exact_kernel(loss, draws, rec, theta, v, self._Phit, self._mu_z, k0, n)
+    def workspace(self, M):
+        return np.empty((M, 2 * self.d)), np.empty((M, 2 * self.d))
+
+    def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
+        _exact_kernel(loss, draws, rec, theta, v, work, self._Phi, self._Phit, self._mu_z, k0, n, i0, i1)

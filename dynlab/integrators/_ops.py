@@ -6,12 +6,21 @@ bundles of arrays travel with them, built by :mod:`dynlab.integrators._run`:
 * :class:`Loss` -- the problem: ``L(theta) = 1/2 theta^T H theta - b^T theta + c``, and for
   linear regression the data ``X, Y`` whose rows form the minibatches;
 * :class:`Draws` -- the randomness of a step: per-path generator states, the minibatch rows and
-  ``n_slots`` vectors of standard normals mapped through a factor ``Ft`` (``W = Z @ Ft``), or
-  the same read from injected arrays (``normals``, ``batches``) instead of the generators;
+  ``n_slots`` vectors of standard normals ``z`` mapped through a symmetric factor ``F``
+  (noise ``w = F z``), or the same read from injected arrays (``normals``, ``batches``);
 * :class:`Rec` -- the observables recorded every ``every`` steps.
 
-Matrix products over all paths go through :func:`rows_matmul`: one BLAS GEMM when
-``blas`` is set (large d), per-path loops otherwise.
+Every scheme runs in one of two layouts (its ``_kernel`` picks by ``loss.blas``):
+
+* per path (small d): ``_path`` functions take one path through all steps of a chunk with
+  1-D views of its rows, bound once per chunk, and the small helpers below (``draw_path``,
+  ``gradient_path``, ``matvec``): passing the bundles themselves costs a reference count per
+  array per call, which would dominate a step at small d; :func:`dynlab.integrators.run` gives
+  blocks of paths to worker threads (the kernels release the GIL);
+* batched (large d): ``_batch`` functions step all paths together, products over paths as one
+  BLAS GEMM (``draw_batch``, ``gradient_batch``, multi-threaded by BLAS).
+
+A path's numbers depend on neither the number of threads nor the other paths.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ._rng import fill_normals, shuffle
 
@@ -27,15 +36,19 @@ __all__ = [
     "Loss",
     "Draws",
     "Rec",
-    "rows_matmul",
-    "draw",
-    "gradients",
-    "losses",
-    "energies",
-    "is_record_step",
+    "matvec",
+    "draw_path",
+    "gradient_path",
+    "draw_batch",
+    "gradient_batch",
     "record_before",
     "record_after",
+    "losses",
 ]
+
+#: Reassociation lets LLVM vectorise the dot products of ``matvec`` (results differ from a
+#: sequential sum by rounding only); no other fast-math flag (NaN and inf stay visible).
+FASTMATH = {"reassoc", "contract"}
 
 
 class Loss(NamedTuple):
@@ -46,8 +59,7 @@ class Loss(NamedTuple):
     c: float  # constant, so that L = 1/2 theta^T H theta - b^T theta + c
     X: np.ndarray  # (N, d) data rows (linear regression) or (0, d)
     Y: np.ndarray  # (N,) targets or (0,)
-    linreg: bool  # minibatch gradients from rows of X, Y (else H theta - b)
-    blas: bool  # products over all paths as one GEMM
+    blas: bool  # batched layout: products over all paths as one GEMM
 
 
 class Draws(NamedTuple):
@@ -58,9 +70,9 @@ class Draws(NamedTuple):
     batches: np.ndarray  # injected minibatch rows (n_steps, M, S) int64, or empty
     perm: np.ndarray  # (M, N) int64 per-path permutation of the rows (one epoch)
     pos: np.ndarray  # (M,) int64 position of the next batch in perm
-    Ft: np.ndarray  # (dn, dn) factor, W = Z @ Ft; (0, 0) means W = Z
-    Z: np.ndarray  # (n_slots, M, dn) work: raw normals when Ft is given
-    W: np.ndarray  # (n_slots, M, dn) the step's noise vectors
+    F: np.ndarray  # (dn, dn) symmetric noise factor, w = F z; (0, 0) means w = z
+    Z: np.ndarray  # (M, n_slots, dn) the step's standard normals
+    W: np.ndarray  # (M, n_slots, dn) the step's noise vectors (W is Z when F is empty)
     batch: np.ndarray  # (M, S) int64 rows of the step's minibatch (S = 0: no sampling)
 
 
@@ -82,218 +94,193 @@ class Rec(NamedTuple):
     proj_v: np.ndarray  # (R, M, p)
     energy: np.ndarray  # (R, M) or (0, M)
     energy_change: np.ndarray  # (R, M) or (0, M)
-    cap: np.ndarray  # (R, M) int64 cap engagements since the last record, or (0, M)
-    cap_count: np.ndarray  # (M,) int64 running count of cap engagements
+    cap: np.ndarray  # (R, M) int64 cap engagements in the steps of each row, or (0, M)
     traj_theta: np.ndarray  # (R, M, d) or (0, M, d)
     traj_v: np.ndarray  # (R, M, d) or (0, M, d)
 
 
-@njit(parallel=True, cache=True)
-def rows_matmul(Y, A, out, blas):
-    """``out = Y @ A`` for ``Y`` of shape (M, n) and ``A`` of shape (n, m)."""
-    if blas:
-        np.dot(Y, A, out)
-        return
-    M, n = Y.shape
-    m = A.shape[1]
-    for i in prange(M):
-        for j in range(m):
-            out[i, j] = 0.0
-        for l in range(n):
-            y = Y[i, l]
-            for j in range(m):
-                out[i, j] += y * A[l, j]
+# -- per path ---------------------------------------------------------------------------------
 
 
-@njit(parallel=True, cache=True)
-def draw(loss, dr, k):
-    """Draw step ``k``'s minibatch rows and noise vectors for every path.
+@njit(cache=True, fastmath=FASTMATH)
+def matvec(A, x, out):
+    """``out = A @ x`` by row dot products."""
+    for j in range(out.shape[0]):
+        acc = 0.0
+        for l in range(x.shape[0]):
+            acc += A[j, l] * x[l]
+        out[j] = acc
 
-    Per path, in this order: the minibatch (the next ``S`` rows of the path's permutation,
+
+@njit(cache=True)
+def draw_path(k, i, state, perm, pos, batch, Z, W, F, normals, batches):
+    """Draw step ``k``'s minibatch rows ``batch`` (S,) and normals ``Z`` (n_slots, dn) of path
+    i, and set its noise ``W[s] = F Z[s]`` (when F is empty, W is Z).
+
+    In this order: the minibatch (the next ``S`` rows of the path's permutation ``perm``,
     reshuffled when fewer than ``S`` rows are left in the epoch: sampling without replacement,
-    the last ``N mod S`` rows of an epoch are skipped), then ``n_slots`` vectors of ``dn``
-    standard normals. Injected ``batches`` / ``normals`` replace the generators.
+    the last ``N mod S`` rows of an epoch are skipped; ``pos[i]`` is the position), then the
+    normals. Injected ``batches`` / ``normals`` (non-empty) replace the generator ``state``.
     """
-    # Fields are bound to locals, one statement each: a parallel loop that reads an array
-    # through the tuple gets a copy of it (writes to it are lost), and so does one reading a
-    # local bound by tuple unpacking (numba 0.68).
-    states = dr.states
-    perm = dr.perm
-    pos = dr.pos
-    batch = dr.batch
-    normals = dr.normals
-    batches = dr.batches
-    Ft = dr.Ft
-    W = dr.W
-    M = states.shape[0]
-    S = batch.shape[1]
-    N = perm.shape[1]
-    n_slots = W.shape[0]
-    factor = Ft.shape[0] > 0
-    Z = dr.Z if factor else W
-    inject_b = batches.shape[0] > 0
-    inject_n = normals.shape[0] > 0
-    for i in prange(M):
-        s = states[i]
-        if S > 0:
-            if inject_b:
-                for r in range(S):
-                    batch[i, r] = batches[k, i, r]
-            else:
-                if pos[i] + S > N:
-                    shuffle(s, perm[i])
-                    pos[i] = 0
-                for r in range(S):
-                    batch[i, r] = perm[i, pos[i] + r]
-                pos[i] += S
-        for slot in range(n_slots):
-            if inject_n:
-                for j in range(Z.shape[2]):
-                    Z[slot, i, j] = normals[k, slot, i, j]
-            else:
-                fill_normals(s, Z[slot, i])
-    if factor:
-        for slot in range(n_slots):
-            rows_matmul(Z[slot], Ft, W[slot], loss.blas)
-
-
-@njit(parallel=True, cache=True)
-def gradients(loss, Y, batch, xi, G):
-    """``G[i] = grad L_B(Y[i]) + xi[i]``: the gradient of path i's loss at ``Y[i]``.
-
-    A linear regression with minibatch rows (``batch`` of shape (M, S), S > 0): the minibatch
-    gradient ``X_B^T (X_B y - Y_B) / S`` of the rows ``batch[i]``; otherwise (a quadratic, or
-    S = 0: the exact gradient) ``H y - b``. ``xi`` of shape (M, d) is added (additive gradient
-    noise); pass shape (0, d) for none.
-    """
-    M, d = Y.shape
-    X = loss.X  # locals: see draw()
-    y = loss.Y
-    b = loss.b
-    noisy = xi.shape[0] > 0
-    S = batch.shape[1]
-    if loss.linreg and S > 0:
-        for i in prange(M):
-            for j in range(d):
-                G[i, j] = xi[i, j] if noisy else 0.0
+    S = batch.shape[0]
+    if S > 0:
+        if batches.shape[0] > 0:
             for r in range(S):
-                row = batch[i, r]
-                res = -y[row]
-                for j in range(d):
-                    res += X[row, j] * Y[i, j]
-                res /= S
-                for j in range(d):
-                    G[i, j] += res * X[row, j]
+                batch[r] = batches[k, i, r]
+        else:
+            if pos[i] + S > perm.shape[0]:
+                shuffle(state, perm)
+                pos[i] = 0
+            for r in range(S):
+                batch[r] = perm[pos[i] + r]
+            pos[i] += S
+    for slot in range(Z.shape[0]):
+        if normals.shape[0] > 0:
+            for j in range(Z.shape[1]):
+                Z[slot, j] = normals[k, slot, i, j]
+        else:
+            fill_normals(state, Z[slot])
+        if F.shape[0] > 0:
+            matvec(F, Z[slot], W[slot])
+
+
+@njit(cache=True)
+def gradient_path(H, b, X, Y, rows, xi, theta, g):
+    """``g = grad L_B(theta) + xi`` for one path.
+
+    With minibatch rows (``rows`` of length S > 0): ``X_B^T (X_B theta - Y_B) / S``; otherwise
+    the full gradient ``H theta - b``. ``xi`` (d,) is added (additive noise); empty for none.
+    """
+    d = theta.shape[0]
+    S = rows.shape[0]
+    if S > 0:
+        for j in range(d):
+            g[j] = 0.0
+        for r in range(S):
+            res = -Y[rows[r]]
+            for j in range(d):
+                res += X[rows[r], j] * theta[j]
+            res /= S
+            for j in range(d):
+                g[j] += res * X[rows[r], j]
+    else:
+        matvec(H, theta, g)
+        for j in range(d):
+            g[j] -= b[j]
+    if xi.shape[0] > 0:
+        for j in range(d):
+            g[j] += xi[j]
+
+
+# -- all paths (batched layout) ---------------------------------------------------------------
+
+
+@njit(cache=True)
+def draw_batch(dr, k):
+    """Step ``k``'s draws for every path (per-path streams), noise by one GEMM per slot."""
+    no_factor = np.empty((0, 0))
+    for i in range(dr.states.shape[0]):
+        draw_path(k, i, dr.states[i], dr.perm[i], dr.pos, dr.batch[i], dr.Z[i], dr.W[i], no_factor, dr.normals, dr.batches)
+    if dr.F.shape[0] > 0:
+        for slot in range(dr.Z.shape[1]):
+            dr.W[:, slot, :] = np.dot(np.ascontiguousarray(dr.Z[:, slot, :]), dr.F)
+
+
+@njit(cache=True)
+def gradient_batch(loss, Y, batch, W, noisy, G):
+    """``G[i] = grad L_B(Y[i]) (+ W[i, 0] if noisy)`` for every path; ``H Y`` as one GEMM."""
+    M, d = Y.shape
+    if batch.shape[1] > 0:
+        none = np.empty(0)
+        for i in range(M):
+            gradient_path(loss.H, loss.b, loss.X, loss.Y, batch[i], W[i, 0] if noisy else none, Y[i], G[i])
         return
-    rows_matmul(Y, loss.H, G, loss.blas)
-    for i in prange(M):
+    np.dot(Y, loss.H, G)
+    for i in range(M):
         for j in range(d):
-            G[i, j] -= b[j]
+            G[i, j] -= loss.b[j]
             if noisy:
-                G[i, j] += xi[i, j]
+                G[i, j] += W[i, 0, j]
 
 
-@njit(parallel=True, cache=True)
-def losses(loss, theta, work, out):
+# -- losses and recording (rows i0 <= i < i1; only at recorded steps) -------------------------
+
+
+@njit(cache=True)
+def losses(loss, theta, work, out, i0, i1):
     """``out[i] = L(theta[i]) = 1/2 theta_i^T H theta_i - b^T theta_i + c``."""
-    rows_matmul(theta, loss.H, work, loss.blas)
-    M, d = theta.shape
-    b = loss.b  # locals: see draw()
-    c = loss.c
-    for i in prange(M):
+    if loss.blas:
+        np.dot(theta[i0:i1], loss.H, work[i0:i1])
+    else:
+        for i in range(i0, i1):
+            matvec(loss.H, theta[i], work[i])
+    d = theta.shape[1]
+    for i in range(i0, i1):
         acc = 0.0
         for j in range(d):
-            acc += theta[i, j] * (0.5 * work[i, j] - b[j])
-        out[i] = acc + c
+            acc += theta[i, j] * (0.5 * work[i, j] - loss.b[j])
+        out[i] = acc + loss.c
 
 
-@njit(parallel=True, cache=True)
-def energies(loss, theta, p, inv_mass, weight_decay, work, out):
+@njit(cache=True)
+def _energies(loss, rec, theta, p, out, i0, i1):
     """``out[i] = 1/2 p_i^T M^-1 p_i + L(theta_i) + weight_decay / 2 |theta_i|^2`` (seed 000, sec. 2.1)."""
-    losses(loss, theta, work, out)
-    M, d = theta.shape
-    for i in prange(M):
+    losses(loss, theta, rec.work, out, i0, i1)
+    d = theta.shape[1]
+    for i in range(i0, i1):
         acc = 0.0
         for j in range(d):
-            acc += inv_mass[j] * p[i, j] * p[i, j] + weight_decay * theta[i, j] * theta[i, j]
+            acc += rec.inv_mass[j] * p[i, j] * p[i, j] + rec.weight_decay * theta[i, j] * theta[i, j]
         out[i] += 0.5 * acc
 
 
 @njit(cache=True)
-def is_record_step(rec, k):
-    """Whether the step from k to k + 1 ends on a recorded step."""
-    return (k + 1) % rec.every == 0
-
-
-@njit(parallel=True, cache=True)
-def record_before(loss, rec, k, theta, v):
-    """Before a recorded step: keep theta (for delta) and the energy (for Delta H)."""
-    M, d = theta.shape
-    theta_prev = rec.theta_prev  # locals: see draw()
-    energy = rec.energy
-    energy_prev = rec.energy_prev
-    for i in prange(M):
+def record_before(loss, rec, k, theta, v, i0, i1):
+    """Before a recorded step (from k to k + 1, ``(k + 1) % every == 0``): keep theta (for
+    delta) and the energy (for Delta H)."""
+    d = theta.shape[1]
+    for i in range(i0, i1):
         for j in range(d):
-            theta_prev[i, j] = theta[i, j]
-    if energy.shape[0] > 0:
+            rec.theta_prev[i, j] = theta[i, j]
+    if rec.energy.shape[0] > 0:
         row = (k + 1) // rec.every - 1
         if rec.every == 1 and row > 0:
-            for i in prange(M):
-                energy_prev[i] = energy[row - 1, i]
+            for i in range(i0, i1):
+                rec.energy_prev[i] = rec.energy[row - 1, i]
         else:
-            energies(loss, theta, v, rec.inv_mass, rec.weight_decay, rec.work, energy_prev)
+            _energies(loss, rec, theta, v, rec.energy_prev, i0, i1)
 
 
-@njit(parallel=True, cache=True)
-def record_after(loss, rec, k, theta, v):
+@njit(cache=True)
+def record_after(loss, rec, k, theta, v, i0, i1):
     """After a recorded step ending at step k + 1: fill row ``(k + 1) // every - 1``."""
     row = (k + 1) // rec.every - 1
-    M, d = theta.shape
-    # locals: see draw()
-    basis = rec.basis
-    theta0 = rec.theta0
-    theta_prev = rec.theta_prev
-    delta2 = rec.delta2
-    Delta2 = rec.Delta2
-    proj_theta = rec.proj_theta
-    proj_v = rec.proj_v
-    traj_theta = rec.traj_theta
-    traj_v = rec.traj_v
-    cap = rec.cap
-    cap_count = rec.cap_count
-    energy = rec.energy
-    energy_change = rec.energy_change
-    energy_prev = rec.energy_prev
-    n_proj = basis.shape[1]
-    keep = traj_theta.shape[0] > 0
-    capped = cap.shape[0] > 0
-    losses(loss, theta, rec.work, rec.loss[row])
-    for i in prange(M):
+    d = theta.shape[1]
+    n_proj = rec.basis.shape[1]
+    losses(loss, theta, rec.work, rec.loss[row], i0, i1)
+    for i in range(i0, i1):
         a = 0.0
         c = 0.0
         for j in range(d):
-            x = theta[i, j] - theta_prev[i, j]
-            y = theta[i, j] - theta0[i, j]
+            x = theta[i, j] - rec.theta_prev[i, j]
+            y = theta[i, j] - rec.theta0[i, j]
             a += x * x
             c += y * y
-        delta2[row, i] = a
-        Delta2[row, i] = c
+        rec.delta2[row, i] = a
+        rec.Delta2[row, i] = c
         for q in range(n_proj):
             a = 0.0
             c = 0.0
             for j in range(d):
-                a += theta[i, j] * basis[j, q]
-                c += v[i, j] * basis[j, q]
-            proj_theta[row, i, q] = a
-            proj_v[row, i, q] = c
-        if keep:
+                a += theta[i, j] * rec.basis[j, q]
+                c += v[i, j] * rec.basis[j, q]
+            rec.proj_theta[row, i, q] = a
+            rec.proj_v[row, i, q] = c
+        if rec.traj_theta.shape[0] > 0:
             for j in range(d):
-                traj_theta[row, i, j] = theta[i, j]
-                traj_v[row, i, j] = v[i, j]
-        if capped:
-            cap[row, i] = cap_count[i]
-            cap_count[i] = 0
-    if energy.shape[0] > 0:
-        energies(loss, theta, v, rec.inv_mass, rec.weight_decay, rec.work, energy[row])
-        for i in prange(M):
-            energy_change[row, i] = energy[row, i] - energy_prev[i]
+                rec.traj_theta[row, i, j] = theta[i, j]
+                rec.traj_v[row, i, j] = v[i, j]
+    if rec.energy.shape[0] > 0:
+        _energies(loss, rec, theta, v, rec.energy[row], i0, i1)
+        for i in range(i0, i1):
+            rec.energy_change[row, i] = rec.energy[row, i] - rec.energy_prev[i]

@@ -14,37 +14,66 @@ Algorithm 2) with ``v = -m`` (the first moment with the seed's sign) and second 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ..errors import HyperparameterError
 from ._base import REQUIRED, Scheme, nonnegative, positive, unit_interval
-from ._ops import draw, gradients, is_record_step, record_after, record_before
+from ._ops import draw_batch, draw_path, gradient_batch, gradient_path, record_after, record_before
 
 __all__ = ["GD", "SGD", "HeavyBall", "Nesterov", "Adam", "AdamW"]
 
 
-@njit(parallel=True, cache=True)
-def _momentum_kernel(loss, dr, rec, theta, v, lr, momentum, weight_decay, nesterov, k0, n):
-    M, d = theta.shape
-    G = np.empty_like(theta)
-    xi = dr.W[0] if dr.W.shape[0] > 0 else np.empty((0, d))
+@njit(cache=True)
+def _momentum_update(theta, v, g, lr, momentum, weight_decay, nesterov):
+    for j in range(theta.shape[0]):
+        gj = g[j] + weight_decay * theta[j]
+        vj = momentum * v[j] - gj
+        v[j] = vj
+        if nesterov:
+            theta[j] += lr * (momentum * vj - gj)
+        else:
+            theta[j] += lr * vj
+
+
+@njit(cache=True)
+def _momentum_path(loss, dr, rec, theta, v, G, lr, momentum, weight_decay, nesterov, k0, n, i):
+    # per-path views, bound once per chunk (see _ops)
+    th, vv, g = theta[i], v[i], G[i]
+    state, perm, batch, Z, W = dr.states[i], dr.perm[i], dr.batch[i], dr.Z[i], dr.W[i]
+    xi = W[0] if W.shape[0] > 0 else np.empty(0)
     for k in range(k0, k0 + n):
-        recording = is_record_step(rec, k)
+        recording = (k + 1) % rec.every == 0
         if recording:
-            record_before(loss, rec, k, theta, v)
-        draw(loss, dr, k)
-        gradients(loss, theta, dr.batch, xi, G)
-        for i in prange(M):
-            for j in range(d):
-                g = G[i, j] + weight_decay * theta[i, j]
-                vj = momentum * v[i, j] - g
-                v[i, j] = vj
-                if nesterov:
-                    theta[i, j] += lr * (momentum * vj - g)
-                else:
-                    theta[i, j] += lr * vj
+            record_before(loss, rec, k, theta, v, i, i + 1)
+        draw_path(k, i, state, perm, dr.pos, batch, Z, W, dr.F, dr.normals, dr.batches)
+        gradient_path(loss.H, loss.b, loss.X, loss.Y, batch, xi, th, g)
+        _momentum_update(th, vv, g, lr, momentum, weight_decay, nesterov)
         if recording:
-            record_after(loss, rec, k, theta, v)
+            record_after(loss, rec, k, theta, v, i, i + 1)
+
+
+@njit(cache=True)
+def _momentum_batch(loss, dr, rec, theta, v, G, lr, momentum, weight_decay, nesterov, k0, n):
+    M = theta.shape[0]
+    for k in range(k0, k0 + n):
+        recording = (k + 1) % rec.every == 0
+        if recording:
+            record_before(loss, rec, k, theta, v, 0, M)
+        draw_batch(dr, k)
+        gradient_batch(loss, theta, dr.batch, dr.W, dr.W.shape[1] > 0, G)
+        for i in range(M):
+            _momentum_update(theta[i], v[i], G[i], lr, momentum, weight_decay, nesterov)
+        if recording:
+            record_after(loss, rec, k, theta, v, 0, M)
+
+
+@njit(cache=True, nogil=True)
+def _momentum_kernel(loss, dr, rec, theta, v, G, lr, momentum, weight_decay, nesterov, k0, n, i0, i1):
+    if loss.blas:
+        _momentum_batch(loss, dr, rec, theta, v, G, lr, momentum, weight_decay, nesterov, k0, n)
+    else:
+        for i in range(i0, i1):
+            _momentum_path(loss, dr, rec, theta, v, G, lr, momentum, weight_decay, nesterov, k0, n, i)
 
 
 class _Momentum(Scheme):
@@ -64,11 +93,11 @@ class _Momentum(Scheme):
             out["batch_size"] = self._batch_size(values["batch_size"])
         return out
 
-    def advance(self, loss, draws, rec, theta, v, state, k0, n):
+    def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
         p = self.params
         _momentum_kernel(
-            loss, draws, rec, theta, v, p["lr"], p["momentum"], p["weight_decay"],
-            self._nesterov, k0, n,
+            loss, draws, rec, theta, v, work[0], p["lr"], p["momentum"], p["weight_decay"],
+            self._nesterov, k0, n, i0, i1,
         )
 
 
@@ -103,31 +132,60 @@ class Nesterov(_Momentum):
     _nesterov = True
 
 
-@njit(parallel=True, cache=True)
-def _adam_kernel(loss, dr, rec, theta, v, s, lr, beta1, beta2, eps, weight_decay, decoupled, k0, n):
-    M, d = theta.shape
-    G = np.empty_like(theta)
-    xi = dr.W[0] if dr.W.shape[0] > 0 else np.empty((0, d))
+@njit(cache=True)
+def _adam_update(theta, v, s, g, lr, beta1, beta2, eps, weight_decay, decoupled, k):
+    step_size = lr / (1.0 - beta1 ** (k + 1))
+    sqrt_bc2 = np.sqrt(1.0 - beta2 ** (k + 1))
+    for j in range(theta.shape[0]):
+        gj = g[j]
+        if decoupled:
+            theta[j] *= 1.0 - lr * weight_decay
+        else:
+            gj += weight_decay * theta[j]
+        v[j] = beta1 * v[j] - (1.0 - beta1) * gj
+        s[j] = beta2 * s[j] + (1.0 - beta2) * gj * gj
+        theta[j] += step_size * v[j] / (np.sqrt(s[j]) / sqrt_bc2 + eps)
+
+
+@njit(cache=True)
+def _adam_path(loss, dr, rec, theta, v, s, G, lr, beta1, beta2, eps, weight_decay, decoupled, k0, n, i):
+    # per-path views, bound once per chunk (see _ops)
+    th, vv, ss, g = theta[i], v[i], s[i], G[i]
+    state, perm, batch, Z, W = dr.states[i], dr.perm[i], dr.batch[i], dr.Z[i], dr.W[i]
+    xi = W[0] if W.shape[0] > 0 else np.empty(0)
     for k in range(k0, k0 + n):
-        recording = is_record_step(rec, k)
+        recording = (k + 1) % rec.every == 0
         if recording:
-            record_before(loss, rec, k, theta, v)
-        draw(loss, dr, k)
-        gradients(loss, theta, dr.batch, xi, G)
-        step_size = lr / (1.0 - beta1 ** (k + 1))
-        sqrt_bc2 = np.sqrt(1.0 - beta2 ** (k + 1))
-        for i in prange(M):
-            for j in range(d):
-                g = G[i, j]
-                if decoupled:
-                    theta[i, j] *= 1.0 - lr * weight_decay
-                else:
-                    g += weight_decay * theta[i, j]
-                v[i, j] = beta1 * v[i, j] - (1.0 - beta1) * g
-                s[i, j] = beta2 * s[i, j] + (1.0 - beta2) * g * g
-                theta[i, j] += step_size * v[i, j] / (np.sqrt(s[i, j]) / sqrt_bc2 + eps)
+            record_before(loss, rec, k, theta, v, i, i + 1)
+        draw_path(k, i, state, perm, dr.pos, batch, Z, W, dr.F, dr.normals, dr.batches)
+        gradient_path(loss.H, loss.b, loss.X, loss.Y, batch, xi, th, g)
+        _adam_update(th, vv, ss, g, lr, beta1, beta2, eps, weight_decay, decoupled, k)
         if recording:
-            record_after(loss, rec, k, theta, v)
+            record_after(loss, rec, k, theta, v, i, i + 1)
+
+
+@njit(cache=True)
+def _adam_batch(loss, dr, rec, theta, v, s, G, lr, beta1, beta2, eps, weight_decay, decoupled, k0, n):
+    M = theta.shape[0]
+    for k in range(k0, k0 + n):
+        recording = (k + 1) % rec.every == 0
+        if recording:
+            record_before(loss, rec, k, theta, v, 0, M)
+        draw_batch(dr, k)
+        gradient_batch(loss, theta, dr.batch, dr.W, dr.W.shape[1] > 0, G)
+        for i in range(M):
+            _adam_update(theta[i], v[i], s[i], G[i], lr, beta1, beta2, eps, weight_decay, decoupled, k)
+        if recording:
+            record_after(loss, rec, k, theta, v, 0, M)
+
+
+@njit(cache=True, nogil=True)
+def _adam_kernel(loss, dr, rec, theta, v, s, G, lr, beta1, beta2, eps, weight_decay, decoupled, k0, n, i0, i1):
+    if loss.blas:
+        _adam_batch(loss, dr, rec, theta, v, s, G, lr, beta1, beta2, eps, weight_decay, decoupled, k0, n)
+    else:
+        for i in range(i0, i1):
+            _adam_path(loss, dr, rec, theta, v, s, G, lr, beta1, beta2, eps, weight_decay, decoupled, k0, n, i)
 
 
 class _AdamFamily(Scheme):
@@ -151,11 +209,11 @@ class _AdamFamily(Scheme):
     def init_state(self, theta, v):
         return {"exp_avg_sq": np.zeros_like(theta)}
 
-    def advance(self, loss, draws, rec, theta, v, state, k0, n):
+    def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
         p = self.params
         _adam_kernel(
-            loss, draws, rec, theta, v, state["exp_avg_sq"], p["lr"], p["betas"][0],
-            p["betas"][1], p["eps"], p["weight_decay"], self._decoupled, k0, n,
+            loss, draws, rec, theta, v, state["exp_avg_sq"], work[0], p["lr"], p["betas"][0],
+            p["betas"][1], p["eps"], p["weight_decay"], self._decoupled, k0, n, i0, i1,
         )
 
 

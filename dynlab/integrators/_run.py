@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numba
@@ -117,6 +118,12 @@ class Record:
         return ensemble_mean_sem(self._values(name), axis=1)[1]
 
 
+def _blocks(M: int, n_threads: int) -> list[tuple[int, int]]:
+    """Contiguous blocks of paths, one per worker thread (a path's numbers do not depend on them)."""
+    edges = np.linspace(0, M, min(M, n_threads) + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
 def _initial(x, name: str, M: int, d: int) -> np.ndarray:
     if x is None:
         return np.zeros((M, d))
@@ -144,8 +151,7 @@ def _loss_bundle(problem, blas: bool) -> Loss:
         X, Y = np.zeros((0, d)), np.zeros(0)
     return Loss(
         np.ascontiguousarray(problem.H), np.ascontiguousarray(problem.b), float(problem.c),
-        np.ascontiguousarray(X), np.ascontiguousarray(Y),
-        isinstance(problem, LinearRegressionProblem), blas,
+        np.ascontiguousarray(X), np.ascontiguousarray(Y), blas,
     )
 
 
@@ -168,16 +174,16 @@ def _draws_bundle(scheme, ss, M, n_steps, normals, batches) -> Draws:
         if b.size and (b.min() < 0 or b.max() >= N):
             raise ShapeError(f"batches must hold row indices in [0, {N})")
         batches = np.ascontiguousarray(b, dtype=np.int64)
-    Ft = np.zeros((0, 0)) if F is None else np.ascontiguousarray(F.T)
+    Z = np.zeros((M, n_slots, dn))
     return Draws(
         seed_states(ss, M),
         np.ascontiguousarray(normals),
         batches,
         np.repeat(np.arange(N, dtype=np.int64)[None, :], M, axis=0),
         np.full(M, N, dtype=np.int64),  # an exhausted epoch: the first draw shuffles
-        Ft,
-        np.zeros((n_slots, M, dn)) if F is not None else np.zeros((0, 0, 0)),
-        np.zeros((n_slots, M, dn)),
+        np.zeros((0, 0)) if F is None else np.ascontiguousarray(F),
+        Z,
+        Z if F is None else np.zeros((M, n_slots, dn)),
         np.zeros((M, S), dtype=np.int64),
     )
 
@@ -204,7 +210,7 @@ def _rec_bundle(scheme, recording: Recording, theta, n_steps) -> Rec:
         np.zeros((R, M)), np.zeros((R, M)), np.zeros((R, M)),
         np.zeros((R, M, p)), np.zeros((R, M, p)),
         np.zeros((R_energy, M)), np.zeros((R_energy, M)),
-        np.zeros((R if scheme.capped else 0, M), dtype=np.int64), np.zeros(M, dtype=np.int64),
+        np.zeros((R if scheme.capped else 0, M), dtype=np.int64),
         np.zeros((R_traj, M, d)), np.zeros((R_traj, M, d)),
     )
 
@@ -263,7 +269,8 @@ def run(
         What to record (an int is ``Recording(every=record)``).
     seed : int, None or numpy.random.SeedSequence
         Seeds one xoshiro256** stream per path (path i's stream does not depend on n_paths or
-        on the number of threads).
+        on the number of threads). Paths are split over ``numba.get_num_threads()`` threads
+        when d < ``config.INTEGRATOR_BLAS_MIN_DIM``; above, all paths step together with BLAS.
     theta0, v0 : (d,) or (n_paths, d) array_like, optional
         Initial states (default 0); e.g. draws from a stationary law.
     extra_noise_cov : (d, d) array_like, optional
@@ -299,18 +306,16 @@ def run(
     loss = _loss_bundle(problem, d >= config.INTEGRATOR_BLAS_MIN_DIM)
     draws = _draws_bundle(sch, ss, M, K, normals, batches)
     rec = _rec_bundle(sch, record, theta, K)
+    work = sch.workspace(M)
     chunk = max(rec.every, _CHUNK_STEPS // rec.every * rec.every)
-    threads = numba.get_num_threads()
-    if M * d < config.INTEGRATOR_PARALLEL_MIN_WORK:
-        numba.set_num_threads(1)
-    try:
-        with progress(total=K, desc=scheme, unit="step") as bar:
-            for k0 in range(0, K, chunk):
-                n = min(chunk, K - k0)
-                sch.advance(loss, draws, rec, theta, v, state, k0, n)
-                bar.update(n)
-    finally:
-        numba.set_num_threads(threads)
+    blocks = _blocks(M, 1 if loss.blas else numba.get_num_threads())
+    with ThreadPoolExecutor(max_workers=len(blocks)) as pool, progress(total=K, desc=scheme, unit="step") as bar:
+        for k0 in range(0, K, chunk):
+            n = min(chunk, K - k0)
+            jobs = [pool.submit(sch.advance, loss, draws, rec, theta, v, state, work, k0, n, i0, i1) for i0, i1 in blocks]
+            for job in jobs:
+                job.result()
+            bar.update(n)
     if not (np.all(np.isfinite(theta)) and np.all(np.isfinite(v))):
         raise StabilityRegionError(
             f"scheme {scheme!r} diverged: non-finite state after {K} steps with "

@@ -14,79 +14,172 @@ O whole) and OBABO = O B A B O (halves, A whole), Leimkuhler & Matthews (2013).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .. import config
 from .._validate import as_scalar
 from ..errors import HyperparameterError
 from ._base import psd_sqrt
 from ._families import HamiltonianScheme, LangevinScheme
-from ._ops import draw, energies, gradients, is_record_step, losses, record_after, record_before
+from ._ops import (
+    draw_batch,
+    draw_path,
+    gradient_batch,
+    gradient_path,
+    losses,
+    matvec,
+    record_after,
+    record_before,
+)
 
 __all__ = ["Leapfrog", "DampedLeapfrog", "SymplecticEuler", "BAOAB", "OBABO"]
 
 _A, _B, _O = 0, 1, 2
 
 
-@njit(parallel=True, cache=True)
-def _splitting_kernel(
-    loss, dr, rec, theta, p, ops, fracs, dt, inv_mass, force, friction, weight_decay,
-    langevin, cap_alpha, H0, k0, n,
+@njit(cache=True)
+def _drift(theta, p, h, inv_mass):
+    for j in range(theta.shape[0]):
+        theta[j] += h * inv_mass[j] * p[j]
+
+
+@njit(cache=True)
+def _kick(theta, p, g, h, force, weight_decay):
+    for j in range(theta.shape[0]):
+        p[j] -= h * force * (g[j] + weight_decay * theta[j])
+
+
+@njit(cache=True)
+def _friction(p, w, decay, amp):
+    """``p <- decay p + amp w`` (w empty: no noise)."""
+    for j in range(p.shape[0]):
+        p[j] *= decay
+        if w.shape[0] > 0:
+            p[j] += amp * w[j]
+
+
+@njit(cache=True)
+def _cap(theta, p, Ltheta, inv_mass, weight_decay, alpha, H0):
+    """Seed 000 eq. 7 on one path given L(theta); returns whether the cap engaged."""
+    K = 0.0
+    V = Ltheta
+    for j in range(theta.shape[0]):
+        K += 0.5 * inv_mass[j] * p[j] * p[j]
+        V += 0.5 * weight_decay * theta[j] * theta[j]
+    if K + V <= alpha * H0:
+        return False
+    scale = np.sqrt(max(config.ENERGY_CAP_EPS, alpha * H0 - V) / max(config.ENERGY_CAP_EPS, K))
+    for j in range(p.shape[0]):
+        p[j] *= scale
+    return True
+
+
+@njit(cache=True)
+def _o_coefficients(friction, h, noisy_o):
+    """Decay and noise amplitude of O over time h: exp(-friction h), sqrt(1 - exp(-2 friction h))."""
+    return np.exp(-friction * h), (np.sqrt(-np.expm1(-2.0 * friction * h)) if noisy_o else 0.0)
+
+
+@njit(cache=True)
+def _splitting_path(
+    loss, dr, rec, theta, p, work, ops, fracs, dt, inv_mass, force, friction, weight_decay,
+    langevin, cap_alpha, H0, k0, n, i,
 ):
-    M, d = theta.shape
-    G = np.empty_like(theta)
-    work = np.empty_like(theta)
-    L = np.empty(M)
-    xi = dr.W[0] if (dr.W.shape[0] > 0 and not langevin) else np.empty((0, d))
-    noisy_o = langevin and dr.W.shape[0] > 0
-    cap_count = rec.cap_count  # a local: numba copies tuple fields read inside prange
+    G, T, L = work
+    # per-path views, bound once per chunk (see _ops)
+    th, pp, g, t = theta[i], p[i], G[i], T[i]
+    state, perm, batch, Z, W = dr.states[i], dr.perm[i], dr.batch[i], dr.Z[i], dr.W[i]
+    none = np.empty(0)
+    xi = W[0] if (W.shape[0] > 0 and not langevin) else none
+    noisy_o = langevin and W.shape[0] > 0
     for k in range(k0, k0 + n):
-        recording = is_record_step(rec, k)
+        recording = (k + 1) % rec.every == 0
         if recording:
-            record_before(loss, rec, k, theta, p)
-        draw(loss, dr, k)
+            record_before(loss, rec, k, theta, p, i, i + 1)
+        draw_path(k, i, state, perm, dr.pos, batch, Z, W, dr.F, dr.normals, dr.batches)
         slot = 0
         for q in range(ops.shape[0]):
             h = fracs[q] * dt
             if ops[q] == _A:
-                for i in prange(M):
-                    for j in range(d):
-                        theta[i, j] += h * inv_mass[j] * p[i, j]
+                _drift(th, pp, h, inv_mass)
             elif ops[q] == _B:
-                gradients(loss, theta, dr.batch, xi, G)
-                for i in prange(M):
-                    for j in range(d):
-                        p[i, j] -= h * force * (G[i, j] + weight_decay * theta[i, j])
+                gradient_path(loss.H, loss.b, loss.X, loss.Y, batch, xi, th, g)
+                _kick(th, pp, g, h, force, weight_decay)
             else:
-                decay = np.exp(-friction * h)
-                if noisy_o:
-                    amp = np.sqrt(-np.expm1(-2.0 * friction * h))
-                    W = dr.W[slot]
-                    slot += 1
-                    for i in prange(M):
-                        for j in range(d):
-                            p[i, j] = decay * p[i, j] + amp * W[i, j]
-                else:
-                    for i in prange(M):
-                        for j in range(d):
-                            p[i, j] *= decay
+                decay, amp = _o_coefficients(friction, h, noisy_o)
+                _friction(pp, W[slot] if noisy_o else none, decay, amp)
+                slot += noisy_o
         if cap_alpha > 0.0:
-            losses(loss, theta, work, L)
-            for i in prange(M):
-                K = 0.0
-                V = L[i]
-                for j in range(d):
-                    K += 0.5 * inv_mass[j] * p[i, j] * p[i, j]
-                    V += 0.5 * weight_decay * theta[i, j] * theta[i, j]
-                if K + V > cap_alpha * H0[i]:
-                    scale = np.sqrt(
-                        max(config.ENERGY_CAP_EPS, cap_alpha * H0[i] - V) / max(config.ENERGY_CAP_EPS, K)
-                    )
-                    for j in range(d):
-                        p[i, j] *= scale
-                    cap_count[i] += 1
+            matvec(loss.H, th, t)
+            Lth = loss.c
+            for j in range(th.shape[0]):
+                Lth += th[j] * (0.5 * t[j] - loss.b[j])
+            if _cap(th, pp, Lth, inv_mass, weight_decay, cap_alpha, H0[i]) and k // rec.every < rec.cap.shape[0]:
+                rec.cap[k // rec.every, i] += 1
         if recording:
-            record_after(loss, rec, k, theta, p)
+            record_after(loss, rec, k, theta, p, i, i + 1)
+
+
+@njit(cache=True)
+def _splitting_batch(
+    loss, dr, rec, theta, p, work, ops, fracs, dt, inv_mass, force, friction, weight_decay,
+    langevin, cap_alpha, H0, k0, n,
+):
+    G, T, L = work
+    M = theta.shape[0]
+    none = np.empty(0)
+    noisy = dr.W.shape[1] > 0
+    noisy_o = langevin and noisy
+    for k in range(k0, k0 + n):
+        recording = (k + 1) % rec.every == 0
+        if recording:
+            record_before(loss, rec, k, theta, p, 0, M)
+        draw_batch(dr, k)
+        slot = 0
+        for q in range(ops.shape[0]):
+            h = fracs[q] * dt
+            if ops[q] == _A:
+                for i in range(M):
+                    _drift(theta[i], p[i], h, inv_mass)
+            elif ops[q] == _B:
+                gradient_batch(loss, theta, dr.batch, dr.W, noisy and not langevin, G)
+                for i in range(M):
+                    _kick(theta[i], p[i], G[i], h, force, weight_decay)
+            else:
+                decay, amp = _o_coefficients(friction, h, noisy_o)
+                for i in range(M):
+                    _friction(p[i], dr.W[i, slot] if noisy_o else none, decay, amp)
+                slot += noisy_o
+        if cap_alpha > 0.0:
+            losses(loss, theta, T, L, 0, M)
+            for i in range(M):
+                if _cap(theta[i], p[i], L[i], inv_mass, weight_decay, cap_alpha, H0[i]) and k // rec.every < rec.cap.shape[0]:
+                    rec.cap[k // rec.every, i] += 1
+        if recording:
+            record_after(loss, rec, k, theta, p, 0, M)
+
+
+@njit(cache=True, nogil=True)
+def _splitting_kernel(
+    loss, dr, rec, theta, p, work, ops, fracs, dt, inv_mass, force, friction, weight_decay,
+    langevin, cap_alpha, H0, k0, n, i0, i1,
+):
+    if loss.blas:
+        _splitting_batch(
+            loss, dr, rec, theta, p, work, ops, fracs, dt, inv_mass, force, friction, weight_decay,
+            langevin, cap_alpha, H0, k0, n,
+        )
+    else:
+        for i in range(i0, i1):
+            _splitting_path(
+                loss, dr, rec, theta, p, work, ops, fracs, dt, inv_mass, force, friction, weight_decay,
+                langevin, cap_alpha, H0, k0, n, i,
+            )
+
+
+def _workspace(M, d):
+    """Work arrays of the splitting kernel: gradients, H theta, losses."""
+    return np.empty((M, d)), np.empty((M, d)), np.empty(M)
 
 
 class _HamiltonianSplitting(HamiltonianScheme):
@@ -99,12 +192,15 @@ class _HamiltonianSplitting(HamiltonianScheme):
     def _cap(self) -> float:
         return 0.0
 
-    def advance(self, loss, draws, rec, theta, v, state, k0, n):
+    def workspace(self, M):
+        return _workspace(M, self.d)
+
+    def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
         p = self.params
         _splitting_kernel(
-            loss, draws, rec, theta, v, np.array(self._ops, dtype=np.int64),
+            loss, draws, rec, theta, v, work, np.array(self._ops, dtype=np.int64),
             np.array(self._fracs, dtype=np.float64), p["dt"], p["inv_mass"], 1.0,
-            p.get("friction", 0.0), p["weight_decay"], False, self._cap(), state["H0"], k0, n,
+            p.get("friction", 0.0), p["weight_decay"], False, self._cap(), state["H0"], k0, n, i0, i1,
         )
 
     def init_state(self, theta, v):
@@ -197,12 +293,15 @@ class _LangevinSplitting(LangevinScheme):
         n_o = sum(op == _O for op in self._ops)
         return n_o, self.d, psd_sqrt(self.noise_cov) / np.sqrt(self.kappa)
 
-    def advance(self, loss, draws, rec, theta, v, state, k0, n):
+    def workspace(self, M):
+        return _workspace(M, self.d)
+
+    def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
         p = self.params
         _splitting_kernel(
-            loss, draws, rec, theta, v, np.array(self._ops, dtype=np.int64),
+            loss, draws, rec, theta, v, work, np.array(self._ops, dtype=np.int64),
             np.array(self._fracs, dtype=np.float64), p["dt"], np.ones(self.d), self.c1, self.c2,
-            p["weight_decay"], True, 0.0, np.zeros(theta.shape[0]), k0, n,
+            p["weight_decay"], True, 0.0, np.zeros(theta.shape[0]), k0, n, i0, i1,
         )
 
 
