@@ -62,7 +62,7 @@ def regression():
     return LinearRegressionProblem(X, X @ rng.standard_normal(3) + 0.3 * rng.standard_normal(10))
 
 
-def _compare(name, problem, *, hyper=None, M=3, n_steps=6, extra_noise_cov=None, seed=0):
+def _compare(name, problem, *, hyper=None, M=3, n_steps=6, extra_noise_cov=None, seed=0, layout="auto"):
     hyper = HYPER[name] if hyper is None else hyper
     rng = np.random.default_rng(seed)
     d = problem.d
@@ -75,7 +75,7 @@ def _compare(name, problem, *, hyper=None, M=3, n_steps=6, extra_noise_cov=None,
     rec = run(
         name, problem, n_paths=M, n_steps=n_steps, seed=seed, theta0=theta0, v0=v0,
         record=Recording(every=1, trajectories=True), normals=normals, batches=batches,
-        extra_noise_cov=extra_noise_cov, **hyper,
+        extra_noise_cov=extra_noise_cov, layout=layout, **hyper,
     )
     noise_cov = problem.noise_cov if isinstance(problem, QuadraticProblem) else extra_noise_cov
     ref_t, ref_v, caps = naive_run(name, problem, theta0, v0, normals, batches, noise_cov=noise_cov, **hyper)
@@ -85,27 +85,29 @@ def _compare(name, problem, *, hyper=None, M=3, n_steps=6, extra_noise_cov=None,
     return rec, ref_t, ref_v, caps
 
 
+@pytest.mark.parametrize("layout", ["paths", "batched"])
 @pytest.mark.parametrize("name", sorted(HYPER))
-def test_kernel_matches_reference_on_quadratic(name, quadratic):
-    rec, _, _, caps = _compare(name, quadratic)
+def test_kernel_matches_reference_on_quadratic(name, layout, quadratic):
+    rec, _, _, caps = _compare(name, quadratic, layout=layout)
     if name == "damped_leapfrog":
         assert caps.sum() > 0, "the test must exercise the cap"
         np.testing.assert_array_equal(rec.cap, caps)
 
 
+@pytest.mark.parametrize("layout", ["paths", "batched"])
 @pytest.mark.parametrize("name", sorted(set(HYPER) - SDE))
-def test_kernel_matches_reference_on_regression_minibatches(name, regression):
+def test_kernel_matches_reference_on_regression_minibatches(name, layout, regression):
     extra = 0.1 * np.eye(3) + 0.05
-    _compare(name, regression, extra_noise_cov=extra)
+    _compare(name, regression, extra_noise_cov=extra, layout=layout)
 
 
 def test_every_scheme_is_covered():
     assert set(HYPER) == set(SCHEMES)
 
 
-@pytest.mark.parametrize("name", ["heavy_ball", "leapfrog", "baoab", "gd", "exact_ou"])
-def test_blas_branch_matches_reference(name):
-    # d at the BLAS threshold: products over paths go through one GEMM.
+@pytest.mark.parametrize("name", ["heavy_ball", "exact_ou"])
+def test_auto_layout_at_the_blas_threshold_matches_reference(name):
+    # d at the threshold: layout "auto" steps all paths together, products as one GEMM
     d = config.INTEGRATOR_BLAS_MIN_DIM
     rng = np.random.default_rng(3)
     H = _spd(rng, d)

@@ -251,6 +251,7 @@ def run(
     extra_noise_cov=None,
     normals=None,
     batches=None,
+    layout: str = "auto",
     **hyper,
 ) -> Record:
     """Advance an ensemble of independent trajectories with a scheme of the zoo.
@@ -269,8 +270,7 @@ def run(
         What to record (an int is ``Recording(every=record)``).
     seed : int, None or numpy.random.SeedSequence
         Seeds one xoshiro256** stream per path (path i's stream does not depend on n_paths or
-        on the number of threads). Paths are split over ``numba.get_num_threads()`` threads
-        when d < ``config.INTEGRATOR_BLAS_MIN_DIM``; above, all paths step together with BLAS.
+        on the number of threads).
     theta0, v0 : (d,) or (n_paths, d) array_like, optional
         Initial states (default 0); e.g. draws from a stationary law.
     extra_noise_cov : (d, d) array_like, optional
@@ -281,6 +281,12 @@ def run(
         Brownian paths); ``n_slots, dn`` as documented per scheme.
     batches : (n_steps, n_paths, batch_size) int array_like, optional
         Minibatch rows to use instead of the per-path shuffles (linear regression).
+    layout : {"auto", "paths", "batched"}
+        ``"paths"``: blocks of paths on ``numba.get_num_threads()`` threads, each path through
+        all steps of a chunk (no synchronisation); ``"batched"``: all paths step together and
+        products over paths are one BLAS GEMM (multi-threaded by BLAS; it stalls when the
+        machine is oversubscribed); ``"auto"``: batched iff d >= INTEGRATOR_BLAS_MIN_DIM. The
+        numbers agree to rounding (the order of the sums differs).
     **hyper
         The scheme's hyperparameters (``SCHEMES[scheme].hyper``).
 
@@ -303,7 +309,10 @@ def run(
     theta = _initial(theta0, "theta0", M, d)
     v = _initial(v0, "v0", M, d)
     state = sch.init_state(theta, v)
-    loss = _loss_bundle(problem, d >= config.INTEGRATOR_BLAS_MIN_DIM)
+    if layout not in ("auto", "paths", "batched"):
+        raise ShapeError(f"layout must be 'auto', 'paths' or 'batched'; got {layout!r}")
+    batched = d >= config.INTEGRATOR_BLAS_MIN_DIM if layout == "auto" else layout == "batched"
+    loss = _loss_bundle(problem, batched)
     draws = _draws_bundle(sch, ss, M, K, normals, batches)
     rec = _rec_bundle(sch, record, theta, K)
     work = sch.workspace(M)
