@@ -17,7 +17,9 @@ only the last step. Three implementations of the same recursion:
 Throughput is trajectory-steps per second (M K / time). The roofline is the best GEMM rate
 measured on this machine (numpy's and numba's BLAS, square n = 2000); the zoo's rate in
 GFLOP/s counts the two d x d products per path-step (4 d^2 flops). Timings on a shared machine
-are noisy: the script prints the load average next to them.
+are noisy: the script prints the load average next to them. There, multi-threaded BLAS stalls
+(its threads wait for cores other jobs hold); ``OPENBLAS_NUM_THREADS=1 python
+benchmarks/integrators.py`` measures single-threaded BLAS for the zoo, numpy and the roofline.
 """
 
 from __future__ import annotations
@@ -131,7 +133,8 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="1/20 of the steps")
     parser.add_argument("--crossover", action="store_true", help="also compare the two layouts across d")
     args = parser.parse_args(argv)
-    print(f"numba threads {numba.get_num_threads()}, cpu count {os.cpu_count()}, "
+    print(f"numba threads {numba.get_num_threads()}, OPENBLAS_NUM_THREADS "
+          f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, cpu count {os.cpu_count()}, "
           f"load average {os.getloadavg()[0]:.2f} (shared machine: timings are noisy)")
     gf_np, gf_nb = gemm_gflops(2000, 2000, 2000, 2)
     roofline = max(gf_np, gf_nb)

@@ -30,11 +30,13 @@ SINGULAR_RTOL = 1e-12
 #: ||H Sigma - Sigma H||_max <= COMMUTE_RTOL * ||H||_2 ||Sigma||_2.
 COMMUTE_RTOL = 1e-10
 
-#: Integrator zoo: with d >= INTEGRATOR_BLAS_MIN_DIM a kernel steps all paths together and
-#: computes the products over paths (H theta, noise factors) as one BLAS GEMM per step; below
-#: it each thread advances its own paths with loops, without synchronising between steps
-#: (crossover measured with ``python benchmarks/integrators.py --crossover``).
-INTEGRATOR_BLAS_MIN_DIM = 64
+#: Integrator zoo, ``run(layout="auto")``: with d >= INTEGRATOR_BLAS_MIN_DIM all paths step
+#: together and the products over paths (H theta, noise factors) are one BLAS GEMM per step;
+#: below it each thread advances its own paths with loops, never synchronising within a chunk.
+#: ``python benchmarks/integrators.py --crossover`` (M = 256, 2 cores, other jobs running):
+#: loops won up to d = 256 (3x there: multi-threaded BLAS stalls when the cores are shared),
+#: GEMMs from d = 512 (2.6x); on an idle machine GEMMs win earlier, by < 2x below 512.
+INTEGRATOR_BLAS_MIN_DIM = 512
 
 #: Energy cap of seed 000 eq. 7: the guard epsilon in max(eps, alpha H0 - L) and max(eps, K).
 #: An absolute value, as in the paper (energies in nats), used only against division by zero.

@@ -17,12 +17,12 @@ from numba import njit
 from ..sgd import SGDPhaseSpace
 from ._base import psd_sqrt
 from ._families import LangevinScheme
-from ._ops import draw_batch, draw_path, matvec, record_after, record_before
+from ._ops import HOT, draw_batch, draw_path, matvec, path_views, record_after, record_before
 
 __all__ = ["ExactOU"]
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _exact_update(theta, v, py, w, mu_z):
     """z = mu_z + Phi (z - mu_z) + w, given py = Phi (z - mu_z); w empty: no noise."""
     d = theta.shape[0]
@@ -34,7 +34,7 @@ def _exact_update(theta, v, py, w, mu_z):
             v[j] += w[d + j]
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _centre(theta, v, mu_z, y):
     d = theta.shape[0]
     for j in range(d):
@@ -45,15 +45,14 @@ def _centre(theta, v, mu_z, y):
 @njit(cache=True)
 def _exact_path(loss, dr, rec, theta, v, work, Phi, Phit, mu_z, k0, n, i):
     Y, PY = work
-    # per-path views, bound once per chunk (see _ops)
     th, vv, y, py = theta[i], v[i], Y[i], PY[i]
-    state, perm, batch, Z, W = dr.states[i], dr.perm[i], dr.batch[i], dr.Z[i], dr.W[i]
-    w = W[0] if W.shape[0] > 0 else np.empty(0)
+    state, perm, batch, Z, W, pos, F, normals, batches, H, b, X, Y = path_views(loss, dr, i)
+    w = W[0] if W.shape[0] > 0 else th[:0]
     for k in range(k0, k0 + n):
         recording = (k + 1) % rec.every == 0
         if recording:
             record_before(loss, rec, k, theta, v, i, i + 1)
-        draw_path(k, i, state, perm, dr.pos, batch, Z, W, dr.F, dr.normals, dr.batches)
+        draw_path(k, i, state, perm, pos, batch, Z, W, F, normals, batches)
         _centre(th, vv, mu_z, y)
         matvec(Phi, y, py)
         _exact_update(th, vv, py, w, mu_z)
@@ -65,7 +64,7 @@ def _exact_path(loss, dr, rec, theta, v, work, Phi, Phit, mu_z, k0, n, i):
 def _exact_batch(loss, dr, rec, theta, v, work, Phi, Phit, mu_z, k0, n):
     Y, PY = work
     M = theta.shape[0]
-    none = np.empty(0)
+    none = theta[0, :0]
     noisy = dr.W.shape[1] > 0
     for k in range(k0, k0 + n):
         recording = (k + 1) % rec.every == 0

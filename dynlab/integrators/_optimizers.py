@@ -18,12 +18,21 @@ from numba import njit
 
 from ..errors import HyperparameterError
 from ._base import REQUIRED, Scheme, nonnegative, positive, unit_interval
-from ._ops import draw_batch, draw_path, gradient_batch, gradient_path, record_after, record_before
+from ._ops import (
+    HOT,
+    draw_batch,
+    draw_path,
+    gradient_batch,
+    gradient_path,
+    path_views,
+    record_after,
+    record_before,
+)
 
 __all__ = ["GD", "SGD", "HeavyBall", "Nesterov", "Adam", "AdamW"]
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _momentum_update(theta, v, g, lr, momentum, weight_decay, nesterov):
     for j in range(theta.shape[0]):
         gj = g[j] + weight_decay * theta[j]
@@ -37,16 +46,15 @@ def _momentum_update(theta, v, g, lr, momentum, weight_decay, nesterov):
 
 @njit(cache=True)
 def _momentum_path(loss, dr, rec, theta, v, G, lr, momentum, weight_decay, nesterov, k0, n, i):
-    # per-path views, bound once per chunk (see _ops)
     th, vv, g = theta[i], v[i], G[i]
-    state, perm, batch, Z, W = dr.states[i], dr.perm[i], dr.batch[i], dr.Z[i], dr.W[i]
-    xi = W[0] if W.shape[0] > 0 else np.empty(0)
+    state, perm, batch, Z, W, pos, F, normals, batches, H, b, X, Y = path_views(loss, dr, i)
+    xi = W[0] if W.shape[0] > 0 else th[:0]
     for k in range(k0, k0 + n):
         recording = (k + 1) % rec.every == 0
         if recording:
             record_before(loss, rec, k, theta, v, i, i + 1)
-        draw_path(k, i, state, perm, dr.pos, batch, Z, W, dr.F, dr.normals, dr.batches)
-        gradient_path(loss.H, loss.b, loss.X, loss.Y, batch, xi, th, g)
+        draw_path(k, i, state, perm, pos, batch, Z, W, F, normals, batches)
+        gradient_path(H, b, X, Y, batch, xi, th, g)
         _momentum_update(th, vv, g, lr, momentum, weight_decay, nesterov)
         if recording:
             record_after(loss, rec, k, theta, v, i, i + 1)
@@ -132,7 +140,7 @@ class Nesterov(_Momentum):
     _nesterov = True
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _adam_update(theta, v, s, g, lr, beta1, beta2, eps, weight_decay, decoupled, k):
     step_size = lr / (1.0 - beta1 ** (k + 1))
     sqrt_bc2 = np.sqrt(1.0 - beta2 ** (k + 1))
@@ -149,16 +157,15 @@ def _adam_update(theta, v, s, g, lr, beta1, beta2, eps, weight_decay, decoupled,
 
 @njit(cache=True)
 def _adam_path(loss, dr, rec, theta, v, s, G, lr, beta1, beta2, eps, weight_decay, decoupled, k0, n, i):
-    # per-path views, bound once per chunk (see _ops)
     th, vv, ss, g = theta[i], v[i], s[i], G[i]
-    state, perm, batch, Z, W = dr.states[i], dr.perm[i], dr.batch[i], dr.Z[i], dr.W[i]
-    xi = W[0] if W.shape[0] > 0 else np.empty(0)
+    state, perm, batch, Z, W, pos, F, normals, batches, H, b, X, Y = path_views(loss, dr, i)
+    xi = W[0] if W.shape[0] > 0 else th[:0]
     for k in range(k0, k0 + n):
         recording = (k + 1) % rec.every == 0
         if recording:
             record_before(loss, rec, k, theta, v, i, i + 1)
-        draw_path(k, i, state, perm, dr.pos, batch, Z, W, dr.F, dr.normals, dr.batches)
-        gradient_path(loss.H, loss.b, loss.X, loss.Y, batch, xi, th, g)
+        draw_path(k, i, state, perm, pos, batch, Z, W, F, normals, batches)
+        gradient_path(H, b, X, Y, batch, xi, th, g)
         _adam_update(th, vv, ss, g, lr, beta1, beta2, eps, weight_decay, decoupled, k)
         if recording:
             record_after(loss, rec, k, theta, v, i, i + 1)

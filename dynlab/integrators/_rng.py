@@ -43,6 +43,9 @@ def _ziggurat_tables() -> tuple[np.ndarray, np.ndarray]:
 
 _ZX, _ZF = _ziggurat_tables()
 
+#: Options of the functions used inside the kernels' step loops (see dynlab.integrators._ops.HOT).
+HOT = {"cache": True, "_nrt": False}
+
 
 def seed_states(seed: np.random.SeedSequence, n_paths: int) -> np.ndarray:
     """Initial xoshiro256** states, shape ``(n_paths, 4)`` uint64: row ``i`` seeds path ``i``.
@@ -107,7 +110,7 @@ def _ziggurat_rare(i, x, s0, s1, s2, s3):
     return x, y < np.exp(-0.5 * x * x), s0, s1, s2, s3
 
 
-@njit(cache=True)
+@njit(**HOT)
 def fill_normals(s, out):
     """Fill the 1-D array ``out`` with independent standard normals (ziggurat).
 
@@ -133,7 +136,7 @@ def fill_normals(s, out):
     s[3] = s3
 
 
-@njit(cache=True)
+@njit(**HOT)
 def below(s, n):
     """An integer uniform on ``[0, n)`` for ``1 <= n < 2**63``, without modulo bias.
 
@@ -147,7 +150,7 @@ def below(s, n):
     return np.int64(x % m)
 
 
-@njit(cache=True)
+@njit(**HOT)
 def shuffle(s, a):
     """Permute the 1-D array ``a`` uniformly at random in place (Fisher-Yates, Durstenfeld)."""
     for i in range(a.shape[0] - 1, 0, -1):

@@ -68,8 +68,8 @@ class Record:
       ``damped_leapfrog`` with a cap (else None);
     * ``theta_path``, ``v_path`` -- full trajectories if asked (else None).
 
-    ``theta``, ``v`` are the final states, ``state`` any further final state (Adam's
-    ``exp_avg_sq``). ``v`` is the scheme's second variable: heavy-ball velocity, ``-exp_avg``
+    ``theta``, ``v`` are the final states, ``state`` any further per-path state (Adam's
+    ``exp_avg_sq``; the initial energies ``H0`` of a capped damped leapfrog). ``v`` is the scheme's second variable: heavy-ball velocity, ``-exp_avg``
     for Adam, momentum ``p`` for Hamiltonian schemes, SDE velocity for SDE solvers.
     """
 

@@ -16,12 +16,21 @@ from .. import config
 from ..errors import StabilityRegionError
 from ._base import psd_sqrt
 from ._families import HamiltonianScheme, LangevinScheme
-from ._ops import draw_batch, draw_path, gradient_batch, gradient_path, record_after, record_before
+from ._ops import (
+    HOT,
+    draw_batch,
+    draw_path,
+    gradient_batch,
+    gradient_path,
+    path_views,
+    record_after,
+    record_before,
+)
 
 __all__ = ["ExplicitEuler", "EulerMaruyama", "RK4", "ImplicitMidpoint"]
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _euler_update(theta, p, g, w, dt, inv_mass, force, friction, weight_decay):
     """theta += dt M^-1 p; p += -dt (force (g + wd theta) + friction p) + w (old theta, p)."""
     for j in range(theta.shape[0]):
@@ -34,10 +43,9 @@ def _euler_update(theta, p, g, w, dt, inv_mass, force, friction, weight_decay):
 
 @njit(cache=True)
 def _euler_path(loss, dr, rec, theta, p, G, dt, inv_mass, force, friction, weight_decay, langevin, k0, n, i):
-    # per-path views, bound once per chunk (see _ops)
     th, pp, g = theta[i], p[i], G[i]
-    state, perm, batch, Z, W = dr.states[i], dr.perm[i], dr.batch[i], dr.Z[i], dr.W[i]
-    none = np.empty(0)
+    state, perm, batch, Z, W, pos, F, normals, batches, H, b, X, Y = path_views(loss, dr, i)
+    none = th[:0]
     noisy = W.shape[0] > 0
     xi = W[0] if (noisy and not langevin) else none
     dW = W[0] if (noisy and langevin) else none
@@ -45,8 +53,8 @@ def _euler_path(loss, dr, rec, theta, p, G, dt, inv_mass, force, friction, weigh
         recording = (k + 1) % rec.every == 0
         if recording:
             record_before(loss, rec, k, theta, p, i, i + 1)
-        draw_path(k, i, state, perm, dr.pos, batch, Z, W, dr.F, dr.normals, dr.batches)
-        gradient_path(loss.H, loss.b, loss.X, loss.Y, batch, xi, th, g)
+        draw_path(k, i, state, perm, pos, batch, Z, W, F, normals, batches)
+        gradient_path(H, b, X, Y, batch, xi, th, g)
         _euler_update(th, pp, g, dW, dt, inv_mass, force, friction, weight_decay)
         if recording:
             record_after(loss, rec, k, theta, p, i, i + 1)
@@ -55,7 +63,7 @@ def _euler_path(loss, dr, rec, theta, p, G, dt, inv_mass, force, friction, weigh
 @njit(cache=True)
 def _euler_batch(loss, dr, rec, theta, p, G, dt, inv_mass, force, friction, weight_decay, langevin, k0, n):
     M = theta.shape[0]
-    none = np.empty(0)
+    none = theta[0, :0]
     noisy = dr.W.shape[1] > 0
     for k in range(k0, k0 + n):
         recording = (k + 1) % rec.every == 0
@@ -122,7 +130,7 @@ class EulerMaruyama(LangevinScheme):
         )
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _rk4_stage(theta, p, g, Yt, Yp, At, Ap, w, c, inv_mass, friction, weight_decay):
     """Accumulate w f(Y) into (At, Ap) and move Y to z + c f(Y) (g = grad L_B(Yt))."""
     for j in range(theta.shape[0]):
@@ -134,7 +142,7 @@ def _rk4_stage(theta, p, g, Yt, Yp, At, Ap, w, c, inv_mass, friction, weight_dec
         Yp[j] = p[j] + c * kp
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _rk4_start(theta, p, Yt, Yp, At, Ap):
     for j in range(theta.shape[0]):
         Yt[j] = theta[j]
@@ -143,7 +151,7 @@ def _rk4_start(theta, p, Yt, Yp, At, Ap):
         Ap[j] = 0.0
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _rk4_finish(theta, p, At, Ap, dt):
     for j in range(theta.shape[0]):
         theta[j] += dt / 6.0 * At[j]
@@ -158,18 +166,17 @@ _NODES = (0.5, 0.5, 1.0, 0.0)
 @njit(cache=True)
 def _rk4_path(loss, dr, rec, theta, p, work, dt, inv_mass, friction, weight_decay, k0, n, i):
     G, Yt, Yp, At, Ap = work
-    # per-path views, bound once per chunk (see _ops)
     th, pp, g, yt, yp, at, ap = theta[i], p[i], G[i], Yt[i], Yp[i], At[i], Ap[i]
-    state, perm, batch, Z, W = dr.states[i], dr.perm[i], dr.batch[i], dr.Z[i], dr.W[i]
-    xi = W[0] if W.shape[0] > 0 else np.empty(0)
+    state, perm, batch, Z, W, pos, F, normals, batches, H, b, X, Y = path_views(loss, dr, i)
+    xi = W[0] if W.shape[0] > 0 else th[:0]
     for k in range(k0, k0 + n):
         recording = (k + 1) % rec.every == 0
         if recording:
             record_before(loss, rec, k, theta, p, i, i + 1)
-        draw_path(k, i, state, perm, dr.pos, batch, Z, W, dr.F, dr.normals, dr.batches)
+        draw_path(k, i, state, perm, pos, batch, Z, W, F, normals, batches)
         _rk4_start(th, pp, yt, yp, at, ap)
         for s in range(4):
-            gradient_path(loss.H, loss.b, loss.X, loss.Y, batch, xi, yt, g)
+            gradient_path(H, b, X, Y, batch, xi, yt, g)
             _rk4_stage(th, pp, g, yt, yp, at, ap, _WEIGHTS[s], _NODES[s] * dt, inv_mass, friction, weight_decay)
         _rk4_finish(th, pp, at, ap, dt)
         if recording:
@@ -228,7 +235,7 @@ class RK4(HamiltonianScheme):
         )
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _midpoint_round(theta, p, g, Yt, Yp, h, inv_mass, weight_decay, rtol):
     """One fixed-point round Y <- z + h f(Y) (g = grad L_B(Yt)); returns whether it converged:
     the update is <= rtol times the largest |component|."""
@@ -244,14 +251,14 @@ def _midpoint_round(theta, p, g, Yt, Yp, h, inv_mass, weight_decay, rtol):
     return change <= rtol * size
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _midpoint_start(theta, p, Yt, Yp):
     for j in range(theta.shape[0]):
         Yt[j] = theta[j]
         Yp[j] = p[j]
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _midpoint_finish(theta, p, Yt, Yp):
     """z_{k+1} = 2 Y - z_k."""
     for j in range(theta.shape[0]):
@@ -263,20 +270,19 @@ def _midpoint_finish(theta, p, Yt, Yp):
 def _midpoint_path(loss, dr, rec, theta, p, work, dt, inv_mass, weight_decay, rtol, max_iter, k0, n, i):
     """n steps of path i; returns the number of steps whose iteration did not converge."""
     G, Yt, Yp = work
-    # per-path views, bound once per chunk (see _ops)
     th, pp, g, yt, yp = theta[i], p[i], G[i], Yt[i], Yp[i]
-    state, perm, batch, Z, W = dr.states[i], dr.perm[i], dr.batch[i], dr.Z[i], dr.W[i]
-    xi = W[0] if W.shape[0] > 0 else np.empty(0)
+    state, perm, batch, Z, W, pos, F, normals, batches, H, b, X, Y = path_views(loss, dr, i)
+    xi = W[0] if W.shape[0] > 0 else th[:0]
     failures = 0
     for k in range(k0, k0 + n):
         recording = (k + 1) % rec.every == 0
         if recording:
             record_before(loss, rec, k, theta, p, i, i + 1)
-        draw_path(k, i, state, perm, dr.pos, batch, Z, W, dr.F, dr.normals, dr.batches)
+        draw_path(k, i, state, perm, pos, batch, Z, W, F, normals, batches)
         _midpoint_start(th, pp, yt, yp)
         converged = False
         for _ in range(max_iter):
-            gradient_path(loss.H, loss.b, loss.X, loss.Y, batch, xi, yt, g)
+            gradient_path(H, b, X, Y, batch, xi, yt, g)
             if _midpoint_round(th, pp, g, yt, yp, 0.5 * dt, inv_mass, weight_decay, rtol):
                 converged = True
                 break

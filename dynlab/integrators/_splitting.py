@@ -22,12 +22,14 @@ from ..errors import HyperparameterError
 from ._base import psd_sqrt
 from ._families import HamiltonianScheme, LangevinScheme
 from ._ops import (
+    HOT,
     draw_batch,
     draw_path,
     gradient_batch,
     gradient_path,
     losses,
     matvec,
+    path_views,
     record_after,
     record_before,
 )
@@ -37,19 +39,19 @@ __all__ = ["Leapfrog", "DampedLeapfrog", "SymplecticEuler", "BAOAB", "OBABO"]
 _A, _B, _O = 0, 1, 2
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _drift(theta, p, h, inv_mass):
     for j in range(theta.shape[0]):
         theta[j] += h * inv_mass[j] * p[j]
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _kick(theta, p, g, h, force, weight_decay):
     for j in range(theta.shape[0]):
         p[j] -= h * force * (g[j] + weight_decay * theta[j])
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _friction(p, w, decay, amp):
     """``p <- decay p + amp w`` (w empty: no noise)."""
     for j in range(p.shape[0]):
@@ -58,7 +60,7 @@ def _friction(p, w, decay, amp):
             p[j] += amp * w[j]
 
 
-@njit(cache=True)
+@njit(**HOT)
 def _cap(theta, p, Ltheta, inv_mass, weight_decay, alpha, H0):
     """Seed 000 eq. 7 on one path given L(theta); returns whether the cap engaged."""
     K = 0.0
@@ -86,34 +88,34 @@ def _splitting_path(
     langevin, cap_alpha, H0, k0, n, i,
 ):
     G, T, L = work
-    # per-path views, bound once per chunk (see _ops)
     th, pp, g, t = theta[i], p[i], G[i], T[i]
-    state, perm, batch, Z, W = dr.states[i], dr.perm[i], dr.batch[i], dr.Z[i], dr.W[i]
-    none = np.empty(0)
+    c = loss.c
+    state, perm, batch, Z, W, pos, F, normals, batches, H, b, X, Y = path_views(loss, dr, i)
+    none = th[:0]
     xi = W[0] if (W.shape[0] > 0 and not langevin) else none
     noisy_o = langevin and W.shape[0] > 0
     for k in range(k0, k0 + n):
         recording = (k + 1) % rec.every == 0
         if recording:
             record_before(loss, rec, k, theta, p, i, i + 1)
-        draw_path(k, i, state, perm, dr.pos, batch, Z, W, dr.F, dr.normals, dr.batches)
+        draw_path(k, i, state, perm, pos, batch, Z, W, F, normals, batches)
         slot = 0
         for q in range(ops.shape[0]):
             h = fracs[q] * dt
             if ops[q] == _A:
                 _drift(th, pp, h, inv_mass)
             elif ops[q] == _B:
-                gradient_path(loss.H, loss.b, loss.X, loss.Y, batch, xi, th, g)
+                gradient_path(H, b, X, Y, batch, xi, th, g)
                 _kick(th, pp, g, h, force, weight_decay)
             else:
                 decay, amp = _o_coefficients(friction, h, noisy_o)
                 _friction(pp, W[slot] if noisy_o else none, decay, amp)
                 slot += noisy_o
         if cap_alpha > 0.0:
-            matvec(loss.H, th, t)
-            Lth = loss.c
+            matvec(H, th, t)
+            Lth = c
             for j in range(th.shape[0]):
-                Lth += th[j] * (0.5 * t[j] - loss.b[j])
+                Lth += th[j] * (0.5 * t[j] - b[j])
             if _cap(th, pp, Lth, inv_mass, weight_decay, cap_alpha, H0[i]) and k // rec.every < rec.cap.shape[0]:
                 rec.cap[k // rec.every, i] += 1
         if recording:
@@ -127,7 +129,7 @@ def _splitting_batch(
 ):
     G, T, L = work
     M = theta.shape[0]
-    none = np.empty(0)
+    none = theta[0, :0]
     noisy = dr.W.shape[1] > 0
     noisy_o = langevin and noisy
     for k in range(k0, k0 + n):
@@ -197,14 +199,12 @@ class _HamiltonianSplitting(HamiltonianScheme):
 
     def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
         p = self.params
+        H0 = state["H0"] if self.capped else np.zeros(theta.shape[0])
         _splitting_kernel(
             loss, draws, rec, theta, v, work, np.array(self._ops, dtype=np.int64),
             np.array(self._fracs, dtype=np.float64), p["dt"], p["inv_mass"], 1.0,
-            p.get("friction", 0.0), p["weight_decay"], False, self._cap(), state["H0"], k0, n, i0, i1,
+            p.get("friction", 0.0), p["weight_decay"], False, self._cap(), H0, k0, n, i0, i1,
         )
-
-    def init_state(self, theta, v):
-        return {"H0": np.zeros(theta.shape[0])}
 
 
 class Leapfrog(_HamiltonianSplitting):
@@ -264,13 +264,15 @@ class DampedLeapfrog(_HamiltonianSplitting):
         return 0.0 if self.params["cap"] is None else self.params["cap"]
 
     def init_state(self, theta, v):
+        if not self.capped:
+            return {}
         p = self.params
         H0 = (
             0.5 * np.sum(p["inv_mass"] * v * v, axis=1)
             + self.problem.loss(theta)
             + 0.5 * p["weight_decay"] * np.sum(theta * theta, axis=1)
         )
-        if self.capped and np.any(H0 <= 0.0):
+        if np.any(H0 <= 0.0):
             raise HyperparameterError(
                 "the energy cap of seed 000 eq. 7 needs a positive initial energy H0 on every path "
                 f"(min H0 = {H0.min():.3g}); shift the loss (QuadraticProblem(..., c=...)) or start "
