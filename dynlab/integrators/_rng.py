@@ -6,7 +6,6 @@ pseudorandom number generators", reference code ``xoshiro256starstar.c``), seede
 so an ensemble is reproducible given the seed and path ``i`` of a large run equals path ``i`` of
 a small one.
 
-* :func:`uniform` -- ``[0, 1)`` with 53 random bits;
 * :func:`fill_normals` -- standard normals by the ziggurat method (Marsaglia &
   Tsang 2000, 128 layers; the layer and the sign come from the low 8 bits and the magnitude
   from the top 53 bits of one output, so they are independent);
@@ -19,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, uint64
 
-__all__ = ["seed_states", "next_u64", "uniform", "fill_normals", "below", "shuffle"]
+__all__ = ["seed_states", "next_u64", "fill_normals", "below", "shuffle"]
 
 _TWO_M53 = 1.0 / 9007199254740992.0  # 2**-53
 
@@ -83,12 +82,6 @@ def next_u64(s):
     """Advance the state ``s`` (a (4,) uint64 view) and return the next 64-bit output."""
     result, s[0], s[1], s[2], s[3] = _xoshiro(s[0], s[1], s[2], s[3])
     return result
-
-
-@njit(inline="always", cache=True)
-def uniform(s):
-    """A float in ``[0, 1)``: the top 53 bits of the next output times ``2**-53``."""
-    return float(next_u64(s) >> uint64(11)) * _TWO_M53
 
 
 @njit(cache=True)
