@@ -1,0 +1,196 @@
+r"""Instantaneous speed and global displacement at stationarity (seed 003 eqs. 12-13, app. G.1-G.2).
+
+Per Hessian eigenmode (the modes are independent when Sigma commutes with H), with the
+stationary law of :mod:`theory.ou_mode` and the transition matrix ``exp(-A_i t)`` whose columns
+are the oscillator solutions of :mod:`theory.oscillator`, :func:`derive` forms
+
+* the speed ``E||theta_{k+1} - theta_k||^2 = lr^2 E||v||^2 = lr^2 B_vv / kappa`` (app. G.1);
+* the stationary cross-covariance ``Cov(x(t + tau), x(t)) = exp(-A_i tau) B / kappa`` and its
+  velocity entry ``C_vv(tau)``;
+* the displacement in trace form ``E (theta(t) - theta(0))^2 = (2 / kappa)(B_tt - (exp(-A_i t) B)_tt)``,
+
+and shows the trace form equals eq. 13's velocity-correlation form ``2 int_0^t (t - tau) C_vv``
+(both vanish with their first derivative at t = 0 and have second derivative ``2 C_vv(t)``).
+For the exact recursion (:mod:`theory.discrete`) the step-sum form of eq. 13,
+``lr^2 [k P_vv + 2 sum_{m=1}^{k-1} (k - m) (F^m P)_vv]``, equals ``2 P_tt - 2 (F^k P)_tt``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import sympy as sp
+
+from . import _symbols as sym
+from . import discrete, oscillator, ou_mode
+from ._claims import Outcome, run_claims, vanishes
+from ._symbols import t
+
+__all__ = [
+    "NAME",
+    "Derivation",
+    "derive",
+    "verify",
+    "speed",
+    "velocity_autocorrelation",
+    "displacement",
+]
+
+NAME = "speed & displacement (003 eq. 12-13, G.1-2)"
+
+kappa = sp.Symbol("kappa", positive=True)
+tau = sp.Symbol("tau", nonnegative=True)
+_STEPS = 6  # the discrete step-sum identity is checked for k = 1 .. _STEPS
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """Results of :func:`derive`; regime-keyed entries are in gamma, alpha, s, kappa, t."""
+
+    speed: sp.Expr  # per mode, in s, lr, momentum, batch_size
+    B: dict  # regime -> stationary B written with omega^2 = gamma^2 -+ alpha^2
+    C_vv: dict  # regime -> C_vv(t)
+    displacement: dict  # regime -> trace form
+
+
+def _expm(regime: str, at: sp.Expr) -> sp.Matrix:
+    o = oscillator.derive()
+    a, b = o.a[regime], o.b[regime]
+    unit = ({oscillator.a0: 1, oscillator.b0: 0}, {oscillator.a0: 0, oscillator.b0: 1})
+    return sp.Matrix([[a.subs(unit[0]), a.subs(unit[1])], [b.subs(unit[0]), b.subs(unit[1])]]).subs(t, at)
+
+
+@cache
+def derive() -> Derivation:
+    """Form speed, C_vv and the trace-form displacement per regime (see module doc)."""
+    m = ou_mode.derive()
+    o = oscillator.derive()
+    speed = sp.factor(sym.lr**2 * m.B[1, 1] / m.kappa)
+    # write B with omega^2 = c1 (rho + lambda): rho + lambda = omega^2 / c1
+    rho_of_omega2 = sp.solve(sp.Eq(o.omega2, sp.Symbol("w2")), sym.rho)[0]
+    B, C, Dis = {}, {}, {}
+    for regime in oscillator.REGIMES:
+        w2 = oscillator._OMEGA2[regime]
+        Br = m.B.subs(sym.rho, rho_of_omega2.subs(sp.Symbol("w2"), w2)).applyfunc(sp.factor)
+        E = _expm(regime, t)
+        B[regime] = Br
+        C[regime] = (E * Br)[1, 1] / kappa
+        Dis[regime] = 2 / kappa * (Br[0, 0] - (E * Br)[0, 0])
+    return Derivation(speed, B, C, Dis)
+
+
+# ----------------------------------------------------------------------------- numeric exports
+def speed(rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_size=1):
+    """SDE stationary speed ``lr^2 tr Var v`` summed over modes (seed 003 eq. 12)."""
+    del weight_decay  # Var v = s / kappa does not depend on it (a verified claim)
+    f = sp.lambdify((sym.s, sym.lr, sym.momentum, sym.batch_size), derive().speed, "numpy")
+    rho, sigma2 = np.broadcast_arrays(np.asarray(rho, dtype=float), np.asarray(sigma2, dtype=float))
+    return float(np.sum(f(sigma2, lr, momentum, batch_size)))
+
+
+def _mode_cov_and_flow(t_, rho, sigma2, lr, momentum, weight_decay, batch_size):
+    cov = ou_mode.mode_stationary_cov(rho, sigma2, lr=lr, momentum=momentum,
+                                      weight_decay=weight_decay, batch_size=batch_size)
+    g, w, _ = oscillator.mode_parameters(rho, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    E = oscillator.transition_matrix(np.asarray(t_, dtype=float)[..., None], g, w)
+    return cov, E
+
+
+def velocity_autocorrelation(t, rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_size=1):
+    """SDE stationary ``sum_i C_vv,i(t)`` (t in SDE time) for modes ``rho`` with variances sigma2."""
+    cov, E = _mode_cov_and_flow(t, rho, sigma2, lr, momentum, weight_decay, batch_size)
+    return np.sum(np.einsum("...ij,...jk->...ik", E, cov)[..., 1, 1], axis=-1)
+
+
+def displacement(t, rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_size=1):
+    """SDE ``E||theta(t) - theta(0)||^2`` from stationarity, trace form, t in SDE time (= lr k)."""
+    cov, E = _mode_cov_and_flow(t, rho, sigma2, lr, momentum, weight_decay, batch_size)
+    flow = np.einsum("...ij,...jk->...ik", E, cov)[..., 0, 0]
+    return np.sum(2.0 * (cov[..., 0, 0] - flow), axis=-1)
+
+
+# ----------------------------------------------------------------------------- claims
+def _eq12() -> bool:
+    # seed 003 eq. 12: lr^2 sigma^2 tr(H) / (S (1 - beta^2)); per mode s = sigma^2 rho
+    sigma2 = sp.Symbol("sigma2", positive=True)
+    printed = sym.lr**2 * sigma2 * sym.rho / (sym.batch_size * (1 - sym.momentum**2))
+    return vanishes(derive().speed.subs(sym.s, sigma2 * sym.rho) - printed)
+
+
+def _trace_equals_velocity_form() -> bool:
+    d = derive()
+    C = sp.Function("C")
+    vel = 2 * sp.Integral((t - tau) * C(tau), (tau, 0, t))
+    ok = True
+    for regime in oscillator.REGIMES:
+        Dr = d.displacement[regime]
+        # the velocity form's value, slope and curvature, by Leibniz's rule
+        v0, v1, v2 = (vel.diff(t, n).doit() for n in (0, 1, 2))
+        ok &= vanishes(v0.subs(t, 0).doit()) and vanishes(v1.subs(t, 0).doit())
+        ok &= vanishes(v2 - 2 * C(t))
+        ok &= vanishes(Dr.subs(t, 0)) and vanishes(Dr.diff(t).subs(t, 0))
+        ok &= vanishes((Dr.diff(t, 2) - 2 * d.C_vv[regime]).rewrite(sp.exp), sp.expand, sp.simplify)
+    return bool(ok)
+
+
+def _printed_C() -> bool:
+    # appendix G.2: C_l = e^{-g tau}(cosh a tau - (g/a) sinh a tau), e^{-g tau}(1 - g tau),
+    # e^{-g tau}(cos a tau - (g/a) sin a tau), normalized by C_vv(0); tau is SDE time lr k
+    d = derive()
+    g, a = oscillator.gamma, oscillator.alpha
+    printed = {
+        "over": sp.exp(-g * t) * (sp.cosh(a * t) - g / a * sp.sinh(a * t)),
+        "critical": sp.exp(-g * t) * (1 - g * t),
+        "under": sp.exp(-g * t) * (sp.cos(a * t) - g / a * sp.sin(a * t)),
+    }
+    return all(
+        vanishes((d.C_vv[r] / d.C_vv[r].subs(t, 0) - printed[r]).rewrite(sp.exp), sp.expand, sp.simplify)
+        for r in oscillator.REGIMES
+    )
+
+
+def _limits() -> bool:
+    # ballistic start: D = t^2 tr Var v + O(t^3) (exponent 2); saturation at 2 Var theta
+    d = derive()
+    delta = sp.Symbol("delta", positive=True)  # over-damped needs alpha < gamma
+    ok = True
+    for regime in oscillator.REGIMES:
+        Dr, Br = d.displacement[regime], d.B[regime]
+        lead = sp.series(Dr, t, 0, 3).removeO()
+        ok &= vanishes(lead - t**2 * Br[1, 1] / kappa, sp.expand, sp.simplify)
+        far = Dr.subs(oscillator.gamma, oscillator.alpha + delta) if regime == "over" else Dr
+        sat = 2 * Br[0, 0] / kappa
+        sat = sat.subs(oscillator.gamma, oscillator.alpha + delta) if regime == "over" else sat
+        ok &= vanishes(sp.limit(far, t, sp.oo) - sat, sp.expand, sp.simplify)
+    return bool(ok)
+
+
+def _discrete_step_sum() -> bool:
+    d = discrete.derive()
+    F, P = d.F, d.P
+    ok = True
+    Fm = [sp.eye(2)]
+    for _ in range(_STEPS):
+        Fm.append((Fm[-1] * F).applyfunc(sp.expand))
+    for k in range(1, _STEPS + 1):
+        trace_form = 2 * P[0, 0] - 2 * (Fm[k] * P)[0, 0]
+        step_sum = sym.lr**2 * (k * P[1, 1] + 2 * sum((k - j) * (Fm[j] * P)[1, 1] for j in range(1, k)))
+        ok &= vanishes(sp.together(trace_form - step_sum), sp.cancel)
+    return bool(ok)
+
+
+def verify() -> list[Outcome]:
+    """Run every claim of this derivation."""
+    return run_claims(
+        NAME,
+        [
+            ("derivation completes (speed, C_vv, trace form x3)", lambda: derive() is not None),
+            ("speed lr^2 Var v agrees with eq. 12 as printed", _eq12),
+            ("trace form = 2 int (t - tau) C_vv (eq. 13 form), 3 regimes", _trace_equals_velocity_form),
+            ("C_vv(tau)/C_vv(0) = app. G.2's C_l, tau in SDE time", _printed_C),
+            ("D ~ t^2 tr Var v as t -> 0; D -> 2 Var theta as t -> oo", _limits),
+            (f"exact recursion: step-sum form = trace form, k <= {_STEPS}", _discrete_step_sum),
+        ],
+    )
