@@ -31,6 +31,7 @@ __all__ = [
     "verify",
     "transition",
     "stationary_cov",
+    "pair_stationary_cov",
     "speed",
     "frequency",
     "stability_limit",
@@ -53,6 +54,7 @@ class Derivation:
     stable: tuple  # (lower, upper) bounds on lr K from the Jury conditions
     complex_band: tuple  # lr K interval where F has complex eigenvalues
     r: sp.Symbol
+    pair_P: sp.Matrix  # cross block P_ij of modes with K_i, K_j and noise covariance s_ij
 
 
 @cache
@@ -91,7 +93,19 @@ def derive() -> Derivation:
         raise ArithmeticError("unexpected Jury boundaries")
     disc = sp.discriminant(cp, r).subs(to_x)
     band = sorted(sp.solve(sp.Eq(disc, 0), x), key=lambda e: e.subs(beta, sp.Rational(1, 4)))
-    return Derivation(F, G, P, system, cp, (sp.Integer(0), upper[0]), tuple(band), r)
+    # modes i, j (any Sigma): P_ij = F_i P_ij F_j^T + G G^T s_ij / S
+    X = sp.Matrix(2, 2, sp.symbols("X11 X12 X21 X22"))
+    Fi, Fj = F.subs(K, K_i), F.subs(K, K_j)
+    res = Fi * X * Fj.T + G * G.T * s_ij / S - X
+    pair = sp.solve(list(res), list(X), dict=True)
+    if len(pair) != 1:
+        raise ArithmeticError("the pair Stein equation has no unique solution")
+    pair_P = X.subs(pair[0]).applyfunc(sp.factor)
+    return Derivation(F, G, P, system, cp, (sp.Integer(0), upper[0]), tuple(band), r, pair_P)
+
+
+K_i, K_j = sp.symbols("K_i K_j", positive=True)
+s_ij = sp.Symbol("s_ij", real=True)
 
 
 # ----------------------------------------------------------------------------- numeric exports
@@ -105,6 +119,11 @@ def _numeric():
         "F": sp.lambdify(fargs, d.F.subs(k_of), "numpy"),
         "G": sp.lambdify(fargs, d.G.subs(k_of), "numpy"),
         "P": sp.lambdify(args, d.P.subs(k_of), "numpy"),
+        "pair": sp.lambdify(
+            (sym.rho, sp.Symbol("rho_j"), s_ij, sym.lr, sym.momentum, sym.weight_decay, sym.batch_size),
+            d.pair_P.subs({K_i: sym.rho + sym.weight_decay, K_j: sp.Symbol("rho_j") + sym.weight_decay}),
+            "numpy",
+        ),
         "limit": sp.lambdify((sym.rho, sym.momentum, sym.weight_decay), (d.stable[1] / K).subs(k_of), "numpy"),
     }
 
@@ -137,6 +156,22 @@ def stationary_cov(rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_size=1)
     return out
 
 
+def pair_stationary_cov(rho, sigma_modal, *, lr, momentum, weight_decay=0.0, batch_size=1):
+    """Cross blocks P_ij (shape (d, d, 2, 2)) of the exact P in the eigenbasis, for any Sigma.
+
+    ``sigma_modal = q^T Sigma q``; assemble with :func:`theory.ou_mode.phase_space_matrix`.
+    """
+    rho = np.asarray(rho, dtype=float)
+    S = np.asarray(sigma_modal, dtype=float)
+    f = _numeric()["pair"]
+    d = rho.size
+    out = np.empty((d, d, 2, 2))
+    for i in range(d):
+        for j in range(d):
+            out[i, j] = np.asarray(f(rho[i], rho[j], S[i, j], lr, momentum, weight_decay, batch_size), dtype=float)
+    return out
+
+
 def speed(rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_size=1):
     """Exact stationary ``E||theta_{k+1} - theta_k||^2 = lr^2 sum_i P_vv,i``."""
     P = stationary_cov(rho, sigma2, lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size)
@@ -144,16 +179,17 @@ def speed(rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_size=1):
 
 
 def frequency(rho, *, lr, momentum, weight_decay=0.0):
-    """Exact rotation of each mode in cycles per step: ``arg(r) / (2 pi)`` of F's eigenvalue r.
+    """Exact rotation of each mode in cycles per step: ``arg(r) / (2 pi)`` of F's dominant eigenvalue.
 
-    From the characteristic polynomial ``r^2 - (1 + beta - lr K) r + beta``: complex roots have
-    ``cos(phi) = (1 + beta - lr K) / (2 sqrt(beta))``; real roots give 0.
+    From the characteristic polynomial ``r^2 - a r + beta``, ``a = 1 + beta - lr K``: complex
+    roots (``a^2 < 4 beta``) have ``cos(phi) = a / (2 sqrt(beta))``; real roots have the sign of
+    a (their product beta is >= 0), so arg = 0 for a > 0 and pi (period 2) for a < 0.
     """
     x = lr * (np.asarray(rho, dtype=float) + weight_decay)
-    c = (1.0 + momentum - x) / (2.0 * np.sqrt(momentum)) if momentum > 0 else np.full_like(x, np.inf)
-    out = np.zeros_like(x)
-    inside = np.abs(c) < 1.0
-    out[inside] = np.arccos(c[inside]) / (2.0 * np.pi)
+    a = 1.0 + momentum - x
+    out = np.where(a < 0, 0.5, 0.0)
+    inside = a * a < 4.0 * momentum
+    out[inside] = np.arccos(a[inside] / (2.0 * np.sqrt(momentum))) / (2.0 * np.pi)
     return out
 
 
@@ -245,6 +281,22 @@ def _damping_band() -> bool:
     )
 
 
+def _pair_consistent() -> bool:
+    d = derive()
+    diag = d.pair_P.subs({K_j: K_i}).subs({K_i: K, s_ij: sym.s})
+    swapped = d.pair_P.subs({K_i: K_j, K_j: K_i}, simultaneous=True)
+    return vanishes(diag - d.P) and vanishes(swapped - d.pair_P.T)
+
+
+def _roots_sign() -> bool:
+    # real roots have the sign of a = 1 + beta - lr K (product beta >= 0, sum a): the
+    # frequency is 1/2 cycle per step beyond the band, where a < 0
+    d = derive()
+    r1, r2 = sp.solve(d.charpoly, d.r)
+    a = 1 + sym.momentum - sym.lr * K
+    return vanishes(r1 * r2 - sym.momentum) and vanishes(r1 + r2 - a)
+
+
 def verify() -> list[Outcome]:
     """Run every claim of this derivation."""
     return run_claims(
@@ -258,5 +310,7 @@ def verify() -> list[Outcome]:
             ("beta = 0: Var theta = lr sigma^2/(S(2 - lr rho))", _gd_sanity),
             ("K P_tt = m P_vv exactly, m = lr(1+beta)/2", _exact_equipartition),
             ("complex band (1-sqrt b)^2 < lr K < (1+sqrt b)^2 vs SDE's", _damping_band),
+            ("roots: product beta, sum 1 + beta - lr K (sign of real roots)", _roots_sign),
+            ("any Sigma: pair blocks P_ij solve; P_ii = P, P_ji = P_ij^T", _pair_consistent),
         ],
     )

@@ -36,6 +36,7 @@ __all__ = [
     "mode_lyapunov",
     "mode_decomposition",
     "mode_stationary_cov",
+    "pair_lyapunov",
     "phase_space_matrix",
 ]
 
@@ -58,6 +59,7 @@ class Derivation:
     p: sp.Expr  # unnormalized Gibbs law exp(-kappa Psi)
     fokker_planck: sp.Expr  # (FP operator applied to p) / p
     J: sp.Matrix  # stationary current
+    pair_B: sp.Matrix  # cross block B_ij of modes i, j (symbols rho_i, rho_j, s_ij) for any Sigma
 
 
 @cache
@@ -86,7 +88,29 @@ def derive() -> Derivation:
     flux = A * x * p + D * grad_p / kappa  # FP: dp/dt = div(A x p + kappa^{-1} D grad p)
     fp = sp.expand(sp.powsimp((flux[0].diff(a) + flux[1].diff(w)) / p))
     J = -flux
-    return Derivation(A, D, kappa, system, B, U, Q, x, Psi, p, fp, J)
+    return Derivation(A, D, kappa, system, B, U, Q, x, Psi, p, fp, J, _pair(sde))
+
+
+rho_i, rho_j = sp.symbols("rho_i rho_j", positive=True)
+s_ij = sp.Symbol("s_ij", real=True)
+
+
+def _pair(sde) -> sp.Matrix:
+    """Cross block B_ij of modes i, j: ``A_i B_ij + B_ij A_j^T = 2 D_ij`` (4 unknowns), any Sigma.
+
+    In the eigenbasis of H the Lyapunov equation of the full 2d x 2d system splits into one
+    such equation per pair (i, j), with ``D_ij = [[0, 0], [0, c2 q_i^T Sigma q_j]]``.
+    """
+    def block(r):
+        return sp.Matrix([[0, -1], [sde.c1 * (r + weight_decay), sde.c2]])
+
+    X = sp.Matrix(2, 2, sp.symbols("X11 X12 X21 X22"))
+    Dij = sp.Matrix([[0, 0], [0, sde.c2 * s_ij]])
+    res = block(rho_i) * X + X * block(rho_j).T - 2 * Dij
+    sol = sp.solve(list(res), list(X), dict=True)
+    if len(sol) != 1:
+        raise ArithmeticError("the pair Lyapunov equation has no unique solution")
+    return X.subs(sol[0]).applyfunc(sp.factor)
 
 
 # ----------------------------------------------------------------------------- numeric exports
@@ -99,6 +123,7 @@ def _numeric():
         "U": sp.lambdify(args, d.U, "numpy"),
         "Q": sp.lambdify(args, d.Q, "numpy"),
         "kappa": sp.lambdify((momentum, batch_size), d.kappa, "numpy"),
+        "pair": sp.lambdify((rho_i, rho_j, s_ij, lr, momentum, weight_decay), d.pair_B, "numpy"),
     }
 
 
@@ -130,19 +155,42 @@ def mode_stationary_cov(rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_si
     return mode_lyapunov(rho, sigma2, lr=lr, momentum=momentum, weight_decay=weight_decay) / kap
 
 
-def phase_space_matrix(eigvecs, blocks) -> np.ndarray:
-    """Assemble per-mode 2 x 2 blocks (d, 2, 2) into the 2d x 2d matrix in [theta; v] order.
+def pair_lyapunov(rho, sigma_modal, *, lr, momentum, weight_decay=0.0) -> np.ndarray:
+    """Cross blocks B_ij (shape (d, d, 2, 2)) of the SDE's B in the eigenbasis, for any Sigma.
 
-    ``eigvecs`` has the eigenvectors q_i as columns; the result is
-    ``sum_i blocks[i] (x) q_i q_i^T`` arranged as ``[[M_tt, M_tv], [M_vt, M_vv]]``.
+    ``rho`` are the eigenvalues of H, ``sigma_modal = q^T Sigma q``; ``B_ij`` holds
+    ``[[B_tt, B_tv], [B_vt, B_vv]]`` restricted to modes (i, j). Assemble with
+    :func:`phase_space_matrix`.
+    """
+    rho = np.asarray(rho, dtype=float)
+    S = np.asarray(sigma_modal, dtype=float)
+    f = _numeric()["pair"]
+    d = rho.size
+    out = np.empty((d, d, 2, 2))
+    for i in range(d):
+        for j in range(d):
+            out[i, j] = np.asarray(f(rho[i], rho[j], S[i, j], lr, momentum, weight_decay), dtype=float)
+    return out
+
+
+def phase_space_matrix(eigvecs, blocks) -> np.ndarray:
+    """Assemble modal 2 x 2 blocks into the 2d x 2d matrix in [theta; v] order.
+
+    ``eigvecs`` has the eigenvectors q_i as columns. ``blocks`` is either per mode, shape
+    (d, 2, 2) (a matrix diagonal in the eigenbasis), or per pair, shape (d, d, 2, 2); the
+    result is ``[[q X_tt q^T, q X_tv q^T], [q X_vt q^T, q X_vv q^T]]``.
     """
     q = np.asarray(eigvecs, dtype=float)
     blocks = np.asarray(blocks, dtype=float)
     d = q.shape[0]
+    if blocks.ndim == 3:
+        full = np.zeros((d, d, 2, 2))
+        full[np.arange(d), np.arange(d)] = blocks
+        blocks = full
     M = np.zeros((2 * d, 2 * d))
     for r in range(2):
         for c in range(2):
-            M[r * d : (r + 1) * d, c * d : (c + 1) * d] = (q * blocks[:, r, c]) @ q.T
+            M[r * d : (r + 1) * d, c * d : (c + 1) * d] = q @ blocks[:, :, r, c] @ q.T
     return M
 
 
@@ -221,6 +269,14 @@ def _eq23_needs_symmetric_A() -> bool:
     return (not vanishes(eq23)) and vanishes(d.A * d.B - d.B * d.A.T - 2 * d.Q)
 
 
+def _pair_consistent() -> bool:
+    # the pair block reduces to the single-mode B on the diagonal, and B_ji = B_ij^T
+    d = derive()
+    diag = d.pair_B.subs({rho_j: rho_i}).subs({rho_i: rho, s_ij: s})
+    swapped = d.pair_B.subs({rho_i: rho_j, rho_j: rho_i}, simultaneous=True)
+    return vanishes(diag - d.B) and vanishes(swapped - d.pair_B.T)
+
+
 def verify() -> list[Outcome]:
     """Run every claim of this derivation."""
     return run_claims(
@@ -237,5 +293,6 @@ def verify() -> list[Outcome]:
             ("J agrees with eq. 11 as printed", _printed_eq11),
             ("Psi_theta agrees with eq. 10 (factor 1/sigma^2)", _printed_eq10),
             ("eq. 23 fails for the SGD A; AB - BA^T = 2Q holds", _eq23_needs_symmetric_A),
+            ("any Sigma: pair blocks B_ij solve; B_ii = B, B_ji = B_ij^T", _pair_consistent),
         ],
     )
