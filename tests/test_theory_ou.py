@@ -254,3 +254,18 @@ def test_expected_training_loss_constant(kw):
     # absolute error eps cond(H) times those
     scale = np.linalg.norm(K, 2) * (mu @ mu + np.trace(var)) + np.linalg.norm(m.H, 2) * (mt @ mt)
     assert abs(e_loss - ref) <= 8 * D * EPS * cond * scale
+
+
+@given(sgd_setups(D), st.integers(1, 300))
+def test_displacement_eq13_as_printed(kw, k):
+    # the paper's step sum of SDE velocity correlations, summed in closed form by sympy and
+    # evaluated in 30-digit mpmath (the closed form cancels in float64 when lr |x| k is small)
+    m = SGDPhaseSpace(**kw)
+    w, q = eig(m.H)
+    sigma2 = np.einsum("ij,ik,kj->j", q, m.noise_cov, q)
+    ref = float(diffusion.displacement_eq13(k, w, sigma2, lr=m.lr, momentum=m.momentum,
+                                            weight_decay=m.weight_decay, batch_size=m.batch_size, dps=30))
+    # dynlab sums the terms with cumulative sums: rounding a few eps times the sum of |terms|,
+    # which is at most lr^2 k^2 sum_l C_l(0) = lr^2 k^2 tr Sigma / kappa
+    tol = 16 * EPS * (m.lr * k) ** 2 * np.sum(sigma2) / m.kappa
+    assert abs(m.displacement_eq13(np.array([k]))[0] - ref) <= tol
