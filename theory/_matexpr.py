@@ -1,4 +1,4 @@
-"""Evaluate a sympy matrix expression (MatrixSymbols, Identity, sums, products) with numpy.
+"""Evaluate derived sympy expressions with numpy: matrix expressions, and per mode or pair of modes.
 
 ``lambdify`` cannot print ``Identity(n)`` for a symbolic n, so the block results of the
 matrix-level derivations are evaluated by walking the expression tree instead: the numbers
@@ -12,7 +12,7 @@ from functools import reduce
 import numpy as np
 import sympy as sp
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "over_modes", "over_pairs"]
 
 
 def evaluate(expr, matrices: dict, scalars: dict, n: int) -> np.ndarray:
@@ -40,3 +40,24 @@ def evaluate(expr, matrices: dict, scalars: dict, n: int) -> np.ndarray:
         raise TypeError(f"cannot evaluate {type(e).__name__}: {e}")
 
     return walk(expr)
+
+
+def over_modes(f, arrays, scalars) -> np.ndarray:
+    """``f(*arrays[idx], *scalars)`` for every index of the broadcast ``arrays``, stacked.
+
+    ``f`` is a lambdified expression of one mode (scalar or matrix valued); the result has
+    shape ``broadcast shape + f's shape``.
+    """
+    arrays = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in arrays))
+    shape = arrays[0].shape
+    first = np.asarray(f(*(np.ones(1)[0] for _ in arrays), *scalars), dtype=float)
+    out = np.empty(shape + first.shape)
+    for idx in np.ndindex(shape):
+        out[idx] = np.asarray(f(*(a[idx] for a in arrays), *scalars), dtype=float)
+    return out
+
+
+def over_pairs(f, rho, sigma_modal, scalars) -> np.ndarray:
+    """``f(rho_i, rho_j, sigma_modal[i, j], *scalars)`` for every pair of modes: shape (d, d, ...)."""
+    rho = np.asarray(rho, dtype=float)
+    return over_modes(f, (rho[:, None], rho[None, :], sigma_modal), scalars)

@@ -23,6 +23,7 @@ import sympy as sp
 from . import _symbols as sym
 from . import oscillator, ou_mode
 from ._claims import Outcome, run_claims, vanishes
+from ._matexpr import over_modes, over_pairs
 
 __all__ = [
     "NAME",
@@ -129,13 +130,7 @@ def _numeric():
 
 
 def _per_mode(name, rho, *rest):
-    rho = np.asarray(rho, dtype=float)
-    f = _numeric()[name]
-    first = np.asarray(f(*(np.ravel(rho)[:1] if rho.size else [1.0]), *rest), dtype=float)
-    out = np.empty(rho.shape + first.shape)
-    for idx in np.ndindex(rho.shape):
-        out[idx] = np.asarray(f(rho[idx], *rest), dtype=float)
-    return out
+    return over_modes(_numeric()[name], (rho,), rest)
 
 
 def transition(rho, *, lr, momentum, weight_decay=0.0):
@@ -148,12 +143,7 @@ def transition(rho, *, lr, momentum, weight_decay=0.0):
 
 def stationary_cov(rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_size=1):
     """Per-mode exact stationary covariance P of (<theta - mu, q>, <v, q>), closed form."""
-    rho, sigma2 = np.broadcast_arrays(np.asarray(rho, dtype=float), np.asarray(sigma2, dtype=float))
-    f = _numeric()["P"]
-    out = np.empty(rho.shape + (2, 2))
-    for idx in np.ndindex(rho.shape):
-        out[idx] = np.asarray(f(rho[idx], sigma2[idx], lr, momentum, weight_decay, batch_size), dtype=float)
-    return out
+    return over_modes(_numeric()["P"], (rho, sigma2), (lr, momentum, weight_decay, batch_size))
 
 
 def pair_stationary_cov(rho, sigma_modal, *, lr, momentum, weight_decay=0.0, batch_size=1):
@@ -161,15 +151,7 @@ def pair_stationary_cov(rho, sigma_modal, *, lr, momentum, weight_decay=0.0, bat
 
     ``sigma_modal = q^T Sigma q``; assemble with :func:`theory.ou_mode.phase_space_matrix`.
     """
-    rho = np.asarray(rho, dtype=float)
-    S = np.asarray(sigma_modal, dtype=float)
-    f = _numeric()["pair"]
-    d = rho.size
-    out = np.empty((d, d, 2, 2))
-    for i in range(d):
-        for j in range(d):
-            out[i, j] = np.asarray(f(rho[i], rho[j], S[i, j], lr, momentum, weight_decay, batch_size), dtype=float)
-    return out
+    return over_pairs(_numeric()["pair"], rho, sigma_modal, (lr, momentum, weight_decay, batch_size))
 
 
 def speed(rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_size=1):

@@ -20,6 +20,7 @@ one derived in :mod:`theory.sgd_sde`. The exact discrete updates are projected t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -73,7 +74,7 @@ class Derivation:
     modified_flow: sp.Matrix  # F~ for the generic 2-D field (g, H symbols)
     flow_g: sp.Matrix  # the generic field g(theta) used there
     flow_theta: sp.Matrix
-    F_tilde: sp.Callable  # (g, H, theta) -> F~ as derived (coefficients read off)
+    F_tilde: Callable  # (g, H, theta) -> F~ as derived (coefficients read off)
     decay_rate: sp.Expr  # lambda~ = lambda (1 + lr lambda / 2)
 
 
@@ -127,8 +128,10 @@ def derive() -> Derivation:
     flow = th - lr * Ft + lr**2 / 2 * (Ft.jacobian(th) * Ft)
     gd = th - lr * g_lam
     match = (flow - gd).applyfunc(lambda e: sp.expand(e).coeff(lr, 2))
-    (sol,) = sp.solve(list(match), list(c), dict=True).__iter__()
-    modified = (g_lam + lr * c.subs(sol)).applyfunc(sp.expand)
+    sol = sp.solve(list(match), list(c), dict=True)
+    if len(sol) != 1:
+        raise ArithmeticError("no unique O(lr) correction to the flow")
+    modified = (g_lam + lr * c.subs(sol[0])).applyfunc(sp.expand)
     # read F~ = a g + b theta + c H g + e H theta off the 2-D result: as a polynomial identity in
     # the values of g, its Jacobian and theta (each replaced by a free symbol)
     Hg = gfun.jacobian(th)

@@ -26,6 +26,7 @@ import sympy as sp
 
 from . import sgd_sde
 from ._claims import Outcome, run_claims, vanishes
+from ._matexpr import over_modes, over_pairs
 from ._symbols import batch_size, lr, momentum, momentum_below_one, rho, s, weight_decay
 
 __all__ = [
@@ -128,12 +129,7 @@ def _numeric():
 
 
 def _blocks(name, rho_, sigma2, lr_, momentum_, weight_decay_):
-    r, v = np.broadcast_arrays(np.asarray(rho_, dtype=float), np.asarray(sigma2, dtype=float))
-    f = _numeric()[name]
-    out = np.empty(r.shape + (2, 2))
-    for idx in np.ndindex(r.shape):
-        out[idx] = np.asarray(f(r[idx], v[idx], lr_, momentum_, weight_decay_), dtype=float)
-    return out
+    return over_modes(_numeric()[name], (rho_, sigma2), (lr_, momentum_, weight_decay_))
 
 
 def mode_lyapunov(rho, sigma2, *, lr, momentum, weight_decay=0.0) -> np.ndarray:
@@ -162,15 +158,7 @@ def pair_lyapunov(rho, sigma_modal, *, lr, momentum, weight_decay=0.0) -> np.nda
     ``[[B_tt, B_tv], [B_vt, B_vv]]`` restricted to modes (i, j). Assemble with
     :func:`phase_space_matrix`.
     """
-    rho = np.asarray(rho, dtype=float)
-    S = np.asarray(sigma_modal, dtype=float)
-    f = _numeric()["pair"]
-    d = rho.size
-    out = np.empty((d, d, 2, 2))
-    for i in range(d):
-        for j in range(d):
-            out[i, j] = np.asarray(f(rho[i], rho[j], S[i, j], lr, momentum, weight_decay), dtype=float)
-    return out
+    return over_pairs(_numeric()["pair"], rho, sigma_modal, (lr, momentum, weight_decay))
 
 
 def phase_space_matrix(eigvecs, blocks) -> np.ndarray:

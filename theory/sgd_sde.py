@@ -65,7 +65,6 @@ class Derivation:
     H: sp.Matrix
     b: sp.Matrix
     Sigma: sp.Matrix
-    difference_operator: sp.Expr  # (theta_{k+1} - theta_k) - beta (theta_k - theta_{k-1}), 1 coordinate
 
 
 def _sym_matrix(name: str) -> sp.Matrix:
@@ -107,7 +106,7 @@ def derive() -> Derivation:
         jet[f(t).diff(t)] = vel_s[i]
     pos_s = sp.Matrix(sp.symbols(f"x1:{_D + 1}", real=True))
     back = {f(t): pos_s[i] for i, f in enumerate(theta)}
-    modified = (residual.subs(taylor) * 1).applyfunc(lambda e: sp.expand(e).subs(jet).subs(back))
+    modified = residual.subs(taylor).applyfunc(lambda e: sp.expand(e).subs(jet).subs(back))
     modified = modified.applyfunc(sp.expand)
     # each row: m a_i + c w_i + ((H + lambda I) x - b + xi)_i ; read m and c off row 0
     mass = sp.factor(modified[0].coeff(acc_s[0]))
@@ -138,7 +137,6 @@ def derive() -> Derivation:
     # read the scalar coefficients off the blocks (their structure is a verified claim)
     c1 = sp.factor(A[_D, 1] / H[0, 1])
     c2 = sp.factor(A[_D, _D])
-    op = sp.Symbol("theta_next") - sp.Symbol("theta_k") - momentum * (sp.Symbol("theta_k") - sp.Symbol("theta_prev"))
     return Derivation(
         mass=mass,
         friction=friction,
@@ -152,7 +150,6 @@ def derive() -> Derivation:
         H=H,
         b=b,
         Sigma=Sigma,
-        difference_operator=op,
     )
 
 
