@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sympy as sp
 
 import theory
@@ -39,3 +40,9 @@ def test_claims_can_fail():
     outcomes = run_claims("d", [("raises", lambda: 1 / 0), ("false", lambda: False), ("not a bool", lambda: 1)])
     assert [o.passed for o in outcomes] == [False, False, False]
     assert "ZeroDivisionError" in outcomes[0].detail and "not a bool" in outcomes[2].detail
+
+
+def test_runner_rejects_unknown_derivations():
+    with pytest.raises(SystemExit) as exc:
+        runner.main(["no_such_derivation"])
+    assert exc.value.code == 2

@@ -38,9 +38,12 @@ def table(outcomes: list[Outcome]) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m theory", description=__doc__.splitlines()[0])
-    parser.add_argument("modules", nargs="*", choices=[[], *MODULES], metavar="module",
+    parser.add_argument("modules", nargs="*", metavar="module",
                         help=f"derivations to run (default: all of {', '.join(MODULES)})")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.modules) - set(MODULES))
+    if unknown:
+        parser.error(f"unknown derivation(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
     t0 = time.perf_counter()
     outcomes = run(args.modules or MODULES)
     wall = time.perf_counter() - t0
