@@ -38,6 +38,7 @@ __all__ = [
     "derive",
     "verify",
     "modified_decay_rate",
+    "momentum_flow_coefficients",
     "translation_gd",
     "translation_flow",
     "scale_norm_gd",
@@ -159,6 +160,22 @@ def modified_decay_rate(*, lr, weight_decay):
     """lambda~ = lambda (1 + lr lambda / 2): the decay rate of the modified flow (derived)."""
     f = sp.lambdify((sym.lr, sym.weight_decay), derive().decay_rate, "numpy")
     return f(lr, weight_decay)
+
+
+def momentum_flow_coefficients(kind, *, lr, momentum, weight_decay):
+    """``(gamma, stiffness, gain)`` of the projected heavy-ball modified equation.
+
+    ``Q'' + 2 gamma Q' + stiffness Q = gain K(t)``: from ``M Q'' + c Q' + lambda Q = 0``
+    (translation, gain 0) and ``M Q'' + c Q' + 2 lambda Q = 2 M K`` (scale, rescale, gain 2,
+    ``K = |theta_1'|^2 (- |theta_2'|^2)``), with the mass M and friction c of theory.sgd_sde.
+    """
+    sde = sgd_sde.derive()
+    mass, friction = (
+        float(e.subs({sym.lr: lr, sym.momentum: momentum})) for e in (sde.mass, sde.friction)
+    )
+    if kind == "translation":
+        return friction / (2 * mass), weight_decay / mass, 0.0
+    return friction / (2 * mass), 2 * weight_decay / mass, 2.0
 
 
 def translation_gd(charge0, k, *, lr, weight_decay):
