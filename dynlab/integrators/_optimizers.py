@@ -1,4 +1,4 @@
-"""Discrete optimizers: GD, SGD, heavy-ball momentum, Nesterov (one kernel), Adam and AdamW.
+"""Discrete optimizers, one kernel: GD, SGD, heavy-ball momentum, Nesterov, Adam and AdamW.
 
 Heavy-ball in the seed's sign convention (seed 003 eq. 2, docs/conventions.md; PyTorch's
 momentum buffer is ``-v``)::
@@ -44,9 +44,39 @@ def _momentum_update(theta, v, g, lr, momentum, weight_decay, nesterov):
             theta[j] += lr * vj
 
 
+@njit(**HOT)
+def _adam_update(theta, v, s, g, lr, beta1, beta2, eps, weight_decay, decoupled, k):
+    step_size = lr / (1.0 - beta1 ** (k + 1))
+    sqrt_bc2 = np.sqrt(1.0 - beta2 ** (k + 1))
+    for j in range(theta.shape[0]):
+        gj = g[j]
+        if decoupled:
+            theta[j] *= 1.0 - lr * weight_decay
+        else:
+            gj += weight_decay * theta[j]
+        v[j] = beta1 * v[j] - (1.0 - beta1) * gj
+        s[j] = beta2 * s[j] + (1.0 - beta2) * gj * gj
+        theta[j] += step_size * v[j] / (np.sqrt(s[j]) / sqrt_bc2 + eps)
+
+
+#: update rules of the optimizer kernel
+_HEAVY_BALL, _NESTEROV, _ADAM, _ADAMW = 0, 1, 2, 3
+
+
+@njit(**HOT)
+def _update(rule, theta, v, s, g, hp, k):
+    """One optimizer step of one path from its gradient g; ``hp = (lr, momentum, weight_decay,
+    beta1, beta2, eps)``; ``s`` is Adam's second moment (unused otherwise)."""
+    if rule >= _ADAM:
+        _adam_update(theta, v, s, g, hp[0], hp[3], hp[4], hp[5], hp[2], rule == _ADAMW, k)
+    else:
+        _momentum_update(theta, v, g, hp[0], hp[1], hp[2], rule == _NESTEROV)
+
+
 @njit(cache=True)
-def _momentum_path(loss, dr, rec, theta, v, G, lr, momentum, weight_decay, nesterov, k0, n, i):
+def _optimizer_path(loss, dr, rec, theta, v, s, G, rule, hp, k0, n, i):
     th, vv, g = theta[i], v[i], G[i]
+    ss = s[i] if s.shape[0] > 0 else th[:0]
     state, perm, batch, Z, W, pos, F, normals, batches, H, b, X, Y = path_views(loss, dr, i)
     xi = W[0] if W.shape[0] > 0 else th[:0]
     for k in range(k0, k0 + n):
@@ -55,14 +85,15 @@ def _momentum_path(loss, dr, rec, theta, v, G, lr, momentum, weight_decay, neste
             record_before(loss, rec, k, theta, v, i, i + 1)
         draw_path(k, i, state, perm, pos, batch, Z, W, F, normals, batches)
         gradient_path(H, b, X, Y, batch, xi, th, g)
-        _momentum_update(th, vv, g, lr, momentum, weight_decay, nesterov)
+        _update(rule, th, vv, ss, g, hp, k)
         if recording:
             record_after(loss, rec, k, theta, v, i, i + 1)
 
 
 @njit(cache=True)
-def _momentum_batch(loss, dr, rec, theta, v, G, lr, momentum, weight_decay, nesterov, k0, n):
+def _optimizer_batch(loss, dr, rec, theta, v, s, G, rule, hp, k0, n):
     M = theta.shape[0]
+    none = theta[0, :0]
     for k in range(k0, k0 + n):
         recording = (k + 1) % rec.every == 0
         if recording:
@@ -70,18 +101,18 @@ def _momentum_batch(loss, dr, rec, theta, v, G, lr, momentum, weight_decay, nest
         draw_batch(dr, k)
         gradient_batch(loss, theta, dr.batch, dr.W, dr.W.shape[1] > 0, G)
         for i in range(M):
-            _momentum_update(theta[i], v[i], G[i], lr, momentum, weight_decay, nesterov)
+            _update(rule, theta[i], v[i], s[i] if s.shape[0] > 0 else none, G[i], hp, k)
         if recording:
             record_after(loss, rec, k, theta, v, 0, M)
 
 
 @njit(cache=True, nogil=True)
-def _momentum_kernel(loss, dr, rec, theta, v, G, lr, momentum, weight_decay, nesterov, k0, n, i0, i1):
+def _optimizer_kernel(loss, dr, rec, theta, v, s, G, rule, hp, k0, n, i0, i1):
     if loss.blas:
-        _momentum_batch(loss, dr, rec, theta, v, G, lr, momentum, weight_decay, nesterov, k0, n)
+        _optimizer_batch(loss, dr, rec, theta, v, s, G, rule, hp, k0, n)
     else:
         for i in range(i0, i1):
-            _momentum_path(loss, dr, rec, theta, v, G, lr, momentum, weight_decay, nesterov, k0, n, i)
+            _optimizer_path(loss, dr, rec, theta, v, s, G, rule, hp, k0, n, i)
 
 
 class _Momentum(Scheme):
@@ -103,10 +134,9 @@ class _Momentum(Scheme):
 
     def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
         p = self.params
-        _momentum_kernel(
-            loss, draws, rec, theta, v, work[0], p["lr"], p["momentum"], p["weight_decay"],
-            self._nesterov, k0, n, i0, i1,
-        )
+        hp = np.array([p["lr"], p["momentum"], p["weight_decay"], 0.0, 0.0, 0.0])
+        rule = _NESTEROV if self._nesterov else _HEAVY_BALL
+        _optimizer_kernel(loss, draws, rec, theta, v, theta[:0], work[0], rule, hp, k0, n, i0, i1)
 
 
 class GD(_Momentum):
@@ -140,61 +170,6 @@ class Nesterov(_Momentum):
     _nesterov = True
 
 
-@njit(**HOT)
-def _adam_update(theta, v, s, g, lr, beta1, beta2, eps, weight_decay, decoupled, k):
-    step_size = lr / (1.0 - beta1 ** (k + 1))
-    sqrt_bc2 = np.sqrt(1.0 - beta2 ** (k + 1))
-    for j in range(theta.shape[0]):
-        gj = g[j]
-        if decoupled:
-            theta[j] *= 1.0 - lr * weight_decay
-        else:
-            gj += weight_decay * theta[j]
-        v[j] = beta1 * v[j] - (1.0 - beta1) * gj
-        s[j] = beta2 * s[j] + (1.0 - beta2) * gj * gj
-        theta[j] += step_size * v[j] / (np.sqrt(s[j]) / sqrt_bc2 + eps)
-
-
-@njit(cache=True)
-def _adam_path(loss, dr, rec, theta, v, s, G, lr, beta1, beta2, eps, weight_decay, decoupled, k0, n, i):
-    th, vv, ss, g = theta[i], v[i], s[i], G[i]
-    state, perm, batch, Z, W, pos, F, normals, batches, H, b, X, Y = path_views(loss, dr, i)
-    xi = W[0] if W.shape[0] > 0 else th[:0]
-    for k in range(k0, k0 + n):
-        recording = (k + 1) % rec.every == 0
-        if recording:
-            record_before(loss, rec, k, theta, v, i, i + 1)
-        draw_path(k, i, state, perm, pos, batch, Z, W, F, normals, batches)
-        gradient_path(H, b, X, Y, batch, xi, th, g)
-        _adam_update(th, vv, ss, g, lr, beta1, beta2, eps, weight_decay, decoupled, k)
-        if recording:
-            record_after(loss, rec, k, theta, v, i, i + 1)
-
-
-@njit(cache=True)
-def _adam_batch(loss, dr, rec, theta, v, s, G, lr, beta1, beta2, eps, weight_decay, decoupled, k0, n):
-    M = theta.shape[0]
-    for k in range(k0, k0 + n):
-        recording = (k + 1) % rec.every == 0
-        if recording:
-            record_before(loss, rec, k, theta, v, 0, M)
-        draw_batch(dr, k)
-        gradient_batch(loss, theta, dr.batch, dr.W, dr.W.shape[1] > 0, G)
-        for i in range(M):
-            _adam_update(theta[i], v[i], s[i], G[i], lr, beta1, beta2, eps, weight_decay, decoupled, k)
-        if recording:
-            record_after(loss, rec, k, theta, v, 0, M)
-
-
-@njit(cache=True, nogil=True)
-def _adam_kernel(loss, dr, rec, theta, v, s, G, lr, beta1, beta2, eps, weight_decay, decoupled, k0, n, i0, i1):
-    if loss.blas:
-        _adam_batch(loss, dr, rec, theta, v, s, G, lr, beta1, beta2, eps, weight_decay, decoupled, k0, n)
-    else:
-        for i in range(i0, i1):
-            _adam_path(loss, dr, rec, theta, v, s, G, lr, beta1, beta2, eps, weight_decay, decoupled, k0, n, i)
-
-
 class _AdamFamily(Scheme):
     """Adam with coupled (L2) or decoupled (AdamW) weight decay; ``v = -exp_avg``."""
 
@@ -218,10 +193,9 @@ class _AdamFamily(Scheme):
 
     def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
         p = self.params
-        _adam_kernel(
-            loss, draws, rec, theta, v, state["exp_avg_sq"], work[0], p["lr"], p["betas"][0],
-            p["betas"][1], p["eps"], p["weight_decay"], self._decoupled, k0, n, i0, i1,
-        )
+        hp = np.array([p["lr"], 0.0, p["weight_decay"], p["betas"][0], p["betas"][1], p["eps"]])
+        rule = _ADAMW if self._decoupled else _ADAM
+        _optimizer_kernel(loss, draws, rec, theta, v, state["exp_avg_sq"], work[0], rule, hp, k0, n, i0, i1)
 
 
 class Adam(_AdamFamily):
