@@ -379,7 +379,7 @@ def stationary_mode_covariances(rho_i, rho_j, sigma2_ij, *, lr, momentum, weight
     X = 4.0 * c2 * c2 * sij / ((kc_i - kc_j) ** 2 + 2.0 * c2 * c2 * (kc_i + kc_j))
     Y = (kc_i - kc_j) * X / (2.0 * c2)
     W = 0.5 * (kc_i + kc_j) * X
-    kappa = S * (1.0 - beta * beta)
+    kappa = S * q * p  # (1 - beta)(1 + beta): exact factors, no cancellation as beta -> 1
     return X / kappa, Y / kappa, -Y / kappa, W / kappa
 
 

@@ -144,7 +144,7 @@ class SGDPhaseSpace:
     @property
     def kappa(self) -> float:
         """Inverse temperature ``S (1 - beta^2)`` (seed 003 eq. 4)."""
-        return self.batch_size * (1.0 - self.momentum**2)
+        return self.batch_size * (1.0 - self.momentum) * (1.0 + self.momentum)  # no cancellation as beta -> 1
 
     @cached_property
     def _sigma_modal(self) -> np.ndarray:
