@@ -26,6 +26,10 @@ STABILITY_RTOL = 1e-12
 #: 2-norm condition number exceeds 1 / SINGULAR_RTOL.
 SINGULAR_RTOL = 1e-12
 
+#: Sigma counts as commuting with H (seed 003 Assumption 3) when
+#: ||H Sigma - Sigma H||_max <= COMMUTE_RTOL * ||H||_2 ||Sigma||_2.
+COMMUTE_RTOL = 1e-10
+
 # --- neural mechanics, thermodynamics and energy drift (issue 7) ---------------------------
 
 #: Step of the complex-step derivative used for Hessian-vector products of the toy networks
