@@ -238,5 +238,5 @@ def test_quick_validation_report_numbers(tmp_path):
         # standard errors (the full run resolves it: see docs/thermo.md).
         assert abs(p["z"]) < 4.5, p
     eos = [p for p in preds if p["name"].startswith("pV / (N T)")]
-    assert len(eos) == 6 and all(abs(p["measured"] - 1) < 0.02 for p in eos)
+    assert len(eos) == 12 and all(abs(p["measured"] - 1) < 0.02 for p in eos)
     assert (tmp_path / "thermo_eos.png").stat().st_size > 1000
