@@ -165,18 +165,22 @@ class ScaleInvariantSGD:
         return float(self.weight_decay)
 
     def discrete_radius(self, grad_sq: float) -> float:
-        r"""Stationary radius of the discrete process, to second order in lr.
+        r"""Root-mean-square stationary radius :math:`\sqrt{E r^2}` of the discrete process, to O(lr).
 
         With :math:`G = E|\nabla_S L|^2` (squared gradient on the unit sphere under the
-        stationary direction law) and r's fluctuations neglected (they are O(lr^2)), the
-        exact one-step radius maps give:
+        stationary direction law), :math:`D = \sigma^2(d-1) + G`, the one-step maps of
+        :math:`x = r^2` have the deterministic fixed points
 
-        * "elr": :math:`r'^2 = r^2[(1-\tilde\eta\lambda r^2)^2 + \tilde\eta^2(\sigma^2|P\xi|^2 + |\nabla L|^2)]`, so
-          :math:`r_*^2 = [1 - \sqrt{1 - \tilde\eta^2(\sigma^2(d-1) + G)}]/(\tilde\eta\lambda)`;
-        * "lr": :math:`r'^2 = (1-\eta\lambda)^2 r^2 + \eta^2(\sigma^2|P\xi|^2 + |\nabla L|^2)/r^2`, so
-          :math:`r_*^4 = \eta(\sigma^2(d-1) + G)/(\lambda(2 - \eta\lambda))`.
+        * "elr": :math:`x' = x(1-\tilde\eta\lambda x)^2 + \tilde\eta^2 x(\sigma^2\chi^2_{d-1} + |\nabla_S L|^2)`,
+          :math:`x_0 = [1 - \sqrt{1 - \tilde\eta^2 D}]/(\tilde\eta\lambda)`;
+        * "lr": :math:`x' = (1-\eta\lambda)^2 x + \eta^2(\sigma^2\chi^2_{d-1} + |\nabla_S L|^2)/x`,
+          :math:`x_0^2 = \eta D/(\lambda(2 - \eta\lambda))`;
 
-        Both tend to :attr:`r` as lr -> 0; "sphere" returns its fixed radius.
+        and the chi-square kicks make x fluctuate with relative variance :math:`2\tilde\eta T`
+        ("elr") or :math:`\tilde\eta T` ("lr"), which through the curvature of the maps shifts
+        the mean: :math:`E x = x_0 (1 - 2\tilde\eta T)` ("elr"), :math:`x_0 (1 + \tilde\eta T/2)`
+        ("lr"), up to O(lr^2) (derivation in docs/thermo.md). Tends to :attr:`r` as lr -> 0;
+        "sphere" returns its fixed radius.
         """
         G = as_scalar(grad_sq, "grad_sq", low=0.0, error=ShapeError)
         drive = self.sigma2 * (self.d - 1) + G
@@ -186,11 +190,14 @@ class ScaleInvariantSGD:
             x = self.lr * self.lr * drive
             if x >= 1.0:
                 raise HyperparameterError(f"effective_lr^2 (sigma2 (d-1) + G) = {x:.3g} >= 1: no stationary radius")
-            return float(np.sqrt(x / (1.0 + np.sqrt(1.0 - x)) / (self.lr * self.weight_decay)))
+            x0 = x / (1.0 + np.sqrt(1.0 - x)) / (self.lr * self.weight_decay)
+            return float(np.sqrt(x0 * (1.0 - 2.0 * self.lr * self.temperature)))
         lw = self.lr * self.weight_decay
         if lw >= 2.0:
             raise HyperparameterError(f"lr * weight_decay = {lw:.3g} >= 2: the radius map is unstable")
-        return float((self.lr * drive / (self.weight_decay * (2.0 - lw))) ** 0.25)
+        x0 = np.sqrt(self.lr * drive / (self.weight_decay * (2.0 - lw)))
+        T0 = self.lr * self.sigma2 / (2.0 * x0)  # temperature at the fixed point; effective_lr = lr / x0
+        return float(np.sqrt(x0 * (1.0 + 0.5 * T0 * self.lr / x0)))
 
     def discrete_pressure(self, grad_sq: float) -> float:
         r"""Pressure of the discrete "sphere" protocol: :math:`[(d-1)T + \tilde\eta G/2]/r^2` exactly.

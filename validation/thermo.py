@@ -62,7 +62,7 @@ def _measure(run, gibbs: VonMisesFisherGibbs) -> dict:
     eos = pr * V / (p.n_dof * T_ctrl)
     eos_se = eos * np.sqrt((pr_se / pr) ** 2 + (V_se / V) ** 2 + (T_ctrl_se / T_ctrl) ** 2)
     return dict(
-        t=(t, t_se), t2=run.mean("t2"), T=(T_meas, dT * t_se), S=(S, S_se), r=run.mean("r"),
+        t=(t, t_se), t2=run.mean("t2"), T=(T_meas, dT * t_se), S=(S, S_se), r=(np.sqrt(r2), r2_se / (2 * np.sqrt(r2))),
         p=(pr, pr_se), V=(V, V_se), eos=(eos, eos_se), T_ctrl=(T_ctrl, T_ctrl_se), log_r=run.mean("log_r"),
     )
 
@@ -125,8 +125,8 @@ def run_all(quick: bool, seed: int, report: Report) -> None:
                 report.predict(f"pressure [{tag}]", pr["p"], *m["p"], exact=False, note="SDE (d-1)T/r^2")
                 report.predict(f"pressure [{tag}]", pr["p_disc"], *m["p"], exact=False, note="discrete, O(lr) term")
             else:
-                report.predict(f"radius r* [{tag}]", pr["r"], *m["r"], exact=False, note="SDE")
-                report.predict(f"radius r* [{tag}]", pr["r_disc"], *m["r"], exact=False, note="discrete, O(lr) term")
+                report.predict(f"rms radius [{tag}]", pr["r"], *m["r"], exact=False, note="SDE r*")
+                report.predict(f"rms radius [{tag}]", pr["r_disc"], *m["r"], exact=False, note="discrete, O(lr) terms")
             report.predict(f"pV / (N T) [{tag}]", 1.0, *m["eos"], exact=False, note="equation of state (SDE)")
             report.predict(f"pV / (N T) [{tag}]", pr["eos_disc"], *m["eos"], exact=False, note="discrete, O(lr) term")
             eos_rows.append((tag, m["eos"], pr["eos_disc"]))
