@@ -246,3 +246,33 @@ def test_errors_name_the_problem():
         model.loss(np.zeros(3))
     with pytest.raises(StabilityRegionError, match="diverged"):
         simulate(model, model.init(0), lr=50.0, n_steps=500)
+
+
+# ---------------------------------------------------------------------------------------------
+# The validation script
+# ---------------------------------------------------------------------------------------------
+
+
+def test_quick_validation_report_numbers(tmp_path):
+    import json
+
+    from validation.symmetry import main
+
+    assert main(["--quick", "--out", str(tmp_path)]) == 0
+    preds = json.loads((tmp_path / "results.json").read_text())["predictions"]
+    exact = [p for p in preds if p["exact"]]
+    assert len(exact) == 3 * 2 + 2 + 3 * 2  # constraints, gradient-flow conservation, discrete laws
+    for p in exact:
+        # 'std. error' is the rounding (or integrator-tolerance) bound of an exact identity.
+        assert abs(p["measured"] - p["predicted"]) <= p["stderr"], p
+    orders = {p["name"]: p["measured"] for p in preds if p["name"].startswith("order in lr")}
+    for name, order in orders.items():
+        if "modified flow" in name:
+            assert abs(order - 2.0) < 0.1, name  # second order (measured 2.00)
+        elif "gradient flow" in name or "softmax" in name or "batchnorm" in name:
+            assert abs(order - 1.0) < 0.1, name  # first order (measured 0.99-1.04)
+        else:
+            assert order > 0.9, name  # ReLU net, momentum flow: pre-asymptotic (1.58 at lr 0.01)
+    sgd_laws = [p for p in preds if p["name"].startswith("Q_end") and "SGD" in p["name"] and "gradient flow" not in p["name"]]
+    assert sgd_laws and all(abs(p["measured"] - p["predicted"]) < 0.05 * abs(p["measured"]) for p in sgd_laws)
+    assert (tmp_path / "symmetry_laws.png").stat().st_size > 1000
