@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-from scipy import integrate, optimize
+from scipy import LowLevelCallable, integrate, optimize
 from scipy.linalg import solve_discrete_lyapunov
 
 from . import config
@@ -154,11 +154,6 @@ class GeneralizedChi2:
         """
         sc = float(np.sqrt(self.var))
         nc, d2, _ = self._split_cache
-        lam, b2 = self.lam, self.beta**2
-        if part == "re":
-            env = lambda v: _envelope_kernel(v / sc, lam, nc, d2, b2).real / v  # noqa: E731
-        else:
-            env = lambda v: _envelope_kernel(v / sc, lam, nc, d2, b2).imag / v  # noqa: E731
         w = omega / sc
         sign = np.sign(w) if kind == "sin" else 1.0  # sine odd, cosine even in omega
         # Both integrals are continuous in omega (the envelope decays); below 1e-12 of the
@@ -166,18 +161,22 @@ class GeneralizedChi2:
         w = abs(w) if abs(w) >= 1e-12 else 0.0
         if kind == "sin" and w == 0.0:
             return 0.0
-        trig = np.sin if kind == "sin" else np.cos
+        terms = (float(self.lam.size),) + tuple(self.lam) + tuple(nc.astype(float)) + tuple(d2) + tuple(self.beta**2)
+        re = 1.0 if part == "re" else 0.0
+        trig = 1.0 if kind == "sin" else 2.0
         tol = config.GCHI2_RTOL
+        f = _INTEGRAND
         A = 20.0 if w == 0.0 else min(20.0, 200.0 / w)  # at most ~30 cycles in the head
-        head = integrate.quad(lambda v: env(v) * trig(w * v), 0.0, A, limit=4000, epsabs=tol, epsrel=tol)[0]
+        head = integrate.quad(f, 0.0, A, args=(sc, re, trig, w, 1.0) + terms, limit=4000, epsabs=tol, epsrel=tol)[0]
         if w == 0.0:
-            tail = integrate.quad(env, A, np.inf, limit=4000, epsabs=tol, epsrel=tol)[0]
+            tail = integrate.quad(f, A, np.inf, args=(sc, re, 0.0, 0.0, 1.0) + terms, limit=4000, epsabs=tol, epsrel=tol)[0]
         elif A * w >= 2.0 * np.pi:
-            tail = integrate.quad(env, A, np.inf, weight=kind, wvar=w, limlst=200, limit=4000, epsabs=tol)[0]
+            tail = integrate.quad(f, A, np.inf, args=(sc, re, 0.0, 0.0, 1.0) + terms, weight=kind, wvar=w,
+                                  limlst=200, limit=4000, epsabs=tol)[0]
         else:
             # slow oscillation: in u = w v the cycles have unit length, and QAWF resolves the
-            # decay of the envelope inside the first ones
-            tail = integrate.quad(lambda u: env(u / w) / w, A * w, np.inf, weight=kind, wvar=1.0,
+            # decay of the envelope inside the first ones (integrand env(u / w) / w)
+            tail = integrate.quad(f, A * w, np.inf, args=(sc, re, 0.0, 0.0, 1.0 / w) + terms, weight=kind, wvar=1.0,
                                   limlst=200, limit=4000, epsabs=tol)[0]
         return sign * (head + tail)
 
@@ -216,6 +215,37 @@ class GeneralizedChi2:
         """n independent draws (for Monte Carlo checks)."""
         w = as_rng(seed).standard_normal((as_positive_int(n, "n", ShapeError), self.lam.size))
         return w * w @ self.lam + w @ self.beta + self.c
+
+
+@numba.cfunc(numba.types.float64(numba.types.intc, numba.types.CPointer(numba.types.float64)), cache=True)
+def _integrand_c(n, xx):
+    """QUADPACK integrand ``alpha part(R(alpha x / sc)) / (alpha x) [trig(w x)]``, R the envelope.
+
+    xx = [x, sc, re (1: real part, 0: imaginary), trig (0: none, 1: sin, 2: cos), w, alpha,
+    n_terms, lam[n_terms], nc[n_terms], d2[n_terms], b2[n_terms]].
+    """
+    v = xx[0] * xx[5]
+    s = v / xx[1]
+    m = int(xx[6])
+    acc = 0.0 + 0.0j
+    for i in range(m):
+        lam = xx[7 + i]
+        z = 1.0 - 2.0j * lam * s
+        acc += -0.5 * np.log(z)
+        if xx[7 + m + i] != 0.0:
+            acc += 1.0j * lam * xx[7 + 2 * m + i] * s / z
+        else:
+            acc += -0.5 * xx[7 + 3 * m + i] * s * s / z
+    r = np.exp(acc)
+    val = (r.real if xx[2] != 0.0 else r.imag) / v * xx[5]
+    if xx[3] == 1.0:
+        val *= np.sin(xx[4] * xx[0])
+    elif xx[3] == 2.0:
+        val *= np.cos(xx[4] * xx[0])
+    return val
+
+
+_INTEGRAND = LowLevelCallable(_integrand_c.ctypes)
 
 
 @numba.njit(cache=True)

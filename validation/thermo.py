@@ -41,7 +41,7 @@ def _process(d: int, protocol: str, *, T_scale: float = 1.0, x_scale: float = 1.
 def _budget(d: int, quick: bool) -> dict:
     if quick:
         return dict(n_chains=32, n_steps=5000, burn_in=2500)
-    return dict(n_chains=int(np.clip(8000 // d, 16, 512)), n_steps=12000, burn_in=4000)
+    return dict(n_chains=int(np.clip(8000 // d, 32, 512)), n_steps=14000, burn_in=6000)
 
 
 def _measure(run, gibbs: VonMisesFisherGibbs) -> dict:
@@ -99,7 +99,7 @@ def run_all(quick: bool, seed: int, report: Report) -> None:
         "Setup",
         f"Loss L(w) = h <mu, w/|w|> (h = {FIELD}), isotropic noise sigma^2 = 2T / effective_lr, "
         f"effective_lr = {EFFECTIVE_LR}. Base state per d: T = h/d (Gibbs concentration kappa = d), "
-        "r* = 1 (elr, lr: weight_decay = (d-1) h/d); the elr/lr chains start at r = 2, every chain at a "
+        "r* = 1 (elr, lr: weight_decay = (d-1) h/d); the elr/lr chains start at r = 1.5 (6000 burn-in steps: the radius relaxes at 2 lr weight_decay per step or faster, >= 6 e-folds), every chain at a "
         "uniformly random direction. Standard errors across independent chains (entropy: jackknife "
         "over chains). 'SDE' rows are seed 002's continuous-time predictions (O(lr) bias expected); "
         "'discrete' rows add the exact O(lr) gradient term of the discrete radius/pressure maps.",
@@ -113,7 +113,7 @@ def run_all(quick: bool, seed: int, report: Report) -> None:
             results = {}
             for Ts, xs in states:
                 proc = _process(d, protocol, T_scale=Ts, x_scale=xs)
-                run = simulate(proc, field=FIELD, r0=2.0, seed=rng.integers(2**31), **_budget(d, quick))
+                run = simulate(proc, field=FIELD, r0=1.5, seed=rng.integers(2**31), **_budget(d, quick))
                 results[(Ts, xs)] = (proc, _measure(run, gibbs), _predict(proc, gibbs), run)
             proc, m, pr, run = results[(1.0, 1.0)]
             laws[(d, protocol)] = (run, pr)
