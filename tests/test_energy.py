@@ -228,3 +228,62 @@ def test_loglog_slope_and_heuristic_fit():
     np.testing.assert_allclose(coef, [2.0, 0.5, 0.3], rtol=1e-8)
     slopes = loglog_slope(dt, fit)
     assert np.all((slopes >= 1.0 - 1e-12) & (slopes <= 3.0 + 1e-12))
+
+
+# ---------------------------------------------------------------------------------------------
+# The validation script (exact laws vs the integrator zoo)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.montecarlo
+def test_quick_validation_report_numbers(tmp_path):
+    import json
+
+    from validation.energy_drift import main
+
+    assert main(["--quick", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "results.json").read_text())
+    exact = [p for p in res["predictions"] if p["exact"]]
+    assert len(exact) == 4 + 6  # window medians at 4 dt, stationary median and variance at 3 dt
+    for p in exact:
+        # Monte Carlo z-scores over independent paths of the zoo's damped_leapfrog (200 paths).
+        assert abs(p["z"]) < 4.5, p
+    values = res["values"]
+    assert values["stationary_min_slope"] > 1.0  # no anti-dissipative band at stationarity
+    fit = np.array(values["window_curves"]["heuristic"]["fit"])
+    assert np.all(fit > 0)
+    assert (tmp_path / "energy_window.png").stat().st_size > 1000
+
+
+# ---------------------------------------------------------------------------------------------
+# Against the sympy derivations of theory.leapfrog
+# ---------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=10)
+@given(K=spd_matrices(3, max_cond=1e2), seed=seeds, dt=st.floats(0.01, 0.8), gamma=st.floats(0.0, 2.0))
+def test_step_matrix_and_delta_h_match_theory(K, seed, dt, gamma):
+    from theory import leapfrog as tl
+
+    rng = np.random.default_rng(seed)
+    minv = rng.uniform(0.2, 1.0, 3)
+    lf = LeapfrogQuadratic(QuadraticProblem(K), dt=dt, gamma=gamma, inv_mass=minv)
+    Phi = tl.step_matrix(dt, K, minv, gamma)
+    # Rounding: the same three sub-steps composed in a different order, entries O(1 + dt^2 ||K M||).
+    np.testing.assert_allclose(lf.F, Phi, rtol=0, atol=64 * EPS * (1 + np.abs(Phi).max()))
+    z = rng.standard_normal(6)
+    law = lf.delta_h_law(z, np.zeros((6, 6)))  # a fixed state, no noise: a point mass
+    assert law.degenerate
+    ref = tl.energy_change(z[:3], z[3:], dt, K, minv, gamma)
+    assert law.c == pytest.approx(ref, abs=1e3 * EPS * (1 + np.abs(z).max() ** 2 * np.abs(Phi).max() ** 2))
+
+
+@pytest.mark.parametrize("gamma", [0.05, 0.5])
+def test_stability_limit_matches_theory(gamma):
+    from theory import leapfrog as tl
+
+    prob = QuadraticProblem(np.diag([2.0]), noise_cov=np.eye(1))
+    limit = tl.stability_limit(np.sqrt(2.0 * 0.5), gamma)  # omega = sqrt(k m)
+    LeapfrogQuadratic(prob, dt=0.999 * limit, gamma=gamma, inv_mass=0.5).stationary()
+    with pytest.raises(StabilityRegionError):
+        LeapfrogQuadratic(prob, dt=1.001 * limit, gamma=gamma, inv_mass=0.5).stationary()
