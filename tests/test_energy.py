@@ -287,3 +287,29 @@ def test_stability_limit_matches_theory(gamma):
     LeapfrogQuadratic(prob, dt=0.999 * limit, gamma=gamma, inv_mass=0.5).stationary()
     with pytest.raises(StabilityRegionError):
         LeapfrogQuadratic(prob, dt=1.001 * limit, gamma=gamma, inv_mass=0.5).stationary()
+
+
+def test_finite_window_bands_match_the_single_mode_phase_formula():
+    # Noise-free, undamped, one mode (omega = 1), start at rest: |Delta H_k| ~ (omega dt)^3 E / 4
+    # |sin(2 omega~ k dt)|, so over a short window [0.8 T, T) the median's local slope is
+    # 3 + psi cot(psi), psi = 1.8 omega dt T: negative for psi in (psi_n, n pi), psi_n cot psi_n = -3.
+    prob = QuadraticProblem(np.eye(1))
+    T = 400
+    dts = np.geomspace(0.003, 0.014, 150)
+    med = []
+    for dt in dts:
+        lf = LeapfrogQuadratic(prob, dt=dt, gamma=0.0)
+        W = lf.energy_form()[0]
+        x, E = np.array([1.0, 0.0]), []
+        for _ in range(T + 1):
+            E.append(0.5 * x @ W @ x)
+            x = lf.F @ x
+        med.append(np.median(np.abs(np.diff(E))[int(0.8 * T) : T]))
+    neg = loglog_slope(dts, np.array(med)) < 0
+    starts = dts[1:][np.diff(neg.astype(int)) == 1]
+    for n, start in zip((1, 2, 3), starts):
+        psi = optimize.brentq(lambda p: p / np.tan(p) + 3, (n - 0.5) * np.pi + 1e-9, n * np.pi - 1e-9)
+        # The band opens where the formula says, to the grid spacing (1%) plus the O((omega dt)^2)
+        # shift of omega~ and the window's phase width.
+        assert start == pytest.approx(psi / (1.8 * T), rel=0.02)
+    assert len(starts) == 3
