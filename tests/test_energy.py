@@ -63,6 +63,8 @@ def test_abs_cdf_matches_scipy_noncentral_chi2(lam, delta, c, m):
 @given(beta=st.floats(0.1, 10.0), c=st.floats(-5.0, 5.0))
 def test_gaussian_law_and_the_median_of_a_product_of_normals(beta, c):
     law = GeneralizedChi2(np.array([0.0]), np.array([beta]), c)
+    s = np.linspace(-3.0, 3.0, 7)
+    np.testing.assert_allclose(law.charfn(s), np.exp(1j * c * s - 0.5 * beta**2 * s**2), rtol=1e-12, atol=1e-300)
     m = law.abs_quantile()
     assert stats.norm.cdf((m - c) / beta) - stats.norm.cdf((-m - c) / beta) == pytest.approx(0.5, abs=1e-8)
     # Z1 Z2 = ((Z1+Z2)^2 - (Z1-Z2)^2) / 4: lambdas (1/2, -1/2); |Z1 Z2| has density (2/pi) K0.
