@@ -164,6 +164,20 @@ class ScaleInvariantSGD:
             return self.n_dof * self.temperature / self.volume
         return float(self.weight_decay)
 
+    def state(self, gibbs: "VonMisesFisherGibbs") -> dict:
+        r"""Thermodynamic state in the SDE limit: T, p, V, N, U, S, F, G.
+
+        ``U = E[L]`` and ``S = S_dir(T) + (d-1) log r`` from the Gibbs law of the direction
+        (``gibbs``, same d), ``F = U - T S`` (Helmholtz, natural for "sphere"),
+        ``G = F + p V`` (Gibbs, natural for "elr" and "lr").
+        """
+        if gibbs.d != self.d:
+            raise ShapeError(f"the Gibbs law is on S^{gibbs.d - 1}, the process in R^{self.d}")
+        T, p, V = self.temperature, self.pressure, self.volume
+        U = gibbs.energy(T)
+        S = gibbs.entropy(T) + (self.d - 1) * np.log(self.r)
+        return dict(T=T, p=p, V=V, N=self.n_dof, U=U, S=S, F=U - T * S, G=U - T * S + p * V)
+
     def discrete_radius(self, grad_sq: float) -> float:
         r"""Root-mean-square stationary radius :math:`\sqrt{E r^2}` of the discrete process, to O(lr).
 

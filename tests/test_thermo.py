@@ -240,3 +240,23 @@ def test_quick_validation_report_numbers(tmp_path):
     eos = [p for p in preds if p["name"].startswith("pV / (N T)")]
     assert len(eos) == 12 and all(abs(p["measured"] - 1) < 0.02 for p in eos)
     assert (tmp_path / "thermo_eos.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("d", [3, 50])
+def test_state_functions_are_thermodynamically_consistent(d):
+    # F(T, V) = U - T S on the sphere: -dF/dT|_V = S and -dF/dV|_T = p (the pressure of the
+    # equation of state), by central differences of the exact state (truncation O(h^2) ~ 1e-8).
+    g = VonMisesFisherGibbs(d, field=0.7)
+
+    def state(T, V):
+        return ScaleInvariantSGD(d, "sphere", 1e-3, 2 * T / 1e-3, radius=np.sqrt(2 * V)).state(g)
+
+    T, V, h = 0.05, 0.8, 1e-5
+    s0 = state(T, V)
+    dF_dT = (state(T * (1 + h), V)["F"] - state(T * (1 - h), V)["F"]) / (2 * h * T)
+    dF_dV = (state(T, V * (1 + h))["F"] - state(T, V * (1 - h))["F"]) / (2 * h * V)
+    assert -dF_dT == pytest.approx(s0["S"], rel=1e-6, abs=1e-6)
+    assert -dF_dV == pytest.approx(s0["p"], rel=1e-6)
+    assert s0["G"] == pytest.approx(s0["F"] + s0["p"] * s0["V"], rel=1e-14)
+    with pytest.raises(ShapeError, match="Gibbs law"):
+        ScaleInvariantSGD(d + 1, "sphere", 1e-3, 1.0, radius=1.0).state(g)

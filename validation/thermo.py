@@ -71,6 +71,7 @@ def _predict(p: ScaleInvariantSGD, gibbs: VonMisesFisherGibbs) -> dict:
     T = p.temperature
     G = gibbs.grad_sq(T)
     r_disc = p.discrete_radius(G)
+    state = p.state(gibbs)
     if p.protocol == "sphere":
         eos_disc = p.discrete_pressure(G) * p.volume / (p.n_dof * T)
     elif p.protocol == "elr":
@@ -79,7 +80,7 @@ def _predict(p: ScaleInvariantSGD, gibbs: VonMisesFisherGibbs) -> dict:
         eos_disc = p.weight_decay * r_disc**4 / (p.n_dof * p.lr * p.sigma2)
     return dict(
         T=T, t=gibbs.mean_cosine(T), t2=gibbs.second_moment(T), r=p.r, r_disc=r_disc,
-        S=gibbs.entropy(T) + (p.d - 1) * np.log(p.r), S_disc=gibbs.entropy(T) + (p.d - 1) * np.log(r_disc),
+        S=state["S"], S_disc=gibbs.entropy(T) + (p.d - 1) * np.log(r_disc),
         p=p.pressure, p_disc=p.discrete_pressure(G), eos_disc=eos_disc, U=gibbs.energy(T), U_ideal=gibbs.energy(T, exact=False),
         S_dir=gibbs.entropy(T), S_dir_ideal=gibbs.entropy(T, exact=False),
     )
