@@ -51,3 +51,14 @@ IMPLICIT_RTOL = 1e-14
 #: Implicit midpoint rule: at most this many fixed-point rounds per step (each contracts the
 #: error by about dt/2 ||f'||); more means dt is too large and the run is stopped.
 IMPLICIT_MAX_ITER = 100
+
+# --- neural mechanics, thermodynamics and energy drift (issue 7) ---------------------------
+
+#: Step of the complex-step derivative used for Hessian-vector products of the toy networks
+#: (``H v = Im grad(theta + i h v) / h``). It has no subtractive cancellation, so any h far
+#: below sqrt(eps) gives the product to rounding; the truncation error is O(h^2 ||v||^2).
+COMPLEX_STEP = 1e-30
+
+#: Relative accuracy to which the generalized chi-square CDF (Imhof / Gil-Pelaez inversion)
+#: is integrated; the median of |Delta H| is then found to the same relative accuracy.
+GCHI2_RTOL = 1e-10
