@@ -25,3 +25,7 @@ STABILITY_RTOL = 1e-12
 #: The Lyapunov solution B counts as singular (the process is not controllable) when its
 #: 2-norm condition number exceeds 1 / SINGULAR_RTOL.
 SINGULAR_RTOL = 1e-12
+
+#: Sigma counts as commuting with H (seed 003 Assumption 3) when
+#: ||H Sigma - Sigma H||_max <= COMMUTE_RTOL * ||H||_2 ||Sigma||_2.
+COMMUTE_RTOL = 1e-10

@@ -22,6 +22,8 @@ __all__ = [
     "spd_matrices",
     "psd_matrices",
     "stable_matrices",
+    "sgd_setups",
+    "critical_setups",
 ]
 
 #: 32-bit seeds for numpy Generators, drawn (and shrunk) by hypothesis.
@@ -98,3 +100,61 @@ def stable_matrices(draw, n: int, *, min_real: float = 0.05, max_real: float = 5
     P = rng.standard_normal((n, n))
     T = np.eye(n) + 0.5 * P / np.linalg.norm(P, 2)
     return T @ J @ np.linalg.inv(T)
+
+
+@st.composite
+def sgd_setups(draw, d: int, *, noise: str = "any", max_cond: float = 1e4, max_momentum: float = 0.999):
+    """Keyword arguments for :class:`dynlab.ou.SGDPhaseSpace` inside its stability region.
+
+    ``lr`` is a drawn fraction in [0.01, 0.95] of the stability limit ``2 (1 + momentum) /
+    (rho_max + weight_decay)``; ``noise`` is ``"scalar"`` (Sigma = sigma2 H), ``"matrix"`` (a PSD
+    matrix not commuting with H), or ``"any"``. Momentum spans [0, max_momentum], so all three
+    damping regimes occur.
+    """
+    H = draw(spd_matrices(d, max_cond=max_cond))
+    momentum = draw(st.one_of(st.just(0.0), st.floats(0.0, max_momentum)))
+    weight_decay = draw(st.one_of(st.just(0.0), st.floats(1e-4, 1.0)))
+    rho_max = float(np.linalg.eigvalsh(H)[-1])
+    lr = draw(st.floats(0.01, 0.95)) * 2.0 * (1.0 + momentum) / (rho_max + weight_decay)
+    kind = draw(st.sampled_from(["scalar", "matrix"])) if noise == "any" else noise
+    noise_cov = draw(st.floats(0.01, 10.0)) if kind == "scalar" else draw(psd_matrices(d, rank=d))
+    rng = np.random.default_rng(draw(seeds))
+    return dict(
+        H=H,
+        b=rng.standard_normal(d),
+        lr=lr,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        batch_size=draw(st.integers(1, 512)),
+        noise_cov=noise_cov,
+    )
+
+
+@st.composite
+def critical_setups(draw, d: int, *, offset: float = 0.0):
+    """SGD setups whose top mode is critically damped (zeta_1 = 1 up to ``offset``).
+
+    From ``zeta = (1 - beta) / sqrt(2 lr (1 + beta)(rho + lambda))``: the top eigenvalue is set to
+    ``rho_1 = (1 - beta)^2 (1 + offset) / (2 lr (1 + beta)) - lambda``, the others below it;
+    ``offset`` > 0 makes it slightly underdamped, < 0 overdamped.
+    """
+    momentum = draw(st.floats(0.0, 0.99))
+    lr = draw(st.floats(1e-3, 1.0))
+    weight_decay = draw(st.one_of(st.just(0.0), st.floats(1e-4, 1e-2)))
+    rho1 = (1.0 - momentum) ** 2 * (1.0 + offset) / (2.0 * lr * (1.0 + momentum)) - weight_decay
+    if rho1 <= 0:
+        rho1 = (1.0 - momentum) ** 2 * (1.0 + offset) / (2.0 * lr * (1.0 + momentum))
+        weight_decay = 0.0
+    others = rho1 * np.array(draw(st.lists(st.floats(1e-3, 0.99), min_size=d - 1, max_size=d - 1)))
+    w = np.concatenate([[rho1], others])
+    Q = draw(orthogonal_matrices(d))
+    H = (Q * w) @ Q.T
+    return dict(
+        H=0.5 * (H + H.T),
+        b=np.zeros(d),
+        lr=lr,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        batch_size=draw(st.integers(1, 64)),
+        noise_cov=draw(st.floats(0.01, 10.0)),
+    )
