@@ -167,20 +167,23 @@ class DeviceData:
     device : torch.device
     channels_last : bool
         Hand out batches in channels_last memory format (the fast layout for cuDNN convolutions).
+    dtype : torch.dtype
+        Floating type of the batches (float32; float64 for exactness checks on the CPU).
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, device, *, channels_last: bool):
+    def __init__(self, x: np.ndarray, y: np.ndarray, device, *, channels_last: bool, dtype=torch.float32):
         self.device = torch.device(device)
         self.x = torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
         self.y = torch.from_numpy(np.asarray(y, dtype=np.int64)).to(self.device)
         self.n = len(self.y)
         self.channels_last = channels_last
-        self.mean = torch.tensor(MEAN, device=self.device).view(1, 3, 1, 1) * 255.0
-        self.std = torch.tensor(STD, device=self.device).view(1, 3, 1, 1) * 255.0
+        self.dtype = dtype
+        self.mean = torch.tensor(MEAN, device=self.device, dtype=dtype).view(1, 3, 1, 1) * 255.0
+        self.std = torch.tensor(STD, device=self.device, dtype=dtype).view(1, 3, 1, 1) * 255.0
         self._j = torch.arange(32, device=self.device)
 
     def _to_input(self, nhwc: torch.Tensor) -> torch.Tensor:
-        x = nhwc.permute(0, 3, 1, 2).float()  # NCHW view of NHWC memory: channels_last already
+        x = nhwc.permute(0, 3, 1, 2).to(self.dtype)  # NCHW view of NHWC memory: channels_last already
         x = (x - self.mean) / self.std
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         return x.contiguous(memory_format=fmt)
