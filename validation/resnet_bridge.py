@@ -20,6 +20,7 @@ Exit status: 0 when the report is complete, 3 when stopped by ``--time-limit`` o
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -138,7 +139,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 
 
 #: Options that do not change results: left out of the saved configuration that --resume checks.
-_RUNTIME_ONLY = {"out", "checkpoint", "data_root", "resume", "time_limit", "stop_after_steps", "threads"}
+_RUNTIME_ONLY = {"out", "checkpoint", "data_root", "resume", "time_limit", "stop_after_steps", "threads", "command"}
 
 
 def _finalize(args) -> argparse.Namespace:
@@ -171,7 +172,7 @@ def main(args) -> int:
     """Run the bridge with parsed ``args``; returns the exit status (0 done, 3 stopped, resumable)."""
     args = _finalize(args)
     log = _Log(args.out / "log.txt")
-    log(f"start: {' '.join(sys.argv)}")
+    log(f"start: {getattr(args, 'command', None) or 'main(args)'}")
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in _RUNTIME_ONLY}
     state = StateDir(args.out, config, resume=args.resume)
     rt = Runtime.for_device(args.device)
@@ -189,7 +190,9 @@ def main(args) -> int:
     except Interrupted as stop:
         log(f"{stop}; state saved in {state.dir}: rerun with --resume to continue")
         return 3
-    rep = Report(args.out, "ResNet-18 / CIFAR-10 bridge" + (" (smoke run)" if args.smoke else ""))
+    rep = Report(args.out, "ResNet-18 / CIFAR-10 bridge" + (" (smoke run)" if args.smoke else ""),
+                 command=getattr(args, "command", None)
+                 or "validation.resnet_bridge.main(args), in-process: settings in state/config.json")
     n_params = sum(p.numel() for p in ResNet18(res["theta_star"]["width"]).parameters())
     head = {"setup": ex.setup(rep, res, args, rt, train.n, test.n, data.source, n_params)}
     phases = needed_phases(args.experiments)
@@ -208,4 +211,6 @@ def main(args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(get_args_parser().parse_args()))
+    _args = get_args_parser().parse_args()
+    _args.command = "python -m validation.resnet_bridge " + shlex.join(sys.argv[1:])
+    sys.exit(main(_args))

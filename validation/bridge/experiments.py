@@ -26,7 +26,7 @@ def _np(x):
 
 
 def _speed(record):
-    """Stationary ||delta||^2 of a run: mean over its second half, batch-means standard error."""
+    """Stationary ‖delta‖^2 of a run: mean over its second half, batch-means standard error."""
     d2 = _np(record)[:, 1]
     return an.batch_means(d2[len(d2) // 2 :])
 
@@ -61,11 +61,11 @@ def diffusion(rep, res, a) -> dict:
     st = an.stationarity(d2)
     speed, speed_se = an.batch_means(d2[len(d2) // 2 :])
     rep.section("Diffusion (seed 003 section 2, Figs. 1 and 7)",
-                "||delta_k||^2 = ||theta_k - theta_{k-1}||^2 and ||Delta_k||^2 = ||theta_k - theta*||^2 at every step "
-                "of the resumed run. The exponent c of ||Delta_k||^2 ~ k^c is fitted on the last 2/3 of the run "
+                "‖delta_k‖^2 = ‖theta_k - theta_{k-1}‖^2 and ‖Delta_k‖^2 = ‖theta_k - theta*‖^2 at every step "
+                "of the resumed run. The exponent c of ‖Delta_k‖^2 ~ k^c is fitted on the last 2/3 of the run "
                 "(c = 1: Brownian; c < 1: sub-diffusion), and on prefixes of growing length (Fig. 7).")
     rep.table(["quantity", "value"], [
-        ["mean ||delta||^2 (second half)", f"{speed:.4g} +- {speed_se:.2g}"],
+        ["mean ‖delta‖^2 (second half)", f"{speed:.4g} +- {speed_se:.2g}"],
         ["stationary (second vs last third)", f"{st['stationary']} (z = {st['z']:+.2f})"],
         ["diffusion exponent c (last 2/3)", f"{fit.c:.4f} +- {fit.stderr:.2g}"],
         ["c at the shortest / longest prefix", f"{win['c'][0]:.3f} / {win['c'][-1]:.3f}"],
@@ -75,11 +75,11 @@ def diffusion(rep, res, a) -> dict:
     ax[0].plot(k, d2, lw=0.5, color="0.6")
     w = max(1, len(d2) // 50)
     ax[0].plot(k[w - 1 :], np.convolve(d2, np.ones(w) / w, mode="valid"), color="k")
-    ax[0].set(xlabel="step k", ylabel="||delta_k||^2", title="local displacement")
+    ax[0].set(xlabel="step k", ylabel="‖delta_k‖^2", title="local displacement")
     ax[1].loglog(k, D2, color="k")
     sel = k >= k[-1] / 3
     ax[1].loglog(k[sel], fit.prefactor * k[sel] ** fit.c, "r--", label=f"c = {fit.c:.3f}")
-    ax[1].set(xlabel="step k", ylabel="||Delta_k||^2", title="global displacement")
+    ax[1].set(xlabel="step k", ylabel="‖Delta_k‖^2", title="global displacement")
     ax[1].legend()
     ax[2].errorbar(win["lengths"], win["c"], yerr=win["stderr"], fmt="o-", ms=3)
     ax[2].axhline(1.0, ls=":", color="0.5")
@@ -96,8 +96,8 @@ def speed(rep, res, a) -> dict:
     s2trH_se = s2trH * base[1] / base[0]
     rep.section("Instantaneous speed law (seed 003 eq. 12, Fig. 6)",
                 "sigma^2 tr(H) is estimated once from the base run by inverting eq. 12, "
-                "E||delta||^2 = lr^2 sigma^2 tr(H) / (S (1 - beta^2)); every sweep run is then predicted. "
-                "Measured: mean ||delta||^2 over the second half of each run (batch-means standard error, "
+                "E‖delta‖^2 = lr^2 sigma^2 tr(H) / (S (1 - beta^2)); every sweep run is then predicted. "
+                "Measured: mean ‖delta‖^2 over the second half of each run (batch-means standard error, "
                 "combined with the base estimate's in the z-score). Stationary: second and last thirds agree "
                 f"within {an.STATIONARITY_Z:g} standard errors.")
     rows, out = [], {"sigma2_trH": s2trH, "runs": []}
@@ -116,7 +116,7 @@ def speed(rep, res, a) -> dict:
         out["runs"].append({"key": r["key"], "value": r["value"], "predicted": pred, "measured": m, "stderr": se,
                             "ratio": m / pred, "stationary": st["stationary"], "c": c.c, "c_stderr": c.stderr})
     rep.text(f"sigma^2 tr(H) from the base run: {s2trH:.4g} +- {s2trH_se:.2g}.")
-    rep.table(["hyperparameter", "value", "predicted ||delta||^2", "measured", "measured / predicted", "stationary",
+    rep.table(["hyperparameter", "value", "predicted ‖delta‖^2", "measured", "measured / predicted", "stationary",
                "c"], rows)
     keys = ("lr", "batch_size", "momentum")
     fig, ax = new_figure(2, 3)
@@ -136,7 +136,7 @@ def speed(rep, res, a) -> dict:
                 ax[i, j].set_xscale("log")
             ax[i, j].set_xlabel(key)
         ax[0, j].set_yscale("log")
-        ax[0, j].set_ylabel("||delta||^2")
+        ax[0, j].set_ylabel("‖delta‖^2")
         ax[1, j].set_ylabel("diffusion exponent c")
     ax[0, 0].legend()
     rep.figure(fig, "speed.png", "Sweeps of lr, batch size and momentum: measured speed vs eq. 12 (top), "
@@ -155,8 +155,8 @@ def hessian(rep, res, a) -> dict:
                 f"Lanczos with full reorthogonalization on Hessian-vector products of the training loss on a fixed "
                 f"subset of {h['samples']} images (train-mode BatchNorm, batches of {a.batch_size}, float32). "
                 f"{h['n_iter']} Lanczos steps, {h['n_matvec']} products in all (k of them for the explicit residuals "
-                f"||H q - rho q||), {h['seconds']:.1f} s.")
-    rep.table(["i", "rho_i", "||H q_i - rho_i q_i|| / rho_1", "Lanczos bound / rho_1"],
+                f"‖H q - rho q‖), {h['seconds']:.1f} s.")
+    rep.table(["i", "rho_i", "‖H q_i - rho_i q_i‖ / rho_1", "Lanczos bound / rho_1"],
               [[i + 1, rho[i], rel[i], bounds[i] / abs(rho[0])] for i in range(len(rho))])
     fig, ax = new_figure()
     ax.errorbar(np.arange(1, len(rho) + 1), rho, yerr=resid, fmt="o", ms=3)
@@ -293,7 +293,7 @@ def noise(rep, res, a) -> dict:
     pred_se = pred * nc["trSigma_se"] / nc["trSigma"]
     rep.predict("speed from measured tr Sigma (eq. 12)", pred, base_speed[0], float(np.hypot(base_speed[1], pred_se)),
                 exact=False, note="no fitted constant")
-    rep.text(f"tr Sigma = {nc['trSigma']:.4g} +- {nc['trSigma_se']:.2g}; predicted ||delta||^2 = lr^2 tr Sigma / "
+    rep.text(f"tr Sigma = {nc['trSigma']:.4g} +- {nc['trSigma_se']:.2g}; predicted ‖delta‖^2 = lr^2 tr Sigma / "
              f"(S (1 - beta^2)) = {pred:.4g}, measured {base_speed[0]:.4g} (ratio {base_speed[0] / pred:.3f}).")
     fig, ax = new_figure()
     ax.errorbar(rho[ok], nc["qSq"][ok], yerr=nc["qSq_se"][ok], fmt="o", ms=3, label="measured")
@@ -322,7 +322,7 @@ def energy(rep, res, a) -> dict:
                 f"{a.energy_seeds} seeds, init: {a.energy_init}) vs step size, OLS of log10 drift on log10 step "
                 "across the grid (seed means), 95% intervals. 'consecutive': H_{t+1} - H_t, each on its own batch "
                 "(what a training loop logs); 'same-batch': the change of the one Hamiltonian a step integrates. "
-                "First-order methods: K = ||theta_{t+1} - theta_t||^2 / (2 lr) (our convention).")
+                "First-order methods: K = ‖theta_{t+1} - theta_t‖^2 / (2 lr) (our convention).")
     rows, table, fig_data = [], {}, {}
     for grid, (method, steps) in energy_grids(a).items():
         for kind in ("consecutive", "same_batch"):
