@@ -178,6 +178,8 @@ def main(args) -> int:
     rt = Runtime.for_device(args.device)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if rt.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick its fastest kernels
     torch.manual_seed(args.seed)
     data = load_cifar10(args.data_root, n_train=args.n_train, n_test=args.n_test)
     log(f"data: {len(data.train_y)} train / {len(data.test_y)} test images from {data.source}")

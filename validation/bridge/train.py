@@ -25,7 +25,7 @@ from .data import BatchStream, DeviceData
 from .flat import FlatParams, heavy_ball_step
 from .model import ResNet18
 
-__all__ = ["Runtime", "build_model", "evaluate", "pretrain", "SGDRun", "run_sgd", "RUN_COLUMNS"]
+__all__ = ["Runtime", "build_model", "evaluate", "pretrain", "SGDRun", "InstrumentedSGD", "run_sgd", "RUN_COLUMNS"]
 
 
 @dataclass(frozen=True)
@@ -176,9 +176,50 @@ class SGDRun:
 
 #: Columns of a run's record, one row per step k = 1..steps (state after the k-th update):
 #: training loss L_B(theta_{k-1}) of the batch used, ||delta_k||^2 = ||theta_k - theta_{k-1}||^2,
-#: ||Delta_k||^2 = ||theta_k - theta*||^2; then q_i^T (theta_k - theta*) and q_i^T v_k for the
-#: projected eigenvectors (v = -momentum buffer, seed 003 eq. 2).
+#: ||Delta_k||^2 = ||theta_k - theta*||^2; then q_i^T (theta_k - theta*) and q_i^T buf_k for the
+#: projected eigenvectors (the velocity of seed 003 eq. 2 is v = -buf; run_sgd flips the sign).
 RUN_COLUMNS = ("loss", "delta2", "Delta2")
+
+
+class InstrumentedSGD:
+    """Plain SGD on a flat-parameter model that writes each step's observables into a device row.
+
+    Parameters
+    ----------
+    model : nn.Module
+        In train mode, at theta* (its current parameters are the reference of Delta).
+    run : SGDRun
+    Q : (m, n) tensor, optional
+        Eigenvectors to project position and momentum buffer onto.
+    autocast : callable
+        Context manager of the forward pass.
+    """
+
+    def __init__(self, model: nn.Module, run: "SGDRun", *, Q=None, autocast=nullcontext):
+        self.model, self.run, self.Q, self.autocast = model, run, Q, autocast
+        self.flat = FlatParams(model)
+        self.theta_star = self.flat.theta.clone()
+        self.buf = torch.zeros_like(self.flat.theta)
+        self.prev, self.D, self.scratch = (torch.empty_like(self.flat.theta) for _ in range(3))
+        self.ncol = len(RUN_COLUMNS) + (0 if Q is None else 2 * Q.shape[0])
+
+    def step(self, x, y, row: torch.Tensor) -> None:
+        """One update on batch ``(x, y)``; its observables go to ``row`` (ncol,), no host sync."""
+        flat, r = self.flat, self.run
+        with self.autocast():
+            loss = nn.functional.cross_entropy(self.model(x), y)
+        flat.zero_grad()
+        loss.backward()
+        self.prev.copy_(flat.theta)
+        heavy_ball_step(flat.theta, flat.grad, self.buf, self.scratch, lr=r.lr, momentum=r.momentum,
+                        weight_decay=r.weight_decay)
+        self.prev.sub_(flat.theta)  # -(theta_{k+1} - theta_k), exact (Sterbenz) for small steps
+        torch.sub(flat.theta, self.theta_star, out=self.D)
+        torch.stack([loss.detach().float(), self.prev.dot(self.prev), self.D.dot(self.D)], out=row[:3])
+        if self.Q is not None:
+            m = self.Q.shape[0]
+            torch.mv(self.Q, self.D, out=row[3 : 3 + m])
+            torch.mv(self.Q, self.buf, out=row[3 + m :])
 
 
 def run_sgd(run: SGDRun, theta_star: dict, width: int, train: DeviceData, rt: Runtime, state: StateDir,
@@ -208,28 +249,22 @@ def run_sgd(run: SGDRun, theta_star: dict, width: int, train: DeviceData, rt: Ru
     done = state.load(f"run_{run.name}")
     if done is not None:
         return done
-    model = build_model(width, rt, theta_star)
-    model.train()
-    flat = FlatParams(model)
-    theta_star_flat = flat.theta.clone()
-    buf = torch.zeros_like(flat.theta)
-    prev, D, scratch = (torch.empty_like(flat.theta) for _ in range(3))
-    m = 0 if Q is None else Q.shape[0]
-    ncol = len(RUN_COLUMNS) + 2 * m
+    model = build_model(width, rt, theta_star).train()
+    sgd = InstrumentedSGD(model, run, Q=Q, autocast=rt.autocast)
     start, rows, seconds = 0, [], 0.0
     part = state.load(f"run_{run.name}_partial")
     if part is not None:
         model.load_state_dict(part["model"])
-        buf.copy_(part["buf"])
+        sgd.buf.copy_(part["buf"])
         start, rows, seconds = part["step"], [part["record"]], part["seconds"]
         log(f"run {run.name}: resuming at step {start}/{run.steps}")
     stream = BatchStream(train, run.batch_size, seed=run.seed, stream=STREAM_RESUME, augment=run.augment)
-    rec = torch.empty(chunk, ncol, device=rt.device, dtype=torch.float32)
+    rec = torch.empty(chunk, sgd.ncol, device=rt.device, dtype=torch.float32)
     t0 = time.monotonic()
 
     def flush(k, n):
         rows.append(rec[:n].double().cpu())
-        state.save(f"run_{run.name}_partial", {"model": model.state_dict(), "buf": buf, "step": k,
+        state.save(f"run_{run.name}_partial", {"model": model.state_dict(), "buf": sgd.buf, "step": k,
                                                "record": torch.cat(rows), "seconds": seconds + time.monotonic() - t0})
         rows[:] = [torch.cat(rows)]
 
@@ -240,20 +275,7 @@ def run_sgd(run: SGDRun, theta_star: dict, width: int, train: DeviceData, rt: Ru
         if budget.exhausted:
             flush(k, n)
             raise Interrupted(f"run {run.name} stopped at step {k}/{run.steps}")
-        x, y = stream.batch(k)
-        with rt.autocast():
-            loss = nn.functional.cross_entropy(model(x), y)
-        flat.zero_grad()
-        loss.backward()
-        prev.copy_(flat.theta)
-        heavy_ball_step(flat.theta, flat.grad, buf, scratch, lr=run.lr, momentum=run.momentum,
-                        weight_decay=run.weight_decay)
-        prev.sub_(flat.theta)  # -(theta_{k+1} - theta_k), exact (Sterbenz) for small steps
-        torch.sub(flat.theta, theta_star_flat, out=D)
-        torch.stack([loss.detach().float(), prev.dot(prev), D.dot(D)], out=rec[n, :3])
-        if m:
-            torch.mv(Q, D, out=rec[n, 3 : 3 + m])
-            torch.mv(Q, buf, out=rec[n, 3 + m :])
+        sgd.step(*stream.batch(k), rec[n])
         k, n = k + 1, n + 1
         budget.tick()
         bar.update()
@@ -262,8 +284,8 @@ def run_sgd(run: SGDRun, theta_star: dict, width: int, train: DeviceData, rt: Ru
             n = 0
     bar.close()
     record = torch.cat(rows)
-    if m:
-        record[:, 3 + m :] *= -1.0  # q^T v with v = -buf
+    if Q is not None:
+        record[:, 3 + Q.shape[0] :] *= -1.0  # q^T v with v = -buf
     out = {"record": record, "seconds": seconds + time.monotonic() - t0, "run": asdict(run)}
     if test is not None:
         out["test_loss"], out["test_acc"] = evaluate(model, test, rt)
