@@ -51,9 +51,8 @@ def _images(args):
     return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n)
 
 
-def bare_rate(model, stream, rt, steps, lr, momentum, weight_decay) -> float:
-    """Images/s of a plain training loop (torch.optim.SGD, foreach)."""
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay, foreach=True)
+def train_steps(model, opt, stream, rt, steps) -> float:
+    """Images/s of a plain training loop: forward, backward, ``opt.step()``."""
     _sync(rt.device)
     t0 = time.perf_counter()
     for k in range(steps):
@@ -128,11 +127,13 @@ def main(argv=None) -> None:
     Q = torch.linalg.qr(torch.randn(n_params, a.project, device=rt.device))[0].T.contiguous()
     sgd = InstrumentedSGD(inst_model, run, Q=Q, autocast=rt.autocast)
     stream = BatchStream(data, a.batch_size, seed=0, stream=0, augment=False)
-    bare_rate(bare_model, stream, rt, a.warmup, run.lr, run.momentum, run.weight_decay)
+    bare_opt = torch.optim.SGD(bare_model.parameters(), lr=run.lr, momentum=run.momentum,
+                               weight_decay=run.weight_decay, foreach=True)
+    train_steps(bare_model, bare_opt, stream, rt, a.warmup)
     instrumented_rate(sgd, stream, rt, a.warmup, a.chunk)
     bare, inst = [], []
     for _ in range(a.repeat):  # interleaved rounds: drifts of the machine hit both alike
-        bare.append(bare_rate(bare_model, stream, rt, a.steps, run.lr, run.momentum, run.weight_decay))
+        bare.append(train_steps(bare_model, bare_opt, stream, rt, a.steps))
         inst.append(instrumented_rate(sgd, stream, rt, a.steps, a.chunk))
     b, i = max(bare), max(inst)
     print(f"training ({a.steps} steps x {a.repeat} rounds, best): bare {b:,.0f} images/s, instrumented {i:,.0f} "
@@ -143,24 +144,11 @@ def main(argv=None) -> None:
     opt = torch.optim.SGD(pre.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4, foreach=True)
     pstream = BatchStream(data, a.pretrain_batch_size, seed=0, stream=1, augment=True)
 
-    def pretrain_steps(n):
-        for k in range(n):
-            xb, yb = pstream.batch(k)
-            with rt.autocast():
-                loss = torch.nn.functional.cross_entropy(pre(xb), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-
-    pretrain_steps(max(1, a.warmup // 2))
-    _sync(rt.device)
-    t0 = time.perf_counter()
-    pretrain_steps(a.pretrain_steps)
-    _sync(rt.device)
-    per_step = (time.perf_counter() - t0) / a.pretrain_steps
-    epoch = per_step * (50_000 // a.pretrain_batch_size)
+    train_steps(pre, opt, pstream, rt, max(1, a.warmup // 2))
+    rate = train_steps(pre, opt, pstream, rt, a.pretrain_steps)
+    epoch = 50_000 / rate
     print(f"pretraining (batch {a.pretrain_batch_size}, augmentation on the device): "
-          f"{a.pretrain_batch_size / per_step:,.0f} images/s, {epoch:.1f} s per 50,000-image epoch, "
+          f"{rate:,.0f} images/s, {epoch:.1f} s per 50,000-image epoch, "
           f"{a.epochs} epochs ~ {a.epochs * epoch / 60:.1f} min")
 
     hmodel = build_model(a.width, rt, star)
