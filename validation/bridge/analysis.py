@@ -16,7 +16,7 @@ from dynlab.observables import dominant_frequencies, fit_power_law
 
 __all__ = [
     "batch_means", "block_variance", "stationarity", "speed_law", "sigma2_trH_from_speed", "exponent_vs_window",
-    "phase_space", "t_interval", "STATIONARITY_Z", "N_BLOCKS",
+    "velocity_spectrum_peak", "fft_peaks", "phase_space", "t_interval", "STATIONARITY_Z", "N_BLOCKS",
 ]
 
 #: Number of blocks of the batch-means standard error of a time average. Twenty blocks of a
@@ -101,6 +101,53 @@ def t_interval(x, axis=-1, level: float = 0.95):
     return mean, half
 
 
+def velocity_spectrum_peak(rho, *, lr, momentum, weight_decay, n_grid: int = 200_001):
+    """Peak frequency and half width at half maximum (cycles per step) of the spectrum of ``q_i^T v``.
+
+    Per mode the exact heavy-ball recursion (seed 003 eq. 2, k = rho + lambda) makes theta an
+    AR(2) process, ``theta_{t+1} - (1 + beta - lr k) theta_t + beta theta_{t-1} = -lr xi_t``, and
+    ``v_{t+1} = (theta_{t+1} - theta_t) / lr``, so the velocity's spectral density is proportional to
+    ``|1 - e^{-i w}|^2 / |1 - (1 + beta - lr k) e^{-i w} + beta e^{-2 i w}|^2``. Its peak is what the FFT
+    of a recorded velocity looks for; it differs from the oscillation frequency of the mode
+    (``mode_frequencies``, the argument of the recursion's eigenvalue) by O(damping), the factor
+    ``|1 - e^{-i w}|^2`` lifting high frequencies. Evaluated on ``n_grid`` points in [0, 1/2].
+
+    Returns
+    -------
+    (peak, hwhm) : arrays of the shape of ``rho``
+    """
+    f = np.linspace(0.0, 0.5, n_grid)[1:]
+    z = np.exp(-2j * np.pi * f)
+    k = np.atleast_1d(np.asarray(rho, dtype=float)) + weight_decay
+    phi1 = 1.0 + momentum - lr * k
+    dens = np.abs(1 - z) ** 2 / np.abs(1 - phi1[:, None] * z + momentum * z**2) ** 2
+    i = np.argmax(dens, axis=1)
+    above = dens >= 0.5 * dens[np.arange(len(k)), i][:, None]
+    width = np.array([f[row].max() - f[row].min() for row in above]) / 2
+    return f[i], width
+
+
+#: Length (steps) of the segments whose FFT peaks are averaged: long enough to resolve a peak
+#: of half width ~ (1 - sqrt(beta)) / (2 pi) ~ 0.008 cycles/step at beta = 0.9.
+FFT_SEGMENT = 1024
+
+
+def fft_peaks(x, segment: int = FFT_SEGMENT) -> tuple[np.ndarray, np.ndarray]:
+    """Dominant frequency (``dominant_frequencies``) of each column of ``x``, averaged over segments.
+
+    The series is cut into ``len(x) // segment`` segments (at least one, of at least 8 points);
+    returns the mean peak and its standard error over segments (NaN for one segment). The
+    periodogram's argmax is noisy within the peak's width, and for the asymmetric velocity peak
+    biased towards its heavier, high-frequency side.
+    """
+    x = np.asarray(x, dtype=float)
+    seg = max(8, min(segment, len(x)))
+    n = len(x) // seg
+    peaks = np.array([dominant_frequencies(x[j * seg : (j + 1) * seg], dt=1.0, n_peaks=1)[0] for j in range(n)])
+    sem = peaks.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(peaks.shape[1:], np.nan)
+    return peaks.mean(axis=0), sem
+
+
 def phase_space(a, b, rho, *, lr, momentum, weight_decay, batch_size, qSq=None) -> dict:
     """Frequencies and stationary variances of the projected trajectories against the theory.
 
@@ -114,7 +161,8 @@ def phase_space(a, b, rho, *, lr, momentum, weight_decay, batch_size, qSq=None) 
         Measured ``q_i^T Sigma q_i``; absolute stationary variances are predicted from it.
 
     Uses the second half of the run. Frequencies: dominant FFT peak of the velocity projection
-    against ``mode_frequencies`` (SDE and exact discrete). Variances: block variances against
+    (:func:`fft_peaks`) against ``mode_frequencies`` (SDE and exact discrete) and against the peak
+    of the velocity's stationary spectrum and its half width (:func:`velocity_spectrum_peak`). Variances: block variances against
     ``stationary_mode_variances`` with ``Sigma = sigma^2 H`` (Assumption 5: ratios only) and, if
     given, with the measured ``q_i^T Sigma q_i`` (absolute).
     """
@@ -122,12 +170,15 @@ def phase_space(a, b, rho, *, lr, momentum, weight_decay, batch_size, qSq=None) 
     a2, b2 = a[K // 2 :], b[K // 2 :]
     rho = np.asarray(rho, dtype=float)
     hyper = dict(lr=lr, momentum=momentum, weight_decay=weight_decay)
+    peak, hwhm = velocity_spectrum_peak(rho, **hyper)
+    measured, measured_se = fft_peaks(b2)
     out = {
-        "freq_measured": np.array([dominant_frequencies(b2[:, i] - b2[:, i].mean(), dt=1.0, n_peaks=1)[0]
-                                   for i in range(len(rho))]),
+        "freq_measured": measured,
+        "freq_measured_se": measured_se,
         "freq_sde": np.asarray(mode_frequencies(rho, **hyper, exact=False)),
         "freq_exact": np.asarray(mode_frequencies(rho, **hyper, exact=True)),
-        "resolution": 1.0 / len(b2),
+        "freq_peak": peak,
+        "freq_peak_hwhm": hwhm,
     }
     va = np.array([block_variance(a2[:, i]) for i in range(len(rho))])
     vb = np.array([block_variance(b2[:, i]) for i in range(len(rho))])
