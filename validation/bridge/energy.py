@@ -36,6 +36,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from dynlab.observables import reversibility_error
+
 from .data import BatchStream, DeviceData
 from .flat import FlatParams, heavy_ball_step
 from .hessian import full_precision
@@ -150,24 +152,24 @@ def delta_H(res: dict) -> dict:
 
 def round_trip(method: str, dt: float, n_steps: int, model, data: DeviceData, *, seed: int, stream: int,
                batch_size: int, augment: bool) -> float:
-    """Normalized round-trip error ``||theta_back - theta_0|| / ||theta_0||`` (seed 000 Fig. 2).
+    """Normalized round-trip error of seed 000 Fig. 2, through ``dynlab.observables.reversibility_error``.
 
     ``n_steps`` steps forward from rest on batches ``B_1..B_n``, momentum reversed, ``n_steps`` steps
-    on ``B_n..B_1``. ``method``: ``"leapfrog"`` (undamped: gamma = 0, exactly reversible in exact
-    arithmetic) or ``"euler"`` (explicit Euler of Hamilton's equations, first order:
-    ``theta += dt M^{-1} p``, ``p -= dt grad L(theta_old)``). Mass preconditioning of eq. 5 for both.
+    on ``B_n..B_1``; the error is ``||(theta_2 - theta_0, -p_2 - p_0)|| / ||(theta_0, p_0)||``.
+    ``method``: ``"leapfrog"`` (undamped: gamma = 0, exactly reversible in exact arithmetic) or
+    ``"euler"`` (explicit Euler of Hamilton's equations, first order: ``theta += dt M^{-1} p``,
+    ``p -= dt grad L(theta_old)``). Mass preconditioning of eq. 5 for both.
     """
     if method not in ("leapfrog", "euler"):
         raise ValueError(f"method must be 'leapfrog' or 'euler'; got {method!r}")
     flat = FlatParams(model)
     theta = flat.theta
-    theta0 = theta.clone()
-    p = torch.zeros_like(theta)
     minv = _minv_flat(model, flat)
     batches = BatchStream(data, batch_size, seed=seed, stream=stream, augment=augment)
     xs = [batches.batch(t) for t in range(n_steps)]
+    passes = [xs, xs[::-1]]  # the second call of advance runs the batches backwards
 
-    def step(x, y):
+    def step(x, y, p):
         if method == "leapfrog":
             _loss_grad(model, flat, x, y)
             p.add_(flat.grad, alpha=-dt / 2)
@@ -179,10 +181,13 @@ def round_trip(method: str, dt: float, n_steps: int, model, data: DeviceData, *,
             theta.addcmul_(minv, p, value=dt)
             p.add_(flat.grad, alpha=-dt)
 
-    with full_precision():
-        for x, y in xs:
-            step(x, y)
-        p.neg_()
-        for x, y in reversed(xs):
-            step(x, y)
-    return float(torch.linalg.vector_norm(theta - theta0) / torch.linalg.vector_norm(theta0))
+    def advance(theta_np, p_np, n):
+        theta.copy_(torch.from_numpy(theta_np))
+        p = torch.from_numpy(np.array(p_np)).to(theta)
+        with full_precision():
+            for x, y in passes.pop(0)[:n]:
+                step(x, y, p)
+        return theta.double().cpu().numpy(), p.double().cpu().numpy()
+
+    theta0 = theta.double().cpu().numpy()
+    return float(reversibility_error(advance, theta0, np.zeros_like(theta0), n_steps))
