@@ -7,6 +7,10 @@ else a synthetic pack of random images in the same format, so the test always ru
 import io
 import json
 import math
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -115,27 +119,47 @@ def test_smoke_numbers_are_present_finite_and_sane(smoke):
     assert 0 <= ph["freq_measured"][0] <= 0.5 and ph["var_ratio_a"] > 0
 
 
-def _stop_then_resume(data_root, out, stops):
-    codes = [_run(data_root, out, "--experiments", "diffusion", "--stop-after-steps", str(stops[0]))]
-    for s in stops[1:]:
-        codes.append(_run(data_root, out, "--experiments", "diffusion", "--resume", "--stop-after-steps", str(s)))
-    codes.append(_run(data_root, out, "--experiments", "diffusion", "--resume"))
-    return codes
+@pytest.fixture(scope="module")
+def reference(data_root, tmp_path_factory):
+    """An uninterrupted smoke run of the diffusion experiment (pretraining + base run)."""
+    out = tmp_path_factory.mktemp("reference")
+    assert _run(data_root, out, "--experiments", "diffusion") == 0
+    return out
 
 
-def test_interrupted_runs_resume_to_identical_results(data_root, tmp_path):
-    full = tmp_path / "full"
-    assert _run(data_root, full, "--experiments", "diffusion") == 0
-    parts = tmp_path / "parts"
-    # stop inside pretraining (8 steps), then inside the base run (60 steps), then finish
-    assert _stop_then_resume(data_root, parts, [5, 25]) == [3, 3, 0]
-    a = torch.load(full / "state" / "run_base.pt", weights_only=True)
-    b = torch.load(parts / "state" / "run_base.pt", weights_only=True)
-    assert torch.equal(a["record"], b["record"])  # bit for bit: nothing lost, nothing recomputed differently
-    va = json.loads((full / "results.json").read_text())["values"]["diffusion"]
-    vb = json.loads((parts / "results.json").read_text())["values"]["diffusion"]
+def _same_results(a, b):
+    ra = torch.load(a / "state" / "run_base.pt", weights_only=True)
+    rb_ = torch.load(b / "state" / "run_base.pt", weights_only=True)
+    assert torch.equal(ra["record"], rb_["record"])  # bit for bit: nothing lost, nothing computed differently
+    va = json.loads((a / "results.json").read_text())["values"]["diffusion"]
+    vb = json.loads((b / "results.json").read_text())["values"]["diffusion"]
     assert va == vb
+
+
+def test_stopped_runs_resume_to_identical_results(data_root, reference, tmp_path):
+    out = tmp_path / "parts"
+    # stop inside pretraining (8 steps), then inside the base run (60 steps), then finish
+    codes = [_run(data_root, out, "--experiments", "diffusion", "--stop-after-steps", "5")]
+    codes.append(_run(data_root, out, "--experiments", "diffusion", "--resume", "--stop-after-steps", "25"))
+    codes.append(_run(data_root, out, "--experiments", "diffusion", "--resume"))
+    assert codes == [3, 3, 0]
+    _same_results(reference, out)
     with pytest.raises(FileExistsError, match="--resume"):
-        _run(data_root, parts, "--experiments", "diffusion")
+        _run(data_root, out, "--experiments", "diffusion")
     with pytest.raises(ValueError, match="settings differ"):
-        _run(data_root, parts, "--experiments", "diffusion", "--resume", "--lr", "0.002")
+        _run(data_root, out, "--experiments", "diffusion", "--resume", "--lr", "0.002")
+
+
+def test_killed_run_resumes_to_identical_results(data_root, reference, tmp_path):
+    out = tmp_path / "killed"
+    root = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "validation.resnet_bridge", "--smoke", "--data-root", str(data_root), "--out",
+           str(out), "--experiments", "diffusion"]
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    partial = out / "state" / "run_base_partial.pt"
+    while not partial.exists() and proc.poll() is None:  # the base run's first checkpoint (step 25 of 60)
+        time.sleep(0.02)
+    proc.kill()  # SIGKILL: no handler runs, whatever was being written stays as it was
+    assert proc.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+    assert _run(data_root, out, "--experiments", "diffusion", "--resume") == 0
+    _same_results(reference, out)
