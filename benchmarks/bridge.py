@@ -96,7 +96,7 @@ def main(argv=None) -> None:
     p.add_argument("--chunk", type=int, default=500)
     p.add_argument("--project", type=int, default=6, help="eigenvectors projected on at every step")
     p.add_argument("--k", type=int, default=30)
-    p.add_argument("--hessian-samples", type=int, default=4096)
+    p.add_argument("--hessian-samples", type=int, default=2048)
     p.add_argument("--pretrain-steps", type=int, default=100)
     p.add_argument("--pretrain-batch-size", type=int, default=256)
     p.add_argument("--epochs", type=int, default=40, help="pretraining epochs to project the time of")

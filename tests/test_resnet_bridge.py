@@ -403,3 +403,21 @@ def test_state_dir_guards_resume(tmp_path):
     assert not b.exhausted
     b.tick()
     assert b.exhausted
+
+
+def test_atomic_phases_start_only_at_the_beginning_of_a_timed_invocation():
+    from validation.bridge.checkpoint import Interrupted
+    from validation.bridge.pipeline import Context
+
+    def ctx(budget):
+        return Context(args=None, rt=None, train=None, test=None, state=None, budget=budget, log=print)
+
+    fresh, used = Budget(seconds=1e6), Budget(seconds=1e6)
+    used.tick()
+    ctx(fresh).stop_if_exhausted("hessian")  # first thing of the invocation: runs
+    ctx(used).stop_if_exhausted("base")  # checkpointed phases go on
+    with pytest.raises(Interrupted, match="next invocation"):
+        ctx(used).stop_if_exhausted("hessian")
+    counted = Budget(max_steps=10)  # no time limit: nothing to protect
+    counted.tick()
+    ctx(counted).stop_if_exhausted("hessian")

@@ -44,7 +44,7 @@ PRESETS = {
         n_train=None, n_test=None, width=64, pretrain_epochs=40, pretrain_batch_size=256, pretrain_lr=0.1,
         pretrain_warmup=2.0, target_acc=0.93, steps=10000, checkpoint_every=500, sweep_steps=1000,
         sweep_lr=[1e-4, 3e-4, 1e-3, 3e-3, 1e-2], sweep_batch_size=[32, 64, 128, 256, 512, 1024],
-        sweep_momentum=[0.8, 0.85, 0.9, 0.95, 0.99], top_k=30, hessian_samples=4096, lanczos_iters=None,
+        sweep_momentum=[0.8, 0.85, 0.9, 0.95, 0.99], top_k=30, hessian_samples=2048, lanczos_iters=None,
         project=[1, 2, 5, 10, 20, 30], noise_batches=200, surface_grid=15, energy_steps=390, energy_seeds=3,
         energy_points=4, energy_batch_size=128, reversibility_steps=100, conservation_steps=2000, device=None,
         threads=None,

@@ -38,6 +38,8 @@ EXPERIMENTS = {
     "conservation": ("conservation",),
 }
 PHASE_ORDER = ("hessian", "base", "sweeps", "noise", "surface", "conservation", "energy")
+#: Phases without checkpoints inside (the Lanczos basis alone would be gigabytes).
+ATOMIC = ("hessian", "noise", "surface", "conservation")
 
 
 def needed_phases(experiments) -> list[str]:
@@ -60,9 +62,15 @@ class Context:
     results: dict = field(default_factory=dict)
 
     def stop_if_exhausted(self, phase: str) -> None:
-        """Raise :class:`Interrupted` before starting ``phase`` when the budget is spent."""
+        """Raise :class:`Interrupted` before starting ``phase`` when the budget is spent.
+
+        Phases that cannot be checkpointed inside (:data:`ATOMIC`) start under a time limit only
+        at the beginning of an invocation, so that each gets the whole ``--time-limit``.
+        """
         if self.budget.exhausted:
             raise Interrupted(f"stopped before phase {phase}")
+        if phase in ATOMIC and self.budget.deadline is not None and self.budget.steps > 0:
+            raise Interrupted(f"phase {phase} runs in one piece: it starts at the beginning of the next invocation")
 
 
 def theta_star(ctx: Context) -> dict:
