@@ -8,11 +8,13 @@ One module per job:
 * :mod:`.flat` -- all parameters (and gradients) as views into one flat vector, heavy-ball step,
   Hessian-vector products;
 * :mod:`.train` -- pretraining, evaluation and the instrumented resumed training run;
-* :mod:`.eigen` -- top-k Hessian eigenpairs by Lanczos with explicit residuals;
+* :mod:`.eigen` -- top-k eigenpairs of a symmetric operator by Lanczos, with explicit residuals;
+* :mod:`.hessian` -- the fixed-subset training loss: Hessian-vector products, eigenpairs, loss surfaces;
 * :mod:`.noise` -- gradient-noise structure ``q_i^T Sigma q_i`` from minibatch gradients;
 * :mod:`.energy` -- seed 000: damped leapfrog with mass preconditioning, energy drift, reversibility;
 * :mod:`.conservation` -- seed 001: broken conservation laws of the scale and translation symmetries;
 * :mod:`.checkpoint` -- atomic checkpoints and the resumable state folder;
-* :mod:`.analysis`, :mod:`.figures` -- host-side predictions (through :mod:`dynlab`) and plots;
-* :mod:`.pipeline` -- the phases in order, resumable.
+* :mod:`.pipeline` -- the phases in order, resumable;
+* :mod:`.analysis` -- host-side estimates with standard errors, predictions through :mod:`dynlab`;
+* :mod:`.experiments` -- the report's sections, tables and figures, one function per experiment.
 """
