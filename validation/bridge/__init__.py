@@ -5,8 +5,8 @@ One module per job:
 * :mod:`.data` -- CIFAR-10 readers (python batches, ImageFolder, the JPEG ``.npz`` pack) and the
   device-resident dataset with on-device augmentation;
 * :mod:`.model` -- the CIFAR ResNet-18 and its symmetry groups;
-* :mod:`.flat` -- all parameters (and gradients) as views into one flat vector, heavy-ball step,
-  Hessian-vector products;
+* :mod:`.flat` -- all parameters (and gradients) as views into one flat vector, the heavy-ball
+  step, train-mode BatchNorm with frozen running statistics;
 * :mod:`.train` -- pretraining, evaluation and the instrumented resumed training run;
 * :mod:`.eigen` -- top-k eigenpairs of a symmetric operator by Lanczos, with explicit residuals;
 * :mod:`.hessian` -- the fixed-subset training loss: Hessian-vector products, eigenpairs, loss surfaces;
