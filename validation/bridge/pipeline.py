@@ -1,0 +1,290 @@
+"""The phases of ``python -m validation.resnet_bridge``, in order, each resumable.
+
+theta* (load or pretrain) -> Hessian eigenpairs -> base run (diffusion, phase space) -> speed sweeps
+-> gradient noise -> loss surfaces -> conservation laws (seed 001) -> energy drift (seed 000).
+Each phase saves its result in ``OUT/state/`` when done and is skipped when that file exists;
+long phases also save partial states (see :mod:`.checkpoint`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from .checkpoint import Budget, Interrupted, StateDir, load, save
+from .conservation import conservation_run
+from .data import DeviceData
+from .energy import EnergyRun, energy_run, round_trip
+from .flat import FlatParams
+from .hessian import fixed_batches, loss_surface, top_eigenpairs
+from .model import ResNet18
+from .noise import minibatch_gradients
+from .train import (STREAM_CONSERVATION, STREAM_ENERGY, STREAM_NOISE, PretrainConfig, Runtime, SGDRun,
+                    build_model, evaluate, pretrain, run_sgd)
+
+__all__ = ["EXPERIMENTS", "Context", "needed_phases", "run_phases"]
+
+#: Experiments the CLI can select, and the phases each needs.
+EXPERIMENTS = {
+    "diffusion": ("base",),
+    "speed": ("base", "sweeps"),
+    "hessian": ("hessian",),
+    "phase": ("hessian", "base", "noise", "surface"),
+    "noise": ("hessian", "noise", "base"),
+    "energy": ("energy",),
+    "conservation": ("conservation",),
+}
+PHASE_ORDER = ("hessian", "base", "sweeps", "noise", "surface", "conservation", "energy")
+#: Phases without checkpoints inside (the Lanczos basis alone would be gigabytes).
+ATOMIC = ("hessian", "noise", "surface", "conservation")
+
+
+def needed_phases(experiments) -> list[str]:
+    """The phases the selected experiments need, in execution order."""
+    want = {p for e in experiments for p in EXPERIMENTS[e]}
+    return [p for p in PHASE_ORDER if p in want]
+
+
+@dataclass
+class Context:
+    """What every phase needs: settings, runtime, data, state folder, budget, logger."""
+
+    args: object
+    rt: Runtime
+    train: DeviceData
+    test: DeviceData
+    state: StateDir
+    budget: Budget
+    log: object
+    results: dict = field(default_factory=dict)
+
+    def stop_if_exhausted(self, phase: str) -> None:
+        """Raise :class:`Interrupted` before starting ``phase`` when the budget is spent.
+
+        Phases that cannot be checkpointed inside (:data:`ATOMIC`) start under a time limit only
+        at the beginning of an invocation, so that each gets the whole ``--time-limit``.
+        """
+        if self.budget.exhausted:
+            raise Interrupted(f"stopped before phase {phase}")
+        if phase in ATOMIC and self.budget.deadline is not None and self.budget.steps > 0:
+            raise Interrupted(f"phase {phase} runs in one piece: it starts at the beginning of the next invocation")
+
+
+def theta_star(ctx: Context) -> dict:
+    """The pretrained network: from ``--checkpoint`` or pretrained here (and saved)."""
+    a = ctx.args
+    if a.checkpoint is not None and a.checkpoint.exists():
+        ck = load(a.checkpoint)
+        sd = ck["model"] if "model" in ck else ck
+        width = int(ck.get("width", a.width))
+        model = build_model(width, ctx.rt, sd)
+        test_loss, test_acc = evaluate(model, ctx.test, ctx.rt)
+        ctx.log(f"theta*: loaded {a.checkpoint} (width {width}): test accuracy {test_acc:.4f}")
+        return {"model": sd, "width": width, "test_acc": test_acc, "test_loss": test_loss, "seconds": None,
+                "history": [], "source": str(a.checkpoint)}
+    done = ctx.state.load("pretrained")
+    if done is None:
+        cfg = PretrainConfig(epochs=a.pretrain_epochs, batch_size=a.pretrain_batch_size, lr=a.pretrain_lr,
+                             momentum=0.9, weight_decay=a.pretrain_weight_decay, warmup_epochs=a.pretrain_warmup,
+                             seed=a.seed)
+        done = pretrain(a.width, cfg, ctx.train, ctx.test, ctx.rt, ctx.state, ctx.budget, ctx.log)
+        done["source"] = "pretrained in this run"
+        ctx.state.save("pretrained", done)
+        ctx.state.drop("pretrain_partial")
+        target = a.checkpoint if a.checkpoint is not None else a.out / "pretrained.pt"
+        save(target, {"model": done["model"], "width": done["width"], "test_acc": done["test_acc"]})
+        ctx.log(f"pretrain: test accuracy {done['test_acc']:.4f} in {done['seconds']:.0f} s; saved {target}")
+    return done
+
+
+def projected_indices(k: int, wanted) -> list[int]:
+    """0-based indices of the eigenvectors to project on at every step: ``wanted`` (1-based) plus 1 and k."""
+    idx = sorted({1, k} | {i for i in wanted if 1 <= i <= k})
+    return [i - 1 for i in idx]
+
+
+def phase_hessian(ctx: Context, star: dict) -> dict:
+    a = ctx.args
+    model = build_model(star["width"], ctx.rt, star["model"])
+    flat = FlatParams(model)
+    batches = fixed_batches(ctx.train, min(a.hessian_samples, ctx.train.n), a.batch_size)
+    eig = top_eigenpairs(model, flat, batches, a.top_k, max_iter=a.lanczos_iters, tol=a.lanczos_tol, seed=a.seed)
+    ctx.budget.tick(eig.n_matvec)
+    ctx.log(f"hessian: top-{a.top_k} in {eig.seconds:.1f} s, {eig.n_matvec} Hv products; rho_1 = {eig.rho[0]:.4g}, "
+            f"max relative residual {np.max(eig.residuals) / abs(eig.rho[0]):.2e}")
+    return {"rho": torch.as_tensor(eig.rho), "Q": eig.Q.cpu(), "residuals": torch.as_tensor(eig.residuals),
+            "ritz_bounds": torch.as_tensor(eig.ritz_bounds), "n_matvec": eig.n_matvec, "n_iter": eig.n_iter,
+            "seconds": eig.seconds, "samples": sum(len(y) for _, y in batches), "n_params": flat.n}
+
+
+def base_run(ctx: Context) -> SGDRun:
+    a = ctx.args
+    return SGDRun("base", lr=a.lr, momentum=a.momentum, weight_decay=a.weight_decay, batch_size=a.batch_size,
+                  steps=a.steps, augment=a.augment, seed=a.seed)
+
+
+def sweep_runs(ctx: Context) -> list[tuple[str, float, SGDRun]]:
+    """(hyperparameter, value, run) of the lr, batch-size and momentum sweeps (seed 003 Fig. 6)."""
+    a = ctx.args
+    base = dict(lr=a.lr, momentum=a.momentum, weight_decay=a.weight_decay, batch_size=a.batch_size)
+    out = []
+    for key, values in (("lr", a.sweep_lr), ("batch_size", a.sweep_batch_size), ("momentum", a.sweep_momentum)):
+        for v in values:
+            hp = dict(base, **{key: v})
+            out.append((key, v, SGDRun(f"{key}={v:g}", **hp, steps=a.sweep_steps, augment=a.augment,
+                                       seed=a.seed + 1)))
+    return out
+
+
+def phase_noise(ctx: Context, star: dict, Q: torch.Tensor) -> dict:
+    a = ctx.args
+    model = build_model(star["width"], ctx.rt, star["model"])
+    flat = FlatParams(model)
+    res = minibatch_gradients(model, flat, ctx.train, Q, batch_size=a.batch_size, n_batches=a.noise_batches,
+                              seed=a.seed, stream=STREAM_NOISE, augment=a.augment, autocast=ctx.rt.autocast)
+    ctx.budget.tick(2 * a.noise_batches)
+    return {k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v for k, v in res.items()}
+
+
+def phase_surface(ctx: Context, star: dict, Q: torch.Tensor, base: dict, proj: list[int]) -> dict:
+    """Train and test loss on the (q_1, q_k) plane around theta*, covering the base trajectory."""
+    a = ctx.args
+    model = build_model(star["width"], ctx.rt, star["model"])
+    flat = FlatParams(model)
+    rec = base["record"].numpy()
+    m = len(proj)
+    a1, ak = rec[:, 3], rec[:, 3 + m - 1]
+    r1, rk = 1.5 * np.abs(a1).max(), 1.5 * np.abs(ak).max()
+    xs, ys = np.linspace(-r1, r1, a.surface_grid), np.linspace(-rk, rk, a.surface_grid)
+    dirs = torch.stack([Q[0], Q[-1]])
+    n = min(a.hessian_samples, ctx.train.n, ctx.test.n)
+    out = {"xs": torch.as_tensor(xs), "ys": torch.as_tensor(ys)}
+    center = flat.theta.clone()
+    for split, data in (("train", ctx.train), ("test", ctx.test)):
+        batches = fixed_batches(data, n, a.batch_size)
+        out[split] = torch.as_tensor(loss_surface(model, flat, center, dirs, xs, ys, batches, ctx.rt.autocast))
+    ctx.budget.tick(2 * a.surface_grid**2)
+    return out
+
+
+def phase_conservation(ctx: Context, star: dict) -> dict:
+    a = ctx.args
+    model = build_model(star["width"], ctx.rt, star["model"])
+    model.train()
+    res = conservation_run(model, ctx.train, lr=a.conservation_lr, momentum=a.conservation_momentum,
+                           weight_decay=a.conservation_weight_decay, batch_size=a.batch_size,
+                           steps=a.conservation_steps, seed=a.seed, stream=STREAM_CONSERVATION, augment=a.augment)
+    ctx.budget.tick(a.conservation_steps)
+    return {k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v for k, v in res.items()}
+
+
+def energy_grids(a) -> dict[str, tuple[str, np.ndarray]]:
+    """Seed 000 Table 1 grids: name -> (method, step sizes)."""
+    n = a.energy_points
+    return {
+        "leapfrog_band": ("leapfrog", np.geomspace(*a.leapfrog_band, n)),
+        "leapfrog_wide": ("leapfrog", np.geomspace(*a.leapfrog_wide, n)),
+        "sgd": ("sgd", np.geomspace(*a.sgd_lrs, n)),
+        "adamw": ("adamw", np.geomspace(*a.adamw_lrs, n)),
+    }
+
+
+def _energy_model(ctx: Context, star: dict, seed: int) -> ResNet18:
+    a = ctx.args
+    if a.energy_init == "pretrained":
+        model = build_model(star["width"], ctx.rt, star["model"])
+    else:
+        torch.manual_seed(seed)
+        model = build_model(star["width"], ctx.rt)
+    return model.train()
+
+
+def phase_energy(ctx: Context, star: dict) -> dict:
+    """Every (grid, step size, seed) run, each saved when done; then the reversibility round trips."""
+    a = ctx.args
+    out = {}
+    for grid, (method, steps) in energy_grids(a).items():
+        for i, h in enumerate(steps):
+            for seed in range(a.energy_seeds):
+                name = f"energy_{grid}_{i}_{seed}"
+                res = ctx.state.load(name)
+                if res is None:
+                    ctx.stop_if_exhausted(name)
+                    run = EnergyRun(method, float(h), seed=a.seed + seed, steps=a.energy_steps,
+                                    batch_size=a.energy_batch_size, damping=a.damping, cap=a.cap,
+                                    momentum=a.momentum if method == "sgd" else 0.0,
+                                    weight_decay=a.adamw_weight_decay if method == "adamw" else
+                                    (a.weight_decay if method == "sgd" else 0.0))
+                    t0 = time.monotonic()
+                    r = energy_run(run, _energy_model(ctx, star, a.seed + seed), ctx.train, augment=True,
+                                   stream=STREAM_ENERGY)
+                    res = {k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v for k, v in r.items()}
+                    res.update(run=asdict(run), seconds=time.monotonic() - t0)
+                    ctx.state.save(name, res)
+                    ctx.budget.tick(a.energy_steps)
+                out[name] = res
+    dt_mid = float(np.sqrt(np.prod(a.leapfrog_band)))
+    for method in ("leapfrog", "euler"):
+        name = f"roundtrip_{method}"
+        res = ctx.state.load(name)
+        if res is None:
+            ctx.stop_if_exhausted(name)
+            err = round_trip(method, dt_mid, a.reversibility_steps, _energy_model(ctx, star, a.seed), ctx.train,
+                             seed=a.seed, stream=STREAM_ENERGY, batch_size=a.energy_batch_size, augment=True)
+            res = {"error": err, "dt": dt_mid, "steps": a.reversibility_steps}
+            ctx.state.save(name, res)
+            ctx.budget.tick(2 * a.reversibility_steps)
+        out[name] = res
+    return out
+
+
+def run_phases(ctx: Context, experiments) -> dict:
+    """Run (or load) every phase the experiments need; returns their results by phase name."""
+    a = ctx.args
+    res = ctx.results
+    res["theta_star"] = theta_star(ctx)
+    star = res["theta_star"]
+    if a.target_acc and star["test_acc"] < a.target_acc:
+        raise RuntimeError(
+            f"theta* has test accuracy {star['test_acc']:.4f} < --target-acc {a.target_acc}: the bridge needs a "
+            "network at the end of training; pretrain longer (--pretrain-epochs) or pass a better --checkpoint"
+        )
+    phases = needed_phases(experiments)
+    Q_dev, proj = None, []
+    for phase in phases:
+        done = ctx.state.load(phase)
+        if done is None:
+            ctx.stop_if_exhausted(phase)
+            ctx.log(f"phase {phase}: start")
+            if phase == "hessian":
+                done = phase_hessian(ctx, star)
+            elif phase == "base":
+                done = run_sgd(base_run(ctx), star["model"], star["width"], ctx.train, ctx.rt, ctx.state, ctx.budget,
+                               ctx.log, Q=None if Q_dev is None else Q_dev[proj], test=ctx.test,
+                               chunk=a.checkpoint_every)
+                done["projected"] = proj
+            elif phase == "sweeps":
+                done = {"runs": []}
+                for key, value, run in sweep_runs(ctx):
+                    r = run_sgd(run, star["model"], star["width"], ctx.train, ctx.rt, ctx.state, ctx.budget, ctx.log,
+                                chunk=a.checkpoint_every)
+                    done["runs"].append({"key": key, "value": value, "record": r["record"], "run": r["run"],
+                                         "seconds": r["seconds"]})
+            elif phase == "noise":
+                done = phase_noise(ctx, star, Q_dev)
+            elif phase == "surface":
+                done = phase_surface(ctx, star, Q_dev, res["base"], proj)
+            elif phase == "conservation":
+                done = phase_conservation(ctx, star)
+            elif phase == "energy":
+                done = phase_energy(ctx, star)
+            ctx.state.save(phase, done)
+            ctx.log(f"phase {phase}: done")
+        res[phase] = done
+        if phase == "hessian":
+            Q_dev = done["Q"].to(ctx.rt.device)
+            proj = projected_indices(a.top_k, a.project)
+    return res
