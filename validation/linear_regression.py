@@ -36,12 +36,15 @@ __all__ = ["main", "PROFILES", "Z_LIMIT"]
 #: Acceptance limit on |z| of every exact prediction (issue 5).
 Z_LIMIT = 4.0
 
+#: Dimension of the synthetic problem: default run and --quick.
+DEFAULT_DIM, QUICK_DIM = 64, 32
+
 #: Ensemble sizes per profile.
 PROFILES = {
     "quick": Sizes(paths=200, steps=300, transient_paths=200, transient_steps=150, sweep_paths=100,
                    sweep_steps=200, sweep_points=3, burn_in_cap=300, jackknife_groups=10),
-    "default": Sizes(paths=1000, steps=1000, transient_paths=1000, transient_steps=300, sweep_paths=256,
-                     sweep_steps=500, sweep_points=5, burn_in_cap=1000),
+    "default": Sizes(paths=500, steps=800, transient_paths=500, transient_steps=300, sweep_paths=200,
+                     sweep_steps=400, sweep_points=5, burn_in_cap=1000),
     "cifar": Sizes(paths=16, steps=390, transient_paths=16, transient_steps=390, sweep_paths=0,
                    sweep_steps=0, sweep_points=0, burn_in_cap=200, jackknife_groups=8),
 }
@@ -57,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
                         "run the seed 003 Fig. 2 experiment instead of the synthetic problem")
     p.add_argument("--column", type=int, default=0, help="CIFAR-10: one-hot column (class index) to regress")
     p.add_argument("--n-samples", type=int, help="CIFAR-10: use a fixed random subset of the training set")
-    p.add_argument("--dim", type=int, default=64, help="synthetic problem: dimension d (default: %(default)s)")
+    p.add_argument("--dim", type=int, help="synthetic problem: dimension d (default: 64, 32 with --quick)")
     p.add_argument("--lr", type=float, help="learning rate (default: 0.15 synthetic, 1e-5 CIFAR-10)")
     p.add_argument("--batch-size", type=int, help="batch size (default: 128 synthetic, 512 CIFAR-10)")
     p.add_argument("--momenta", type=float, nargs="+", help="momenta compared (default: 0.9 0.99)")
@@ -73,7 +76,8 @@ def _setup(args):
                                ("momenta", tuple(args.momenta) if args.momenta else None)) if v is not None}
     if args.data_root:
         return cifar_setup(args.data_root, column=args.column, n_samples=args.n_samples, **hyper)
-    return synthetic_setup(d=args.dim, seed=args.seed, **hyper)
+    d = args.dim or (QUICK_DIM if args.quick else DEFAULT_DIM)
+    return synthetic_setup(d=d, seed=args.seed, **hyper)
 
 
 def _sizes(args) -> Sizes:

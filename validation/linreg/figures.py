@@ -40,7 +40,7 @@ def _beta(s) -> str:
 
 def mean_trajectory_figure(settings, setup):
     """Seed 003 Fig. 2: <theta_k, q_1> and <v_k, q_1> against the eq. 5 mean, one row per momentum."""
-    fig, axes = new_figure(len(settings), 2, figsize=(11, 3.2 * len(settings) + 0.8), squeeze=False)
+    fig, axes = new_figure(len(settings), 2, figsize=(10, 2.9 * len(settings) + 0.8), squeeze=False)
     for row, s in zip(axes, settings):
         k = s["transient_steps"]
         pred = s["transient_predicted"]
@@ -68,12 +68,12 @@ def mean_trajectory_figure(settings, setup):
 def phase_portrait_figure(settings, setup):
     """Phase space (<theta - mu, q_i>, <v, q_i>) for q_1 and the low mode: samples, ellipses, current."""
     low = setup.low_mode
-    fig, axes = new_figure(len(settings), 2, figsize=(10, 4.2 * len(settings)), squeeze=False)
+    fig, axes = new_figure(len(settings), 2, figsize=(9, 3.8 * len(settings)), squeeze=False)
     for row, s in zip(axes, settings):
         sgd = s["model"]
         for col, (ax, i) in enumerate(zip(row, (0, low))):
             x, v = s["samples"]["theta_last"][:, col], s["samples"]["v_last"][:, col]
-            ax.scatter(x, v, s=3, color="0.35", alpha=0.6, lw=0, label="paths at the last step (Gaussian noise)")
+            ax.scatter(x, v, s=2, color="0.45", lw=0, label="paths at the last step (Gaussian noise)")
             ax.plot(s["samples"]["theta_path"][:200, col], s["samples"]["v_path"][:200, col], color="black",
                     lw=0.6, label="one path, 200 steps")
             Ce = plane_cov(sgd, i, i, exact=True, plane="phase")
@@ -194,42 +194,53 @@ def _plane_limits(C, equal: bool):
     return (np.full(2, h.max()) if equal else h)
 
 
-def _contours(ax, X, Y, Z, cmap):
-    levels = np.quantile(Z, np.linspace(0.0, 1.0, 11))
-    ax.contourf(X, Y, Z, levels=levels, cmap=cmap, alpha=0.45)
-    ax.contour(X, Y, Z, levels=levels[1:-1], colors="0.45", linewidths=0.5)
+def _contours(ax, X, Y, Z, color):
+    levels = np.quantile(Z, np.linspace(0.0, 1.0, 11))[1:-1]
+    ax.contour(X, Y, Z, levels=levels, colors=color, linewidths=0.8)
+
+
+def _plane_figure(s, setup, var: str, forms, *, equal: bool, n_path: int):
+    """Two panels of samples on (q_1, q_low) for ``var`` ("theta" or "v") over two quadratic forms.
+
+    ``forms``: ``(f(X, Y) -> Z, contour colour, panel title)`` per panel. Shows all paths at the
+    last step, one path's first ``n_path`` steps and the exact 95% region.
+    """
+    sgd, low = s["model"], setup.low_mode
+    C_ex = plane_cov(sgd, 0, low, exact=True, plane=var)
+    h = _plane_limits(C_ex, equal)
+    X, Y = np.meshgrid(np.linspace(-h[0], h[0], 121), np.linspace(-h[1], h[1], 121))
+    fig, axes = new_figure(1, 2, figsize=(9, 4.6 if equal else 4.2))
+    last, path = s["samples"][f"{var}_last"], s["samples"][f"{var}_path"][:n_path]
+    sym = "\\theta - \\mu" if var == "theta" else "v"
+    for ax, (form, color, title) in zip(axes, forms):
+        _contours(ax, X, Y, form(X, Y), color)
+        ax.scatter(last[:, 0], last[:, 1], s=2, color="0.45", lw=0, label="all paths at the last step")
+        ax.plot(path[:, 0], path[:, 1], color="black", lw=0.5, label=f"one path, {len(path)} steps")
+        ex, ey = _ellipse(C_ex)
+        ax.plot(ex, ey, **{**EXACT, "label": "95% region, exact"})
+        if equal:
+            ax.set_aspect("equal")
+        ax.set_xlim(-h[0], h[0])
+        ax.set_ylim(-h[1], h[1])
+        ax.set_xlabel(f"$\\langle {sym}, q_1\\rangle$")
+        ax.set_ylabel(f"$\\langle {sym}, q_{{{low + 1}}}\\rangle$")
+        ax.set_title(title, fontsize=10)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
+    return fig
 
 
 def isotropy_figure(s, setup):
     """Seed 003 Fig. 3: the position trajectory on (q_1, q_low) over the training loss and the modified loss."""
     sgd, low = s["model"], setup.low_mode
-    C_sde = plane_cov(sgd, 0, low, exact=False, plane="theta")
-    C_ex = plane_cov(sgd, 0, low, exact=True, plane="theta")
-    h = _plane_limits(C_ex, equal=True)
-    X, Y = np.meshgrid(np.linspace(-h[0], h[0], 121), np.linspace(-h[1], h[1], 121))
-    train = 0.5 * (sgd.rho[0] * X**2 + sgd.rho[low] * Y**2)
-    P = np.linalg.inv(C_sde)
-    modified = 0.5 * (P[0, 0] * X**2 + 2 * P[0, 1] * X * Y + P[1, 1] * Y**2)
-    fig, axes = new_figure(1, 2, figsize=(10, 5.0))
-    th = s["samples"]["theta_path"]
-    for ax, Z, title in ((axes[0], train, "contours: training loss $L(\\theta) - L(\\mu)$"),
-                         (axes[1], modified, "contours: modified loss $\\kappa\\Psi_\\theta$ (SDE, eq. 10)")):
-        _contours(ax, X, Y, Z, "Blues_r")
-        ax.scatter(s["samples"]["theta_last"][:, 0], s["samples"]["theta_last"][:, 1], s=3, color="0.2", alpha=0.5,
-                   lw=0, label="all paths at the last step")
-        ax.plot(th[:, 0], th[:, 1], color="black", lw=0.5, label="one path, every step")
-        ex, ey = _ellipse(C_ex)
-        ax.plot(ex, ey, **{**EXACT, "label": "95% region, exact"})
-        ax.set_aspect("equal")
-        ax.set_xlim(-h[0], h[0])
-        ax.set_ylim(-h[1], h[1])
-        ax.set_xlabel("$\\langle\\theta - \\mu, q_1\\rangle$")
-        ax.set_ylabel(f"$\\langle\\theta - \\mu, q_{{{low + 1}}}\\rangle$")
-        ax.set_title(title, fontsize=10)
-    axes[0].legend(fontsize=7, loc="lower left")
-    ratio = s["measured"]["gaussian"]["isotropy"]
-    fig.suptitle(f"Position at stationarity, {_beta(s)} (Fig. 3): Var q$_{{{low + 1}}}$ / Var q$_1$ = {ratio.value:.3f} "
-                 f"$\\pm$ {ratio.stderr:.3f}; the training loss's Gibbs law would give "
+    P = np.linalg.inv(plane_cov(sgd, 0, low, exact=False, plane="theta"))
+    forms = ((lambda X, Y: 0.5 * (sgd.rho[0] * X**2 + sgd.rho[low] * Y**2), "tab:cyan",
+              "contours: training loss $L(\\theta) - L(\\mu)$"),
+             (lambda X, Y: 0.5 * (P[0, 0] * X**2 + 2 * P[0, 1] * X * Y + P[1, 1] * Y**2), "tab:cyan",
+              "contours: modified loss $\\kappa\\Psi_\\theta$ (SDE, eq. 10)"))
+    fig = _plane_figure(s, setup, "theta", forms, equal=True, n_path=len(s["samples"]["theta_path"]))
+    r = s["measured"]["gaussian"]["isotropy"]
+    fig.suptitle(f"Position at stationarity, {_beta(s)} (Fig. 3): Var q$_{{{low + 1}}}$ / Var q$_1$ = {r.value:.3f} "
+                 f"$\\pm$ {r.stderr:.3f}; the training loss's Gibbs law would give "
                  f"{sgd.rho[0] / sgd.rho[low]:.1f}", fontsize=10)
     return fig
 
@@ -237,28 +248,11 @@ def isotropy_figure(s, setup):
 def velocity_figure(s, setup):
     """Seed 003 Fig. 4: the velocity on (q_1, q_low): inverse-Hessian contours of Psi_v vs the Hessian's."""
     sgd, low = s["model"], setup.low_mode
-    C_ex = plane_cov(sgd, 0, low, exact=True, plane="v")
-    h = _plane_limits(C_ex, equal=False)
-    X, Y = np.meshgrid(np.linspace(-h[0], h[0], 121), np.linspace(-h[1], h[1], 121))
-    fig, axes = new_figure(1, 2, figsize=(10, 4.6))
-    v = s["samples"]["v_path"]
-    forms = ((axes[0], 0.5 * (X**2 / sgd.rho[0] + Y**2 / sgd.rho[low]), "Purples_r",
+    forms = ((lambda X, Y: 0.5 * (X**2 / sgd.rho[0] + Y**2 / sgd.rho[low]), "tab:purple",
               "contours of $v^T H^{-1} v$ ($\\Psi_v$, eq. 46)"),
-             (axes[1], 0.5 * (sgd.rho[0] * X**2 + sgd.rho[low] * Y**2), "Greys_r",
+             (lambda X, Y: 0.5 * (sgd.rho[0] * X**2 + sgd.rho[low] * Y**2), "0.5",
               "contours of $v^T H v$ (training-loss curvature)"))
-    for ax, Z, cmap, title in forms:
-        _contours(ax, X, Y, Z, cmap)
-        ax.scatter(s["samples"]["v_last"][:, 0], s["samples"]["v_last"][:, 1], s=3, color="0.2", alpha=0.5, lw=0,
-                   label="all paths at the last step")
-        ax.plot(v[:100, 0], v[:100, 1], color="black", lw=0.5, label="one path, 100 steps")
-        ex, ey = _ellipse(C_ex)
-        ax.plot(ex, ey, **{**EXACT, "label": "95% region, exact"})
-        ax.set_xlim(-h[0], h[0])
-        ax.set_ylim(-h[1], h[1])
-        ax.set_xlabel("$\\langle v, q_1\\rangle$")
-        ax.set_ylabel(f"$\\langle v, q_{{{low + 1}}}\\rangle$")
-        ax.set_title(title, fontsize=10)
-    axes[0].legend(fontsize=7, loc="lower left")
+    fig = _plane_figure(s, setup, "v", forms, equal=False, n_path=100)
     r = s["measured"]["gaussian"]["velocity_shape"]
     fig.suptitle(f"Velocity at stationarity, {_beta(s)} (Fig. 4; axes scaled separately): Var q$_{{{low + 1}}}$ / "
                  f"Var q$_1$ = {r.value:.4f} $\\pm$ {r.stderr:.4f}, $\\rho_{{{low + 1}}}/\\rho_1$ = "

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.linalg
 
-from dynlab.models import LinearRegressionProblem, synthetic_regression
+from dynlab.models import LinearRegressionProblem, QuadraticProblem, synthetic_regression
 
 from .cifar import CLASSES, load_cifar10_train
 
@@ -59,6 +59,7 @@ class Setup:
     mu: np.ndarray = field(init=False)
     Sigma: np.ndarray = field(init=False)
     info: dict = field(default_factory=dict)
+    _gaussian: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
         H, b = self.problem.H, self.problem.b
@@ -84,6 +85,14 @@ class Setup:
         use this ``Sigma (N - S) / (N - 1)``, so the two simulations share one prediction.
         """
         return self.Sigma * ((self.N - batch_size) / (self.N - 1))
+
+    def gaussian_problem(self, batch_size: int) -> QuadraticProblem:
+        """The same loss with Gaussian gradient noise ``N(0, noise_cov(S) / S)`` (cached per batch size:
+        the zoo factors the noise covariance once per problem)."""
+        if batch_size not in self._gaussian:
+            p = self.problem
+            self._gaussian[batch_size] = QuadraticProblem(p.H, p.b, noise_cov=self.noise_cov(batch_size), c=p.c)
+        return self._gaussian[batch_size]
 
 
 def synthetic_setup(*, d: int = 64, n_samples: int = 4096, noise_std: float = 0.1, lr: float = 0.15,

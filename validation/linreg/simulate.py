@@ -20,7 +20,6 @@ from __future__ import annotations
 import numpy as np
 
 from dynlab.integrators import Recording, run
-from dynlab.models import QuadraticProblem
 from dynlab.ou import SGDPhaseSpace
 
 __all__ = ["KINDS", "seed_for", "stationary_draws", "stationary_run", "transient_run"]
@@ -53,8 +52,7 @@ def stationary_draws(sgd: SGDPhaseSpace, n_paths: int, seed) -> tuple[np.ndarray
 
 def _problem(setup, kind: str, batch_size: int):
     if kind == "gaussian":
-        p = setup.problem
-        return QuadraticProblem(p.H, p.b, noise_cov=setup.noise_cov(batch_size), c=p.c)
+        return setup.gaussian_problem(batch_size)
     if kind == "minibatch":
         return setup.problem
     raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")

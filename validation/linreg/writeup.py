@@ -153,17 +153,17 @@ def write_gap_tables(report, gaps: _Gaps) -> None:
         "SDE vs exact recursion",
         "The SDE of seed 003 (eq. 4) models the optimizer with O(lr) error; the exact recursion has none. "
         "'gap' is (SDE - exact) / |exact|; 'in s.e.' divides SDE - exact by the Gaussian simulation's standard "
-        "error (how clearly the simulation resolves the SDE's error); 'theory sign' is the sign of the gap the "
+        "error (how clearly the simulation resolves the SDE's error); 'theory says' is the sign of the gap the "
         "per-mode closed forms fix (validation/linreg/predict.py), blank where none is claimed. Exponents and "
         "mean trajectories cross zero: their gaps are absolute.",
     )
     rows = []
     for name, e in gaps.sde.items():
         gap = f"{e['rel_gap']:+.3%}" if e["rel_gap"] is not None else f"{e['abs_gap']:+.3g} (abs.)"
-        sign = {1: "+", -1: "-"}.get(e["theory_sign"], "")
+        sign = {1: "SDE > exact", -1: "SDE < exact"}.get(e["theory_sign"], "")
         ok = {True: "yes", False: "NO"}.get(e.get("sign_as_theory"), "")
         rows.append([name, e["exact"], e["sde"], gap, f"{e['gap_in_stderr']:+.1f}", sign, ok])
-    report.table(["quantity", "exact", "SDE", "gap", "in s.e.", "theory sign", "agrees"], rows)
+    report.table(["quantity", "exact", "SDE", "gap", "in s.e.", "theory says", "agrees"], rows)
     report.value("sde_gap", gaps.sde)
     report.value("minibatch_gap", gaps.minibatch)
 
