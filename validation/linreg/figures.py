@@ -88,7 +88,8 @@ def phase_portrait_figure(settings, setup):
             G = np.stack(np.meshgrid(gx, gy), axis=-1) + ou.mu
             J = ou.current(G)
             ax.streamplot(gx, gy, J[..., 0], J[..., 1], color="orange", density=0.5, linewidth=0.6, arrowsize=0.8,
-                          zorder=0)
+                          minlength=0.3, zorder=0)
+            ax.ticklabel_format(style="sci", scilimits=(-3, 3))
             ax.set_xlim(-hx, hx)
             ax.set_ylim(-hy, hy)
             ax.set_xlabel(f"$\\langle\\theta - \\mu, q_{{{i + 1}}}\\rangle$")
@@ -159,18 +160,19 @@ def displacement_figure(settings):
             ax.plot(k, m, color=SIM[kind][0], lw=1.2, ls=ls)
         ax.plot(k, s["displacement_exact"], color=EXACT["color"], lw=1.0, ls=ls)
         ax.plot(k, s["displacement_sde"], color=SDE["color"], lw=1.0, ls=ls)
-        ax.plot(k, s["displacement_eq13"], color="tab:purple", lw=0.8, ls=ls)
+        ax.plot(k, s["displacement_eq13"], color="tab:purple", lw=0.8, ls=ls, zorder=1)
         L = s["lengths"]
         for n, (kind, ests) in enumerate(s["exponent_by_length"].items()):
             bx.errorbar(L * (1.0 + 0.03 * (n - 0.5)), [e.value for e in ests], yerr=[2 * e.stderr for e in ests],
-                        fmt="o", ms=3, color=SIM[kind][0], capsize=2, ls="none")
+                        fmt="os^"[n_s % 3], ms=3, color=SIM[kind][0], capsize=2, ls="none")
         bx.plot(L, s["exponent_by_length_exact"], color=EXACT["color"], lw=1.2, ls=ls, marker=".")
         bx.plot(L, s["exponent_by_length_sde"], color=SDE["color"], lw=1.0, ls=ls, marker=".")
     sources = [Line2D([], [], color=c, label=lab) for c, lab in SIM.values()] + [
         Line2D([], [], color=EXACT["color"], label="exact recursion"),
         Line2D([], [], color=SDE["color"], label="SDE (seed 003 eq. 4)"),
         Line2D([], [], color="tab:purple", label="paper's eq. 13 (left only)")]
-    momenta = [Line2D([], [], color="0.3", ls=styles[i % len(styles)], label=_beta(s)) for i, s in enumerate(settings)]
+    momenta = [Line2D([], [], color="0.3", ls=styles[i % len(styles)], marker="os^"[i % 3], ms=3, label=_beta(s))
+               for i, s in enumerate(settings)]
     ax.legend(handles=sources + momenta, fontsize=7, loc="lower right")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -218,6 +220,7 @@ def _plane_figure(s, setup, var: str, forms, *, equal: bool, n_path: int):
         ax.plot(path[:, 0], path[:, 1], color="black", lw=0.5, label=f"one path, {len(path)} steps")
         ex, ey = _ellipse(C_ex)
         ax.plot(ex, ey, **{**EXACT, "label": "95% region, exact"})
+        ax.ticklabel_format(style="sci", scilimits=(-3, 3))
         if equal:
             ax.set_aspect("equal")
         ax.set_xlim(-h[0], h[0])

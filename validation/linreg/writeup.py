@@ -108,8 +108,8 @@ def write_setting(report, gaps: _Gaps, s: dict, setup) -> None:
     sgd = s["model"]
     report.section(
         f"Momentum {beta:g}",
-        f"lr {sgd.lr:g}, batch size {sgd.batch_size}, kappa = S (1 - beta^2) = {sgd.kappa:.4g}; spectral "
-        f"radius of the recursion {sgd.discrete.spectral_radius:.6f}; damping ratios zeta in "
+        f"lr {sgd.lr:g}, batch size {sgd.batch_size}, kappa = S (1 - beta^2) = {sgd.kappa:.4g}; 1 - spectral "
+        f"radius of the recursion = {1.0 - sgd.discrete.spectral_radius:.3g} (slowest relaxation); damping ratios zeta in "
         f"[{sgd.modes.zeta.min():.3g}, {sgd.modes.zeta.max():.3g}] ({np.sum(sgd.modes.regime == 'under')} of "
         f"{sgd.d} modes underdamped); minibatch ensembles burned in for {s['burn_in']} steps.",
     )
