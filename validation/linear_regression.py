@@ -28,7 +28,7 @@ from dynlab.progress import progress
 from validation.linreg import figures
 from validation.linreg.experiment import Sizes, run_setting, run_sweeps
 from validation.linreg.problem import cifar_setup, synthetic_setup
-from validation.linreg.writeup import _Gaps, summary, write_gap_tables, write_setting, write_sweeps
+from validation.linreg.writeup import Gaps, summary, write_gap_tables, write_setting, write_sweeps
 from validation.report import Report
 
 __all__ = ["main", "PROFILES", "Z_LIMIT"]
@@ -167,7 +167,7 @@ def main(argv=None) -> int:
     n_intro = len(report.blocks)
     settings = [run_setting(setup, beta, sizes, args.seed, i)
                 for i, beta in enumerate(progress(setup.momenta, desc="momentum settings", unit="setting"))]
-    gaps = _Gaps()
+    gaps = Gaps()
     for s in settings:
         write_setting(report, gaps, s, setup)
     write_gap_tables(report, gaps)

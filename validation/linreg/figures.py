@@ -94,7 +94,8 @@ def phase_portrait_figure(settings, setup):
             ax.set_ylim(-hy, hy)
             ax.set_xlabel(f"$\\langle\\theta - \\mu, q_{{{i + 1}}}\\rangle$")
             ax.set_ylabel(f"$\\langle v, q_{{{i + 1}}}\\rangle$")
-            ax.set_title(f"{_beta(s)}, q$_{{{i + 1}}}$ ($\\rho$ = {sgd.rho[i]:.3g}); orange: current $J_{{ss}}$", fontsize=9)
+            ax.set_title(f"{_beta(s)}, q$_{{{i + 1}}}$ ($\\rho$ = {sgd.rho[i]:.3g}); orange: current $J_{{ss}}$",
+                         fontsize=9)
         row[0].legend(fontsize=7, loc="lower left")
     fig.suptitle("Phase-space portraits: stationary law and probability current (seed 003 eq. 8, Fig. 5)")
     return fig

@@ -102,7 +102,8 @@ def plane_cov(sgd: SGDPhaseSpace, i: int, j: int, *, exact: bool, plane: str) ->
     C = np.empty((2, 2))
     for a, ia in enumerate((i, j)):
         for b, ib in enumerate((i, j)):
-            C[a, b] = modes.stationary_mode_covariances(sgd.rho[ia], sgd.rho[ib], _sigma(sgd, ia, ib), exact=exact, **h)[idx]
+            blocks = modes.stationary_mode_covariances(sgd.rho[ia], sgd.rho[ib], _sigma(sgd, ia, ib), exact=exact, **h)
+            C[a, b] = blocks[idx]
     return 0.5 * (C + C.T)
 
 

@@ -20,7 +20,7 @@ from .estimate import Estimate
 from .experiment import TRANSIENT_STEPS
 from .predict import SDE_SIGN, Pair
 
-__all__ = ["LABELS", "write_setting", "write_gap_tables", "write_sweeps", "summary"]
+__all__ = ["LABELS", "Gaps", "write_setting", "write_gap_tables", "write_sweeps", "summary"]
 
 #: Report label of each stationary quantity.
 LABELS = {
@@ -44,7 +44,7 @@ def _fmt_pm(est: Estimate) -> str:
     return f"{est.value:.4g} ± {est.stderr:.2g}"
 
 
-class _Gaps:
+class Gaps:
     """Collects the SDE-vs-exact and minibatch-vs-exact gaps of one run for results.json."""
 
     def __init__(self):
@@ -79,7 +79,7 @@ def _gap(x: float, ref: float, relative: bool) -> str:
     return f"{(x - ref) / abs(ref):+.2%}" if relative else f"{x - ref:+.3g}"
 
 
-def _compare(report, gaps: _Gaps, name: str, pair: Pair, measured: dict, *, sign=None, relative=True,
+def _compare(report, gaps: Gaps, name: str, pair: Pair, measured: dict, *, sign=None, relative=True,
              note: str = "") -> list:
     """Record the rows of one quantity; return its compact-table row.
 
@@ -101,17 +101,18 @@ _HEAD = ["quantity", "exact", "SDE", "SDE gap", "sim (a) Gaussian", "z (a) vs ex
          "sim (b) minibatch", "(b) gap vs exact", "(b) in s.e."]
 
 
-def write_setting(report, gaps: _Gaps, s: dict, setup) -> None:
+def write_setting(report, gaps: Gaps, s: dict, setup) -> None:
     """Section of one momentum: stationary quantities, displacement, exponent, mean trajectory."""
     beta = s["momentum"]
     tag = f"momentum {beta:g}"
     sgd = s["model"]
+    zeta, n_under = sgd.modes.zeta, int(np.sum(sgd.modes.regime == "under"))
     report.section(
         f"Momentum {beta:g}",
         f"lr {sgd.lr:g}, batch size {sgd.batch_size}, kappa = S (1 - beta^2) = {sgd.kappa:.4g}; 1 - spectral "
-        f"radius of the recursion = {1.0 - sgd.discrete.spectral_radius:.3g} (slowest relaxation); damping ratios zeta in "
-        f"[{sgd.modes.zeta.min():.3g}, {sgd.modes.zeta.max():.3g}] ({np.sum(sgd.modes.regime == 'under')} of "
-        f"{sgd.d} modes underdamped); minibatch ensembles burned in for {s['burn_in']} steps.",
+        f"radius of the recursion = {1.0 - sgd.discrete.spectral_radius:.3g} (slowest relaxation); damping "
+        f"ratios zeta in [{zeta.min():.3g}, {zeta.max():.3g}] ({n_under} of {sgd.d} modes underdamped); "
+        f"minibatch ensembles burned in for {s['burn_in']} steps.",
     )
     rows = []
     for key, label in LABELS.items():
@@ -147,7 +148,7 @@ def write_setting(report, gaps: _Gaps, s: dict, setup) -> None:
     report.table(_HEAD, rows)
 
 
-def write_gap_tables(report, gaps: _Gaps) -> None:
+def write_gap_tables(report, gaps: Gaps) -> None:
     """The SDE-vs-exact gap per quantity, and the minibatch simulation's gap; stored in results.json."""
     report.section(
         "SDE vs exact recursion",
