@@ -42,11 +42,11 @@ DEFAULT_DIM, QUICK_DIM = 64, 32
 #: Ensemble sizes per profile.
 PROFILES = {
     "quick": Sizes(paths=200, steps=300, transient_paths=200, transient_steps=150, sweep_paths=100,
-                   sweep_steps=200, sweep_points=3, burn_in_cap=300, jackknife_groups=10),
+                   sweep_steps=200, sweep_points=3, burn_in_cap=300),
     "default": Sizes(paths=500, steps=800, transient_paths=500, transient_steps=300, sweep_paths=200,
                      sweep_steps=400, sweep_points=5, burn_in_cap=1000),
     "cifar": Sizes(paths=16, steps=390, transient_paths=16, transient_steps=390, sweep_paths=0,
-                   sweep_steps=0, sweep_points=0, burn_in_cap=200, jackknife_groups=8),
+                   sweep_steps=0, sweep_points=0, burn_in_cap=200),
 }
 
 
@@ -127,8 +127,8 @@ def _intro(report, setup, sizes, args) -> None:
         "path for stationary quantities, the value at one step for displacements and means); the standard "
         "error is the standard deviation of these per-path numbers over sqrt(number of paths). The paths are "
         "independent, so this is valid whatever the autocorrelation along a path. Ratios use the delta method "
-        "over paths, fitted exponents a delete-one-group jackknife over "
-        f"{sizes.jackknife_groups} groups of paths. z = (measured - predicted) / standard error.",
+        "over paths, fitted exponents the delete-one jackknife over paths. "
+        "z = (measured - predicted) / standard error.",
     )
 
 

@@ -40,7 +40,7 @@ class Sizes:
     sweep_steps: int
     sweep_points: int
     burn_in_cap: int
-    jackknife_groups: int = 20
+    jackknife_groups: int | None = None
     sweep_fit_steps: int = 60
 
     @property

@@ -43,11 +43,11 @@ def displacement_estimates(rec, lags) -> dict[int, Estimate]:
     return {int(k): path_average(rec.Delta2[row[int(k)]]) for k in lags}
 
 
-def exponent_estimate(rec, n_rows: int | None = None, groups: int = 20) -> Estimate:
+def exponent_estimate(rec, n_rows: int | None = None, groups: int | None = None) -> Estimate:
     """Exponent c of the ensemble-mean ``||Delta_k||^2 ~ k^c`` over the first ``n_rows`` rows.
 
     Fitted on the last 2/3 of those rows (seed 003 app. H.2); standard error by the
-    delete-one-group jackknife over paths.
+    jackknife over paths (delete-one by default, see :func:`.estimate.jackknife`).
     """
     n = rec.steps.shape[0] if n_rows is None else n_rows
     steps = rec.steps[:n]
