@@ -43,7 +43,7 @@ DEFAULT_DIM, QUICK_DIM = 64, 32
 PROFILES = {
     "quick": Sizes(paths=200, steps=300, transient_paths=200, transient_steps=150, sweep_paths=100,
                    sweep_steps=200, sweep_points=3, burn_in_cap=300),
-    "default": Sizes(paths=500, steps=800, transient_paths=500, transient_steps=300, sweep_paths=200,
+    "default": Sizes(paths=1000, steps=800, transient_paths=1000, transient_steps=300, sweep_paths=200,
                      sweep_steps=400, sweep_points=5, burn_in_cap=1000),
     "cifar": Sizes(paths=16, steps=390, transient_paths=16, transient_steps=390, sweep_paths=0,
                    sweep_steps=0, sweep_points=0, burn_in_cap=200),

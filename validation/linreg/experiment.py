@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dynlab.progress import progress
+
 from .estimate import path_average, per_step
 from .measure import displacement_estimates, exponent_estimate, projection_curves, stationary_estimates
 from .predict import fitted_exponent, mean_projection, phase_space_model, stationary_predictions
@@ -133,7 +135,9 @@ def run_sweeps(setup, sizes: Sizes, seed: int) -> dict:
     base = {"lr": setup.lr, "momentum": setup.momenta[0], "batch_size": setup.batch_size}
     out = {"fit_steps": sizes.sweep_fit_steps}
     fit = np.arange(1, min(sizes.sweep_fit_steps, sizes.sweep_steps) + 1)
-    for a, (axis, values) in enumerate(sweep_values(setup, sizes.sweep_points).items()):
+    sweeps = sweep_values(setup, sizes.sweep_points)
+    bar = progress(total=sum(len(v) for v in sweeps.values()), desc="sweep points", unit="point")
+    for a, (axis, values) in enumerate(sweeps.items()):
         points = []
         for i, value in enumerate(values):
             hyper = {**base, axis: value}
@@ -154,5 +158,7 @@ def run_sweeps(setup, sizes: Sizes, seed: int) -> dict:
                 point["speed"][kind] = path_average(rec.delta2)
                 point["exponent"][kind] = exponent_estimate(rec, fit.size, sizes.jackknife_groups)
             points.append(point)
+            bar.update(1)
         out[axis] = points
+    bar.close()
     return out
