@@ -87,8 +87,10 @@ def phase_portrait_figure(settings, setup):
             gx, gy = np.linspace(-hx, hx, 41), np.linspace(-hy, hy, 41)
             G = np.stack(np.meshgrid(gx, gy), axis=-1) + ou.mu
             J = ou.current(G)
-            ax.streamplot(gx, gy, J[..., 0], J[..., 1], color="orange", density=0.5, linewidth=0.6, arrowsize=0.8,
-                          minlength=0.3, zorder=0)
+            # no streamlines in the innermost 10% of the 95% region, where they would only circle
+            inner = ou.modified_potential(G) * ou.kappa < 0.5 * (0.1 * R95) ** 2
+            U, V = (np.ma.masked_where(inner, J[..., c]) for c in (0, 1))
+            ax.streamplot(gx, gy, U, V, color="orange", density=0.5, linewidth=0.6, arrowsize=0.8, zorder=0)
             ax.ticklabel_format(style="sci", scilimits=(-3, 3))
             ax.set_xlim(-hx, hx)
             ax.set_ylim(-hy, hy)
@@ -96,7 +98,7 @@ def phase_portrait_figure(settings, setup):
             ax.set_ylabel(f"$\\langle v, q_{{{i + 1}}}\\rangle$")
             ax.set_title(f"{_beta(s)}, q$_{{{i + 1}}}$ ($\\rho$ = {sgd.rho[i]:.3g}); orange: current $J_{{ss}}$",
                          fontsize=9)
-        row[0].legend(fontsize=7, loc="lower left")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8)
     fig.suptitle("Phase-space portraits: stationary law and probability current (seed 003 eq. 8, Fig. 5)")
     return fig
 
