@@ -29,3 +29,25 @@ SINGULAR_RTOL = 1e-12
 #: Sigma counts as commuting with H (seed 003 Assumption 3) when
 #: ||H Sigma - Sigma H||_max <= COMMUTE_RTOL * ||H||_2 ||Sigma||_2.
 COMMUTE_RTOL = 1e-10
+
+#: Integrator zoo, ``run(layout="auto")``: with d >= INTEGRATOR_BLAS_MIN_DIM all paths step
+#: together and the products over paths (H theta, noise factors) are one BLAS GEMM per step;
+#: below it each thread advances its own paths with loops, never synchronising within a chunk.
+#: ``python benchmarks/integrators.py --crossover`` (M = 256, 2 cores, other jobs running):
+#: loops won up to d = 256 (3x there: multi-threaded BLAS stalls when the cores are shared),
+#: GEMMs from d = 512 (2.6x); on an idle machine GEMMs win earlier, by < 2x below 512.
+INTEGRATOR_BLAS_MIN_DIM = 512
+
+#: Energy cap of seed 000 eq. 7: the guard epsilon in max(eps, alpha H0 - L) and max(eps, K).
+#: An absolute value, as in the paper (energies in nats), used only against division by zero.
+ENERGY_CAP_EPS = 1e-12
+
+#: Implicit midpoint rule: the fixed-point iteration for the midpoint stops when every path's
+#: update is <= IMPLICIT_RTOL * (its largest |component|). The iteration stalls at a few eps
+#: relative (rounding of z + dt/2 f(Y)), so 1e-14 (~45 eps) is reachable and leaves an error
+#: far below any discretization error.
+IMPLICIT_RTOL = 1e-14
+
+#: Implicit midpoint rule: at most this many fixed-point rounds per step (each contracts the
+#: error by about dt/2 ||f'||); more means dt is too large and the run is stopped.
+IMPLICIT_MAX_ITER = 100

@@ -1,0 +1,205 @@
+"""The scheme registry: every subclass of :class:`Scheme` that sets ``name`` joins ``SCHEMES``.
+
+A scheme declares its properties as class attributes (order, strong/weak order, symplectic,
+reversible, ...), its hyperparameters with defaults, and how it advances an ensemble
+(``advance``, calling its numba kernel). :func:`dynlab.integrators.run` validates the input,
+builds the arrays, and drives ``advance`` in chunks.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._validate import as_array, as_positive_int, as_scalar
+from ..errors import HyperparameterError, ShapeError
+from ..models import LinearRegressionProblem, QuadraticProblem
+
+__all__ = ["Scheme", "SCHEMES", "REQUIRED"]
+
+
+class _Required:
+    """Marker for a hyperparameter without a default."""
+
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED = _Required()
+
+_REGISTRY: dict[str, type[Scheme]] = {}
+
+#: Every scheme of the zoo by name (read-only); a scheme joins by being defined.
+SCHEMES = MappingProxyType(_REGISTRY)
+
+
+def psd_sqrt(S: np.ndarray) -> np.ndarray:
+    """Symmetric square root of a PSD matrix (negative rounding eigenvalues clipped to 0),
+    symmetrised exactly (kernels use ``F z`` and ``Z @ F`` interchangeably)."""
+    w, V = np.linalg.eigh(S)
+    R = (V * np.sqrt(np.clip(w, 0.0, None))) @ V.T
+    return 0.5 * (R + R.T)
+
+
+class Scheme(ABC):
+    """Base class of the integrator zoo.
+
+    Subclasses set the class attributes below; setting ``name`` registers the class in
+    :data:`SCHEMES` (a second class with the same name is rejected).
+
+    Attributes
+    ----------
+    name : str
+        Registry key, used as ``run(name, ...)``.
+    kind : {"optimizer", "hamiltonian", "sde"}
+        What it integrates: a discrete optimizer (the process itself), the Hamiltonian flow
+        ``theta' = M^-1 p, p' = -grad V(theta) [- friction p]`` with time step ``dt``, or the
+        Langevin SDE of seed 003 eq. 3 with time step ``dt`` in SDE time (t = lr k).
+    order : float or None
+        Global order of accuracy on the deterministic flow (Hamiltonian schemes).
+    strong_order, weak_order : float or None
+        Orders of an SDE solver (additive noise); ``inf`` for an exact transition.
+    symplectic : bool
+        The step map preserves the symplectic form (with friction 0).
+    reversible : bool
+        Flipping the momentum and stepping retraces the trajectory (time-reversible).
+    stochastic : bool
+        Draws Brownian increments of its own (an SDE solver).
+    minibatch : bool
+        Its gradient is the problem's stochastic gradient (minibatch rows of a linear
+        regression, additive Gaussian noise N(0, Sigma / batch_size) of a quadratic); with
+        ``False`` it uses the exact gradient ``H theta - b``.
+    hamiltonian : bool
+        Records the energy ``H = 1/2 p^T M^-1 p + V(theta)`` and its per-step change.
+    reference : str
+        Where the update rule is stated.
+    hyper : dict
+        Hyperparameter names and defaults (``REQUIRED`` if none).
+    """
+
+    name: ClassVar[str]
+    kind: ClassVar[str]
+    order: ClassVar[float | None] = None
+    strong_order: ClassVar[float | None] = None
+    weak_order: ClassVar[float | None] = None
+    symplectic: ClassVar[bool] = False
+    reversible: ClassVar[bool] = False
+    stochastic: ClassVar[bool] = False
+    minibatch: ClassVar[bool] = True
+    hamiltonian: ClassVar[bool] = False
+    reference: ClassVar[str] = ""
+    hyper: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            return
+        if cls.name in _REGISTRY:
+            raise ValueError(
+                f"scheme name {cls.name!r} is already registered by "
+                f"{_REGISTRY[cls.name].__module__}.{_REGISTRY[cls.name].__qualname__}"
+            )
+        _REGISTRY[cls.name] = cls
+
+    def __init__(self, problem, hyper: dict, noise_cov: np.ndarray | None):
+        if not isinstance(problem, (QuadraticProblem, LinearRegressionProblem)):
+            raise ShapeError(
+                "problem must be a dynlab.models.QuadraticProblem or LinearRegressionProblem; "
+                f"got {type(problem).__name__}"
+            )
+        self.problem = problem
+        self.d = problem.d
+        #: per-sample gradient-noise covariance Sigma (None: no Gaussian noise)
+        self.noise_cov = noise_cov
+        unknown = sorted(set(hyper) - set(self.hyper))
+        if unknown:
+            raise HyperparameterError(
+                f"scheme {self.name!r} takes hyperparameters {sorted(self.hyper)}; "
+                f"got unknown {unknown}"
+            )
+        values = {**self.hyper, **hyper}
+        missing = sorted(k for k, val in values.items() if val is REQUIRED)
+        if missing:
+            raise HyperparameterError(f"scheme {self.name!r} needs hyperparameter(s) {missing}")
+        self.params = self._check(values)
+
+    # -- hooks, overridden by families -----------------------------------------------------
+
+    @abstractmethod
+    def _check(self, values: dict) -> dict:
+        """Validate hyperparameter values; return them normalised (floats, arrays)."""
+
+    def noise(self) -> tuple[int, int, np.ndarray | None]:
+        """``(n_slots, dn, F)``: per step, ``n_slots`` vectors of ``dn`` standard normals z,
+        used as the noise ``F z`` with a symmetric ``F`` (None: z itself)."""
+        if not self.minibatch or self.noise_cov is None:
+            return 0, self.d, None
+        return 1, self.d, psd_sqrt(self.noise_cov) / np.sqrt(self.params["batch_size"])
+
+    def batch_rows(self) -> int:
+        """Rows per minibatch drawn each step (0: the scheme samples no rows)."""
+        if self.minibatch and isinstance(self.problem, LinearRegressionProblem):
+            return self.params["batch_size"]
+        return 0
+
+    def init_state(self, theta: np.ndarray, v: np.ndarray) -> dict[str, np.ndarray]:
+        """Extra per-path state arrays besides theta and v (e.g. Adam's second moment)."""
+        return {}
+
+    @property
+    def capped(self) -> bool:
+        """Whether the energy cap of seed 000 eq. 7 is on (its engagements are recorded)."""
+        return False
+
+    def recorded_inv_mass(self) -> np.ndarray:
+        """Inverse mass of the recorded kinetic energy, shape (d,)."""
+        return np.ones(self.d)
+
+    def workspace(self, M: int) -> tuple:
+        """Work arrays of the kernel, allocated once per run (default: the gradients)."""
+        return (np.empty((M, self.d)),)
+
+    @abstractmethod
+    def advance(self, loss, draws, rec, theta, v, state, work, k0: int, n: int, i0: int, i1: int) -> None:
+        """Advance the paths ``i0 <= i < i1`` from step ``k0`` to ``k0 + n`` in place.
+
+        Runs in a worker thread (the kernels release the GIL); blocks of paths never overlap.
+        """
+
+    # -- shared validators ----------------------------------------------------------------
+
+    def _batch_size(self, value) -> int:
+        S = as_positive_int(value, "batch_size")
+        if isinstance(self.problem, LinearRegressionProblem) and self.minibatch and S > self.problem.N:
+            raise HyperparameterError(
+                f"batch_size must be <= the number of rows N = {self.problem.N}; got {S}"
+            )
+        return S
+
+    def _inv_mass(self, value) -> np.ndarray:
+        m = as_array(value, "inv_mass")
+        if m.ndim == 0:
+            m = np.full(self.d, float(m))
+        if m.shape != (self.d,):
+            raise ShapeError(f"inv_mass must be a scalar or have shape ({self.d},); got {m.shape}")
+        if np.any(m <= 0.0):
+            raise HyperparameterError("inv_mass must be positive")
+        return np.ascontiguousarray(m)
+
+
+def positive(value, name: str) -> float:
+    """A finite float > 0."""
+    return as_scalar(value, name, low=0.0, low_open=True)
+
+
+def nonnegative(value, name: str) -> float:
+    """A finite float >= 0."""
+    return as_scalar(value, name, low=0.0)
+
+
+def unit_interval(value, name: str) -> float:
+    """A finite float in [0, 1)."""
+    return as_scalar(value, name, low=0.0, high=1.0, high_open=True)

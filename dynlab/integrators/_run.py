@@ -1,0 +1,355 @@
+"""``run``: validate, allocate, drive a scheme's kernel in chunks, and return a typed record."""
+
+from __future__ import annotations
+
+import numbers
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+
+from .. import config
+from .._validate import as_array, as_positive_int, as_psd
+from ..errors import ShapeError, StabilityRegionError
+from ..models import LinearRegressionProblem, QuadraticProblem
+from ..observables import ensemble_mean_sem
+from ..progress import progress
+from ._base import SCHEMES
+from ._ops import Draws, Loss, Rec
+from ._rng import seed_states
+
+__all__ = ["Recording", "Record", "run", "normals_shape"]
+
+#: Steps per kernel call (rounded to whole recording intervals): the progress-bar granularity.
+_CHUNK_STEPS = 4096
+
+_OBSERVABLES = (
+    "loss", "delta2", "Delta2", "proj_theta", "proj_v", "energy", "energy_change", "cap",
+    "theta_path", "v_path",
+)
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What :func:`run` records.
+
+    Parameters
+    ----------
+    every : int
+        Record after steps ``every, 2 every, ...`` (``record_every``).
+    basis : (d, p) array_like, optional
+        Columns onto which theta and v are projected (e.g. top Hessian eigenvectors ``q_i``).
+    trajectories : bool
+        Also keep theta and v of every path at every recorded step (memory ``2 R M d``).
+    """
+
+    every: int = 1
+    basis: np.ndarray | None = None
+    trajectories: bool = False
+
+
+@dataclass
+class Record:
+    """Observables of an ensemble run, per path, at the recorded steps.
+
+    Arrays have shape ``(R, n_paths)`` (``(R, n_paths, p)`` for projections,
+    ``(R, n_paths, d)`` for trajectories) with ``R = n_steps // every`` rows at the steps
+    ``steps = every, 2 every, ...``. Row ``r`` describes the state ``z_k`` at ``k = steps[r]``:
+
+    * ``loss`` -- ``L(theta_k)`` (full-batch loss, without weight decay);
+    * ``delta2`` -- ``||delta_k||^2 = ||theta_k - theta_{k-1}||^2`` (seed 003 eq. 1);
+    * ``Delta2`` -- ``||Delta_k||^2 = ||theta_k - theta_0||^2`` (seed 003 eq. 1);
+    * ``proj_theta``, ``proj_v`` -- ``theta_k @ basis``, ``v_k @ basis`` (None without basis);
+    * ``energy`` -- ``H(z_k) = 1/2 p^T M^-1 p + L(theta) + weight_decay/2 |theta|^2`` and
+      ``energy_change`` -- ``H(z_k) - H(z_{k-1})`` (seed 000 eq. 1's ``Delta H_{k-1}``),
+      Hamiltonian schemes only (else None);
+    * ``cap`` -- energy-cap engagements in steps ``(k - every, k]`` (seed 000 eq. 7), for
+      ``damped_leapfrog`` with a cap (else None);
+    * ``theta_path``, ``v_path`` -- full trajectories if asked (else None).
+
+    ``theta``, ``v`` are the final states, ``state`` any further per-path state (Adam's
+    ``exp_avg_sq``; the initial energies ``H0`` of a capped damped leapfrog). ``v`` is the scheme's second variable: heavy-ball velocity, ``-exp_avg``
+    for Adam, momentum ``p`` for Hamiltonian schemes, SDE velocity for SDE solvers.
+    """
+
+    scheme: str
+    hyper: dict
+    seed: np.random.SeedSequence
+    n_paths: int
+    n_steps: int
+    every: int
+    steps: np.ndarray
+    loss: np.ndarray
+    delta2: np.ndarray
+    Delta2: np.ndarray
+    theta: np.ndarray
+    v: np.ndarray
+    proj_theta: np.ndarray | None = None
+    proj_v: np.ndarray | None = None
+    energy: np.ndarray | None = None
+    energy_change: np.ndarray | None = None
+    cap: np.ndarray | None = None
+    theta_path: np.ndarray | None = None
+    v_path: np.ndarray | None = None
+    state: dict = field(default_factory=dict)
+
+    @property
+    def time(self) -> np.ndarray:
+        """Time of each row: ``steps * dt`` for Hamiltonian/SDE schemes, ``steps * lr`` for
+        optimizers (the SDE time t = lr k of seed 003)."""
+        h = self.hyper["dt"] if "dt" in self.hyper else self.hyper["lr"]
+        return self.steps * h
+
+    def _values(self, name: str) -> np.ndarray:
+        if name not in _OBSERVABLES:
+            raise ShapeError(f"unknown observable {name!r}; choose from {list(_OBSERVABLES)}")
+        x = getattr(self, name)
+        if x is None:
+            raise ShapeError(f"observable {name!r} was not recorded in this run")
+        return x
+
+    def mean(self, name: str) -> np.ndarray:
+        """Ensemble mean of an observable over paths, per recorded step."""
+        return self._values(name).mean(axis=1)
+
+    def sem(self, name: str) -> np.ndarray:
+        """Standard error of :meth:`mean` (sample std with ddof 1 over sqrt(n_paths))."""
+        return ensemble_mean_sem(self._values(name), axis=1)[1]
+
+
+def _blocks(M: int, n_threads: int) -> list[tuple[int, int]]:
+    """Contiguous blocks of paths, one per worker thread (a path's numbers do not depend on them)."""
+    edges = np.linspace(0, M, min(M, n_threads) + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _initial(x, name: str, M: int, d: int) -> np.ndarray:
+    if x is None:
+        return np.zeros((M, d))
+    a = as_array(x, name)
+    if a.shape == (d,):
+        return np.repeat(a[None, :], M, axis=0)
+    if a.shape == (M, d):
+        return np.array(a, dtype=np.float64, order="C")
+    raise ShapeError(f"{name} must have shape ({d},) or (n_paths, d) = ({M}, {d}); got {a.shape}")
+
+
+def _seed_sequence(seed) -> np.random.SeedSequence:
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if seed is None or isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return np.random.SeedSequence(seed)
+    raise ShapeError(f"seed must be an int, None or a numpy SeedSequence; got {seed!r}")
+
+
+def _loss_bundle(problem, blas: bool) -> Loss:
+    d = problem.d
+    if isinstance(problem, LinearRegressionProblem):
+        X, Y = problem.X, problem.Y
+    else:
+        X, Y = np.zeros((0, d)), np.zeros(0)
+    return Loss(
+        np.ascontiguousarray(problem.H), np.ascontiguousarray(problem.b), float(problem.c),
+        np.ascontiguousarray(X), np.ascontiguousarray(Y), blas,
+    )
+
+
+def _draws_bundle(scheme, ss, M, n_steps, normals, batches) -> Draws:
+    n_slots, dn, F = scheme.noise()
+    S = scheme.batch_rows()
+    N = scheme.problem.N if S else 0
+    if normals is None:
+        normals = np.zeros((0, 0, 0, 0))
+    else:
+        normals = as_array(normals, "normals", shape=(n_steps, n_slots, M, dn))
+    if batches is None:
+        batches = np.zeros((0, 0, 0), dtype=np.int64)
+    else:
+        if not S:
+            raise ShapeError(f"scheme {scheme.name!r} draws no minibatch rows here; batches must be None")
+        b = np.asarray(batches)
+        if b.shape != (n_steps, M, S) or not np.issubdtype(b.dtype, np.integer):
+            raise ShapeError(f"batches must be integers of shape {(n_steps, M, S)}; got {b.dtype} {b.shape}")
+        if b.size and (b.min() < 0 or b.max() >= N):
+            raise ShapeError(f"batches must hold row indices in [0, {N})")
+        batches = np.ascontiguousarray(b, dtype=np.int64)
+    Z = np.zeros((M, n_slots, dn))
+    return Draws(
+        seed_states(ss, M),
+        np.ascontiguousarray(normals),
+        batches,
+        np.repeat(np.arange(N, dtype=np.int64)[None, :], M, axis=0),
+        np.full(M, N, dtype=np.int64),  # an exhausted epoch: the first draw shuffles
+        np.zeros((0, 0)) if F is None else np.ascontiguousarray(F),
+        Z,
+        Z if F is None else np.zeros((M, n_slots, dn)),
+        np.zeros((M, S), dtype=np.int64),
+    )
+
+
+def _rec_bundle(scheme, recording: Recording, theta, n_steps) -> Rec:
+    M, d = theta.shape
+    every = as_positive_int(recording.every, "record.every", error=ShapeError)
+    R = n_steps // every
+    if recording.basis is None:
+        basis = np.zeros((d, 0))
+    else:
+        basis = as_array(recording.basis, "record.basis")
+        if basis.ndim == 1:
+            basis = basis[:, None]
+        if basis.ndim != 2 or basis.shape[0] != d:
+            raise ShapeError(f"record.basis must have shape (d, p) with d = {d}; got {basis.shape}")
+        basis = np.ascontiguousarray(basis)
+    p = basis.shape[1]
+    R_energy = R if scheme.hamiltonian else 0
+    R_traj = R if recording.trajectories else 0
+    return Rec(
+        every, basis, scheme.recorded_inv_mass(), scheme.params.get("weight_decay", 0.0),
+        theta.copy(), np.zeros((M, d)), np.zeros(M), np.zeros((M, d)),
+        np.zeros((R, M)), np.zeros((R, M)), np.zeros((R, M)),
+        np.zeros((R, M, p)), np.zeros((R, M, p)),
+        np.zeros((R_energy, M)), np.zeros((R_energy, M)),
+        np.zeros((R if scheme.capped else 0, M), dtype=np.int64),
+        np.zeros((R_traj, M, d)), np.zeros((R_traj, M, d)),
+    )
+
+
+def _scheme(scheme: str, problem, hyper: dict, extra_noise_cov):
+    if scheme not in SCHEMES:
+        raise ShapeError(f"unknown scheme {scheme!r}; SCHEMES has {sorted(SCHEMES)}")
+    if extra_noise_cov is not None and not isinstance(problem, LinearRegressionProblem):
+        raise ShapeError("extra_noise_cov is for LinearRegressionProblem; a quadratic has noise_cov")
+    if isinstance(problem, QuadraticProblem):
+        noise_cov = problem.noise_cov
+    elif extra_noise_cov is not None:
+        noise_cov = as_psd(extra_noise_cov, "extra_noise_cov", problem.d)
+    else:
+        noise_cov = None
+    return SCHEMES[scheme](problem, hyper, noise_cov)
+
+
+def normals_shape(scheme: str, problem, *, n_paths: int, n_steps: int, extra_noise_cov=None, **hyper):
+    """Shape ``(n_steps, n_slots, n_paths, dn)`` of the ``normals`` a :func:`run` consumes.
+
+    ``n_slots`` normal vectors of length ``dn`` per path and step (0 slots: none drawn).
+    """
+    n_slots, dn, _ = _scheme(scheme, problem, hyper, extra_noise_cov).noise()
+    return (n_steps, n_slots, n_paths, dn)
+
+
+def run(
+    scheme: str,
+    problem,
+    *,
+    n_paths: int,
+    n_steps: int,
+    record: Recording | int = 1,
+    seed,
+    theta0=None,
+    v0=None,
+    extra_noise_cov=None,
+    normals=None,
+    batches=None,
+    layout: str = "auto",
+    **hyper,
+) -> Record:
+    """Advance an ensemble of independent trajectories with a scheme of the zoo.
+
+    Parameters
+    ----------
+    scheme : str
+        A key of :data:`SCHEMES` (see ``docs/integrators.md``).
+    problem : QuadraticProblem or LinearRegressionProblem
+        The loss. A quadratic's gradient noise is ``N(0, noise_cov / batch_size)``; a linear
+        regression's minibatches are ``batch_size`` rows drawn without replacement, reshuffled
+        every epoch (the last ``N mod batch_size`` rows of an epoch are skipped).
+    n_paths, n_steps : int
+        Ensemble size M and number of steps.
+    record : Recording or int
+        What to record (an int is ``Recording(every=record)``).
+    seed : int, None or numpy.random.SeedSequence
+        Seeds one xoshiro256** stream per path (path i's stream does not depend on n_paths or
+        on the number of threads).
+    theta0, v0 : (d,) or (n_paths, d) array_like, optional
+        Initial states (default 0); e.g. draws from a stationary law.
+    extra_noise_cov : (d, d) array_like, optional
+        Linear regression only: Gaussian noise ``N(0, extra_noise_cov / batch_size)`` added to
+        each minibatch gradient.
+    normals : (n_steps, n_slots, n_paths, dn) array_like, optional
+        Standard normals to use instead of the generators (common random numbers, coupled
+        Brownian paths); ``n_slots, dn`` as documented per scheme.
+    batches : (n_steps, n_paths, batch_size) int array_like, optional
+        Minibatch rows to use instead of the per-path shuffles (linear regression).
+    layout : {"auto", "paths", "batched"}
+        ``"paths"``: blocks of paths on ``numba.get_num_threads()`` threads, each path through
+        all steps of a chunk (no synchronisation); ``"batched"``: all paths step together and
+        products over paths are one BLAS GEMM (multi-threaded by BLAS; it stalls when the
+        machine is oversubscribed); ``"auto"``: batched iff d >= INTEGRATOR_BLAS_MIN_DIM. The
+        numbers agree to rounding (the order of the sums differs).
+    **hyper
+        The scheme's hyperparameters (``SCHEMES[scheme].hyper``).
+
+    Returns
+    -------
+    Record
+
+    Raises
+    ------
+    StabilityRegionError
+        If a trajectory left the finite floats (step size beyond the stability region).
+    """
+    sch = _scheme(scheme, problem, hyper, extra_noise_cov)
+    M = as_positive_int(n_paths, "n_paths", error=ShapeError)
+    K = as_positive_int(n_steps, "n_steps", error=ShapeError)
+    if not isinstance(record, Recording):
+        record = Recording(every=record)
+    ss = _seed_sequence(seed)
+    d = problem.d
+    theta = _initial(theta0, "theta0", M, d)
+    v = _initial(v0, "v0", M, d)
+    state = sch.init_state(theta, v)
+    if layout not in ("auto", "paths", "batched"):
+        raise ShapeError(f"layout must be 'auto', 'paths' or 'batched'; got {layout!r}")
+    batched = d >= config.INTEGRATOR_BLAS_MIN_DIM if layout == "auto" else layout == "batched"
+    loss = _loss_bundle(problem, batched)
+    draws = _draws_bundle(sch, ss, M, K, normals, batches)
+    rec = _rec_bundle(sch, record, theta, K)
+    work = sch.workspace(M)
+    chunk = max(rec.every, _CHUNK_STEPS // rec.every * rec.every)
+    blocks = _blocks(M, 1 if loss.blas else numba.get_num_threads())
+    with ThreadPoolExecutor(max_workers=len(blocks)) as pool, progress(total=K, desc=scheme, unit="step") as bar:
+        for k0 in range(0, K, chunk):
+            n = min(chunk, K - k0)
+            jobs = [pool.submit(sch.advance, loss, draws, rec, theta, v, state, work, k0, n, i0, i1) for i0, i1 in blocks]
+            for job in jobs:
+                job.result()
+            bar.update(n)
+    if not (np.all(np.isfinite(theta)) and np.all(np.isfinite(v))):
+        raise StabilityRegionError(
+            f"scheme {scheme!r} diverged: non-finite state after {K} steps with "
+            f"{sch.params}; the step size is beyond the stability region"
+        )
+    R = rec.loss.shape[0]
+    return Record(
+        scheme=scheme,
+        hyper=dict(sch.params),
+        seed=ss,
+        n_paths=M,
+        n_steps=K,
+        every=rec.every,
+        steps=rec.every * np.arange(1, R + 1),
+        loss=rec.loss,
+        delta2=rec.delta2,
+        Delta2=rec.Delta2,
+        theta=theta,
+        v=v,
+        proj_theta=rec.proj_theta if rec.basis.shape[1] else None,
+        proj_v=rec.proj_v if rec.basis.shape[1] else None,
+        energy=rec.energy if sch.hamiltonian else None,
+        energy_change=rec.energy_change if sch.hamiltonian else None,
+        cap=rec.cap if sch.capped else None,
+        theta_path=rec.traj_theta if record.trajectories else None,
+        v_path=rec.traj_v if record.trajectories else None,
+        state=state,
+    )

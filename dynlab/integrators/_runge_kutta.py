@@ -1,0 +1,364 @@
+"""Runge-Kutta schemes for ``theta' = M^-1 p, p' = -grad V(theta) - friction p``.
+
+* explicit Euler (order 1) and, on the same kernel, Euler-Maruyama for the SDE of seed 003
+  eq. 3 (``p`` is then the SDE velocity, force c1, friction c2, plus the Brownian increment);
+* classical RK4 (order 4);
+* the implicit midpoint rule (order 2, symplectic and symmetric), solved by fixed-point
+  iteration to ``IMPLICIT_RTOL`` (Hairer, Lubich & Wanner 2006, sec. VIII.6).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .. import config
+from ..errors import StabilityRegionError
+from ._base import psd_sqrt
+from ._families import HamiltonianScheme, LangevinScheme
+from ._ops import (
+    HOT,
+    draw_batch,
+    draw_path,
+    gradient_batch,
+    gradient_path,
+    path_views,
+    record_after,
+    record_before,
+)
+
+__all__ = ["ExplicitEuler", "EulerMaruyama", "RK4", "ImplicitMidpoint"]
+
+
+@njit(**HOT)
+def _euler_update(theta, p, g, w, dt, inv_mass, force, friction, weight_decay):
+    """theta += dt M^-1 p; p += -dt (force (g + wd theta) + friction p) + w (old theta, p)."""
+    for j in range(theta.shape[0]):
+        pj = p[j]
+        p[j] = pj - dt * (force * (g[j] + weight_decay * theta[j]) + friction * pj)
+        if w.shape[0] > 0:
+            p[j] += w[j]
+        theta[j] += dt * inv_mass[j] * pj
+
+
+@njit(cache=True)
+def _euler_path(loss, dr, rec, theta, p, G, dt, inv_mass, force, friction, weight_decay, langevin, k0, n, i):
+    th, pp, g = theta[i], p[i], G[i]
+    state, perm, batch, Z, W, pos, F, normals, batches, H, b, X, Y = path_views(loss, dr, i)
+    none = th[:0]
+    noisy = W.shape[0] > 0
+    xi = W[0] if (noisy and not langevin) else none
+    dW = W[0] if (noisy and langevin) else none
+    for k in range(k0, k0 + n):
+        recording = (k + 1) % rec.every == 0
+        if recording:
+            record_before(loss, rec, k, theta, p, i, i + 1)
+        draw_path(k, i, state, perm, pos, batch, Z, W, F, normals, batches)
+        gradient_path(H, b, X, Y, batch, xi, th, g)
+        _euler_update(th, pp, g, dW, dt, inv_mass, force, friction, weight_decay)
+        if recording:
+            record_after(loss, rec, k, theta, p, i, i + 1)
+
+
+@njit(cache=True)
+def _euler_batch(loss, dr, rec, theta, p, G, dt, inv_mass, force, friction, weight_decay, langevin, k0, n):
+    M = theta.shape[0]
+    none = theta[0, :0]
+    noisy = dr.W.shape[1] > 0
+    for k in range(k0, k0 + n):
+        recording = (k + 1) % rec.every == 0
+        if recording:
+            record_before(loss, rec, k, theta, p, 0, M)
+        draw_batch(dr, k)
+        gradient_batch(loss, theta, dr.batch, dr.W, noisy and not langevin, G)
+        for i in range(M):
+            _euler_update(
+                theta[i], p[i], G[i], dr.W[i, 0] if (noisy and langevin) else none,
+                dt, inv_mass, force, friction, weight_decay,
+            )
+        if recording:
+            record_after(loss, rec, k, theta, p, 0, M)
+
+
+@njit(cache=True, nogil=True)
+def _euler_kernel(loss, dr, rec, theta, p, G, dt, inv_mass, force, friction, weight_decay, langevin, k0, n, i0, i1):
+    if loss.blas:
+        _euler_batch(loss, dr, rec, theta, p, G, dt, inv_mass, force, friction, weight_decay, langevin, k0, n)
+    else:
+        for i in range(i0, i1):
+            _euler_path(loss, dr, rec, theta, p, G, dt, inv_mass, force, friction, weight_decay, langevin, k0, n, i)
+
+
+class ExplicitEuler(HamiltonianScheme):
+    """Explicit Euler: ``theta_{k+1} = theta_k + dt M^-1 p_k``, ``p_{k+1} = p_k + dt p'(theta_k, p_k)``."""
+
+    name = "explicit_euler"
+    order = 1
+    reference = "Hairer, Norsett & Wanner 1993, sec. I.7"
+    hyper = {**HamiltonianScheme.hyper, "friction": 0.0}
+
+    def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
+        p = self.params
+        _euler_kernel(
+            loss, draws, rec, theta, v, work[0], p["dt"], p["inv_mass"], 1.0, p["friction"],
+            p["weight_decay"], False, k0, n, i0, i1,
+        )
+
+
+class EulerMaruyama(LangevinScheme):
+    """Euler-Maruyama for seed 003 eq. 3; one normal vector per step.
+
+    ``v_{k+1} = v_k - dt (c1 grad V(theta_k) + c2 v_k) + sqrt(2 c2 dt / kappa) Sigma^{1/2} z_k``.
+    Strong order 1 because the noise is additive (Kloeden & Platen 1992, sec. 10.2).
+    """
+
+    name = "euler_maruyama"
+    strong_order = 1.0
+    weak_order = 1.0
+    reference = "Kloeden & Platen 1992, eq. 10.2.1, applied to seed 003 eq. 3"
+
+    def noise(self):
+        if self.noise_cov is None:
+            return 0, self.d, None
+        return 1, self.d, psd_sqrt(self.noise_cov) * np.sqrt(2.0 * self.c2 * self.params["dt"] / self.kappa)
+
+    def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
+        p = self.params
+        _euler_kernel(
+            loss, draws, rec, theta, v, work[0], p["dt"], np.ones(self.d), self.c1, self.c2,
+            p["weight_decay"], True, k0, n, i0, i1,
+        )
+
+
+@njit(**HOT)
+def _rk4_stage(theta, p, g, Yt, Yp, At, Ap, w, c, inv_mass, friction, weight_decay):
+    """Accumulate w f(Y) into (At, Ap) and move Y to z + c f(Y) (g = grad L_B(Yt))."""
+    for j in range(theta.shape[0]):
+        kt = inv_mass[j] * Yp[j]
+        kp = -(g[j] + weight_decay * Yt[j]) - friction * Yp[j]
+        At[j] += w * kt
+        Ap[j] += w * kp
+        Yt[j] = theta[j] + c * kt
+        Yp[j] = p[j] + c * kp
+
+
+@njit(**HOT)
+def _rk4_start(theta, p, Yt, Yp, At, Ap):
+    for j in range(theta.shape[0]):
+        Yt[j] = theta[j]
+        Yp[j] = p[j]
+        At[j] = 0.0
+        Ap[j] = 0.0
+
+
+@njit(**HOT)
+def _rk4_finish(theta, p, At, Ap, dt):
+    for j in range(theta.shape[0]):
+        theta[j] += dt / 6.0 * At[j]
+        p[j] += dt / 6.0 * Ap[j]
+
+
+#: RK4 stage weights and the nodes of the next stage's point (Butcher tableau, classical RK4)
+_WEIGHTS = (1.0, 2.0, 2.0, 1.0)
+_NODES = (0.5, 0.5, 1.0, 0.0)
+
+
+@njit(cache=True)
+def _rk4_path(loss, dr, rec, theta, p, work, dt, inv_mass, friction, weight_decay, k0, n, i):
+    G, Yt, Yp, At, Ap = work
+    th, pp, g, yt, yp, at, ap = theta[i], p[i], G[i], Yt[i], Yp[i], At[i], Ap[i]
+    state, perm, batch, Z, W, pos, F, normals, batches, H, b, X, Y = path_views(loss, dr, i)
+    xi = W[0] if W.shape[0] > 0 else th[:0]
+    for k in range(k0, k0 + n):
+        recording = (k + 1) % rec.every == 0
+        if recording:
+            record_before(loss, rec, k, theta, p, i, i + 1)
+        draw_path(k, i, state, perm, pos, batch, Z, W, F, normals, batches)
+        _rk4_start(th, pp, yt, yp, at, ap)
+        for s in range(4):
+            gradient_path(H, b, X, Y, batch, xi, yt, g)
+            _rk4_stage(th, pp, g, yt, yp, at, ap, _WEIGHTS[s], _NODES[s] * dt, inv_mass, friction, weight_decay)
+        _rk4_finish(th, pp, at, ap, dt)
+        if recording:
+            record_after(loss, rec, k, theta, p, i, i + 1)
+
+
+@njit(cache=True)
+def _rk4_batch(loss, dr, rec, theta, p, work, dt, inv_mass, friction, weight_decay, k0, n):
+    G, Yt, Yp, At, Ap = work
+    M = theta.shape[0]
+    for k in range(k0, k0 + n):
+        recording = (k + 1) % rec.every == 0
+        if recording:
+            record_before(loss, rec, k, theta, p, 0, M)
+        draw_batch(dr, k)
+        for i in range(M):
+            _rk4_start(theta[i], p[i], Yt[i], Yp[i], At[i], Ap[i])
+        for s in range(4):
+            gradient_batch(loss, Yt, dr.batch, dr.W, dr.W.shape[1] > 0, G)
+            for i in range(M):
+                _rk4_stage(
+                    theta[i], p[i], G[i], Yt[i], Yp[i], At[i], Ap[i], _WEIGHTS[s], _NODES[s] * dt,
+                    inv_mass, friction, weight_decay,
+                )
+        for i in range(M):
+            _rk4_finish(theta[i], p[i], At[i], Ap[i], dt)
+        if recording:
+            record_after(loss, rec, k, theta, p, 0, M)
+
+
+@njit(cache=True, nogil=True)
+def _rk4_kernel(loss, dr, rec, theta, p, work, dt, inv_mass, friction, weight_decay, k0, n, i0, i1):
+    if loss.blas:
+        _rk4_batch(loss, dr, rec, theta, p, work, dt, inv_mass, friction, weight_decay, k0, n)
+    else:
+        for i in range(i0, i1):
+            _rk4_path(loss, dr, rec, theta, p, work, dt, inv_mass, friction, weight_decay, k0, n, i)
+
+
+class RK4(HamiltonianScheme):
+    """Classical fourth-order Runge-Kutta; the step's minibatch is shared by its 4 stages."""
+
+    name = "rk4"
+    order = 4
+    reference = "Hairer, Norsett & Wanner 1993, sec. II.1, Table 1.2 (left)"
+    hyper = {**HamiltonianScheme.hyper, "friction": 0.0}
+
+    def workspace(self, M):
+        return tuple(np.empty((M, self.d)) for _ in range(5))
+
+    def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
+        p = self.params
+        _rk4_kernel(
+            loss, draws, rec, theta, v, work, p["dt"], p["inv_mass"], p["friction"], p["weight_decay"],
+            k0, n, i0, i1,
+        )
+
+
+@njit(**HOT)
+def _midpoint_round(theta, p, g, Yt, Yp, h, inv_mass, weight_decay, rtol):
+    """One fixed-point round Y <- z + h f(Y) (g = grad L_B(Yt)); returns whether it converged:
+    the update is <= rtol times the largest |component|."""
+    change = 0.0
+    size = 0.0
+    for j in range(theta.shape[0]):
+        yt = theta[j] + h * inv_mass[j] * Yp[j]
+        yp = p[j] - h * (g[j] + weight_decay * Yt[j])
+        change = max(change, abs(yt - Yt[j]), abs(yp - Yp[j]))
+        size = max(size, abs(yt), abs(yp))
+        Yt[j] = yt
+        Yp[j] = yp
+    return change <= rtol * size
+
+
+@njit(**HOT)
+def _midpoint_start(theta, p, Yt, Yp):
+    for j in range(theta.shape[0]):
+        Yt[j] = theta[j]
+        Yp[j] = p[j]
+
+
+@njit(**HOT)
+def _midpoint_finish(theta, p, Yt, Yp):
+    """z_{k+1} = 2 Y - z_k."""
+    for j in range(theta.shape[0]):
+        theta[j] = 2.0 * Yt[j] - theta[j]
+        p[j] = 2.0 * Yp[j] - p[j]
+
+
+@njit(cache=True)
+def _midpoint_path(loss, dr, rec, theta, p, work, dt, inv_mass, weight_decay, rtol, max_iter, k0, n, i):
+    """n steps of path i; returns the number of steps whose iteration did not converge."""
+    G, Yt, Yp = work
+    th, pp, g, yt, yp = theta[i], p[i], G[i], Yt[i], Yp[i]
+    state, perm, batch, Z, W, pos, F, normals, batches, H, b, X, Y = path_views(loss, dr, i)
+    xi = W[0] if W.shape[0] > 0 else th[:0]
+    failures = 0
+    for k in range(k0, k0 + n):
+        recording = (k + 1) % rec.every == 0
+        if recording:
+            record_before(loss, rec, k, theta, p, i, i + 1)
+        draw_path(k, i, state, perm, pos, batch, Z, W, F, normals, batches)
+        _midpoint_start(th, pp, yt, yp)
+        converged = False
+        for _ in range(max_iter):
+            gradient_path(H, b, X, Y, batch, xi, yt, g)
+            if _midpoint_round(th, pp, g, yt, yp, 0.5 * dt, inv_mass, weight_decay, rtol):
+                converged = True
+                break
+        failures += not converged
+        _midpoint_finish(th, pp, yt, yp)
+        if recording:
+            record_after(loss, rec, k, theta, p, i, i + 1)
+    return failures
+
+
+@njit(cache=True)
+def _midpoint_batch(loss, dr, rec, theta, p, work, dt, inv_mass, weight_decay, rtol, max_iter, k0, n):
+    """n steps of every path; returns the number of steps whose iteration did not converge."""
+    G, Yt, Yp = work
+    M = theta.shape[0]
+    failures = 0
+    for k in range(k0, k0 + n):
+        recording = (k + 1) % rec.every == 0
+        if recording:
+            record_before(loss, rec, k, theta, p, 0, M)
+        draw_batch(dr, k)
+        for i in range(M):
+            _midpoint_start(theta[i], p[i], Yt[i], Yp[i])
+        converged = False
+        for _ in range(max_iter):
+            gradient_batch(loss, Yt, dr.batch, dr.W, dr.W.shape[1] > 0, G)
+            converged = True
+            for i in range(M):
+                converged &= _midpoint_round(theta[i], p[i], G[i], Yt[i], Yp[i], 0.5 * dt, inv_mass, weight_decay, rtol)
+            if converged:
+                break
+        failures += not converged
+        for i in range(M):
+            _midpoint_finish(theta[i], p[i], Yt[i], Yp[i])
+        if recording:
+            record_after(loss, rec, k, theta, p, 0, M)
+    return failures
+
+
+@njit(cache=True, nogil=True)
+def _midpoint_kernel(loss, dr, rec, theta, p, work, dt, inv_mass, weight_decay, rtol, max_iter, k0, n, i0, i1):
+    """Returns the number of (path block, step) pairs whose iteration did not converge."""
+    if loss.blas:
+        return _midpoint_batch(loss, dr, rec, theta, p, work, dt, inv_mass, weight_decay, rtol, max_iter, k0, n)
+    failures = 0
+    for i in range(i0, i1):
+        failures += _midpoint_path(loss, dr, rec, theta, p, work, dt, inv_mass, weight_decay, rtol, max_iter, k0, n, i)
+    return failures
+
+
+class ImplicitMidpoint(HamiltonianScheme):
+    """Implicit midpoint ``z_{k+1} = z_k + dt f((z_k + z_{k+1}) / 2)``: symplectic and symmetric.
+
+    The midpoint ``Y = z_k + dt/2 f(Y)`` is found by fixed-point iteration until the update of
+    every path is below ``IMPLICIT_RTOL`` times its size (at most ``IMPLICIT_MAX_ITER`` rounds;
+    it contracts by about ``dt/2 ||f'||`` per round).
+    """
+
+    name = "implicit_midpoint"
+    order = 2
+    symplectic = True
+    reversible = True
+    reference = "Hairer, Lubich & Wanner 2006, sec. I.1.2 and Theorem VI.3.5 (Gauss collocation)"
+
+    def workspace(self, M):
+        return tuple(np.empty((M, self.d)) for _ in range(3))
+
+    def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
+        p = self.params
+        failures = _midpoint_kernel(
+            loss, draws, rec, theta, v, work, p["dt"], p["inv_mass"], p["weight_decay"],
+            config.IMPLICIT_RTOL, config.IMPLICIT_MAX_ITER, k0, n, i0, i1,
+        )
+        if failures:
+            raise StabilityRegionError(
+                f"implicit_midpoint: the fixed-point iteration did not converge in "
+                f"{config.IMPLICIT_MAX_ITER} rounds on {failures} step(s); dt = {p['dt']} is too "
+                "large for it (it needs dt/2 ||f'|| < 1, f' the Jacobian of the flow)"
+            )
