@@ -243,11 +243,10 @@ def isotropy_figure(s, setup):
               "contours: training loss $L(\\theta) - L(\\mu)$"),
              (lambda X, Y: 0.5 * (P[0, 0] * X**2 + 2 * P[0, 1] * X * Y + P[1, 1] * Y**2), "tab:cyan",
               "contours: modified loss $\\kappa\\Psi_\\theta$ (SDE, eq. 10)"))
-    fig = _plane_figure(s, setup, "theta", forms, equal=True, n_path=len(s["samples"]["theta_path"]))
+    fig = _plane_figure(s, setup, "theta", forms, equal=True, n_path=300)
     r = s["measured"]["gaussian"]["isotropy"]
     fig.suptitle(f"Position at stationarity, {_beta(s)} (Fig. 3): Var q$_{{{low + 1}}}$ / Var q$_1$ = {r.value:.3f} "
-                 f"$\\pm$ {r.stderr:.3f}; the training loss's Gibbs law would give "
-                 f"{sgd.rho[0] / sgd.rho[low]:.1f}", fontsize=10)
+                 f"$\\pm$ {r.stderr:.3f} (training loss's Gibbs law: {sgd.rho[0] / sgd.rho[low]:.1f})", fontsize=10)
     return fig
 
 
