@@ -251,3 +251,16 @@ def test_cifar_layouts_agree(tmp_path):
 def test_cifar_missing_data_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="cifar-10-batches-py.*cifar10_jpeg.npz.*ImageFolder"):
         find_layout(tmp_path)
+
+
+def test_cli_options_reach_the_run_sizes(capsys):
+    from validation.linear_regression import PROFILES, _parser, _sizes, main
+
+    args = _parser().parse_args(["--quick", "--paths", "50", "--steps", "90", "--no-sweeps"])
+    sizes = _sizes(args)
+    assert (sizes.paths, sizes.transient_paths, sizes.steps, sizes.sweep_points) == (50, 50, 90, 0)
+    assert sizes.transient_steps == PROFILES["quick"].transient_steps
+    assert _sizes(_parser().parse_args(["--data-root", "x"])) == PROFILES["cifar"]
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0 and "--data-root" in capsys.readouterr().out
