@@ -74,8 +74,8 @@ def phase_portrait_figure(settings, setup):
         for col, (ax, i) in enumerate(zip(row, (0, low))):
             x, v = s["samples"]["theta_last"][:, col], s["samples"]["v_last"][:, col]
             ax.scatter(x, v, s=2, color="0.45", lw=0, label="paths at the last step (Gaussian noise)")
-            ax.plot(s["samples"]["theta_path"][:200, col], s["samples"]["v_path"][:200, col], color="black",
-                    lw=0.6, label="one path, 200 steps")
+            path_x, path_v = s["samples"]["theta_path"][:200, col], s["samples"]["v_path"][:200, col]
+            ax.plot(path_x, path_v, color="black", lw=0.6, label=f"one path, {len(path_x)} steps")
             Ce = plane_cov(sgd, i, i, exact=True, plane="phase")
             Cs = plane_cov(sgd, i, i, exact=False, plane="phase")
             ex, ey = _ellipse(Ce)
