@@ -18,7 +18,7 @@ import numpy as np
 import scipy.linalg
 
 from . import config
-from ._lyapunov import check_stable, solve_lyapunov
+from ._lyapunov import solve_lyapunov
 from ._validate import as_array, as_positive_int, as_psd, as_rng, as_scalar, as_square
 from .errors import HyperparameterError, NotControllableError, ShapeError
 

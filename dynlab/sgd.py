@@ -449,7 +449,7 @@ class DiscreteSGD:
     def F(self) -> np.ndarray:
         """One-step matrix F (2d x 2d)."""
         m = self.model
-        d, I = m.d, np.eye(m.d)
+        I = np.eye(m.d)
         K = m.H + m.weight_decay * I
         return m._blocks(I - m.lr * K, m.lr * m.momentum * I, -K, m.momentum * I)
 

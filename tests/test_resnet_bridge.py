@@ -372,7 +372,7 @@ def test_minibatch_gradient_statistics_against_direct_computation():
     np.testing.assert_allclose(res["proj"], (Gf @ Q.T).numpy(), rtol=1e-10)
     np.testing.assert_allclose(res["centred_sqnorm"], ((Gf - mean) ** 2).sum(1).numpy(), rtol=1e-10)
     nc = noise_covariance(res)
-    S, N, M = 8, 24, 5
+    S, N = 8, 24
     direct = S * (N - 1) / (N - S) * np.var(res["proj"], axis=0, ddof=1)
     np.testing.assert_allclose(nc["qSq"], direct, rtol=1e-12)
 

@@ -78,7 +78,6 @@ def derive() -> Derivation:
     H, Sigma = _sym_matrix("h"), _sym_matrix("sigma")
     b = sp.Matrix(sp.symbols(f"b1:{_D + 1}", real=True))
     xi = sp.Matrix(sp.symbols(f"xi1:{_D + 1}", real=True))
-    I = sp.eye(_D)
     th_prev, th_k, th_next = (sp.Matrix(sp.symbols(f"{n}1:{_D + 1}", real=True)) for n in ("p", "c", "n"))
     v_k, v_next = (sp.Matrix(sp.symbols(f"{n}1:{_D + 1}")) for n in ("vk", "vn"))
 

@@ -14,7 +14,6 @@ import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
