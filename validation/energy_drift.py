@@ -19,9 +19,6 @@ quadratic: exact; the regression's true minibatches: the Gaussian model's gap).
 
 from __future__ import annotations
 
-import argparse
-import sys
-
 import numpy as np
 
 from dynlab.energy import LeapfrogQuadratic, heuristic_fit, loglog_slope
@@ -30,7 +27,7 @@ from dynlab.integrators import Recording, layer_inv_mass, run
 from dynlab.models import QuadraticProblem, synthetic_regression
 from dynlab.observables import ols_loglog, tail_median_abs
 from dynlab.progress import progress
-from validation.report import Report, new_figure
+from validation.report import Report, cli_parser, command_line, finish, new_figure
 
 GAMMA = 1e-3
 BATCH = 128
@@ -268,14 +265,11 @@ def _figures(report: Report, curves, stat, bmap, sims) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m validation.energy_drift", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small model, few dt values (seconds)")
-    parser.add_argument("--out", default="runs/energy_drift", help="output folder (default runs/energy_drift)")
-    parser.add_argument("--seed", type=int, default=2000)
+    parser = cli_parser("energy_drift", __doc__, seed=2000, quick_help="small model, few dt values (seconds)")
     parser.add_argument("--d", type=int, default=None, help="regression dimension (default 8, quick 4)")
     args = parser.parse_args(argv)
-    command = "python -m validation.energy_drift " + " ".join(sys.argv[1:] if argv is None else argv)
-    report = Report(args.out, "Seed 000: exact energy drift of damped leapfrog", command=command.rstrip())
+    report = Report(args.out, "Seed 000: exact energy drift of damped leapfrog",
+                    command=command_line("energy_drift", argv))
     d = args.d or (4 if args.quick else 8)
     horizon = 100 if args.quick else HORIZON  # quick: a 20-step window instead of the seed's 80
     reg, quad, inv_mass, init_cov = _setup(d, args.seed)
@@ -284,10 +278,7 @@ def main(argv=None) -> int:
     bmap = band_map(report, quad, inv_mass, args.quick)
     sims = simulations(report, reg, quad, inv_mass, init_cov, args.quick, args.seed, horizon)
     _figures(report, curves, stat, bmap, sims)
-    report.section("Predicted vs measured")
-    report.prediction_table()
-    path = report.write()
-    print(f"wrote {path}; {len(report.predictions)} predictions")
+    finish(report)
     return 0
 
 

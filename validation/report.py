@@ -8,6 +8,7 @@ Files are written atomically (temporary file + rename), so a killed run never le
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -205,3 +206,42 @@ class Report:
         atomic_write_text(self.out_dir / "report.md", head + "\n".join(self.blocks))
         atomic_write_text(self.out_dir / "results.json", json.dumps(self.results(), indent=2) + "\n")
         return self.out_dir / "report.md"
+
+
+def cli_parser(module: str, doc: str, *, seed: int, quick_help: str) -> argparse.ArgumentParser:
+    """The options every validation script shares: ``--quick``, ``--out`` and ``--seed``.
+
+    Parameters
+    ----------
+    module : str
+        The script's module name, e.g. ``"symmetry"`` for ``python -m validation.symmetry``;
+        the default output folder is ``runs/<module>``.
+    doc : str
+        The module docstring; its first paragraph is the description.
+    seed : int
+        Default master seed.
+    quick_help : str
+        What ``--quick`` does (shown by ``--help``).
+    """
+    p = argparse.ArgumentParser(prog=f"python -m validation.{module}", description=doc.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    p.add_argument("--out", default=f"runs/{module}", help="output folder (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=seed, help="master seed (default: %(default)s)")
+    return p
+
+
+def command_line(module: str, argv: list[str] | None) -> str:
+    """The command that reproduces a run: ``python -m validation.<module>`` and its arguments."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    return " ".join([f"python -m validation.{module}", *args])
+
+
+def finish(report: Report) -> Path:
+    """Close a report with the table of every prediction, write it and print a one-line summary."""
+    report.section("Predicted vs measured")
+    report.prediction_table()
+    path = report.write()
+    zs = [abs(p.z) for p in report.predictions if np.isfinite(p.z)]
+    worst = f", max |z| = {max(zs):.2f}" if zs else ""
+    print(f"wrote {path}; {len(report.predictions)} predictions{worst}")
+    return path

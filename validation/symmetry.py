@@ -12,9 +12,6 @@ are measured against lr. Writes report.md, results.json and figures.
 
 from __future__ import annotations
 
-import argparse
-import sys
-
 import numpy as np
 from scipy.integrate import solve_ivp
 
@@ -31,7 +28,7 @@ from dynlab.symmetry import (
     momentum_flow_law,
     simulate,
 )
-from validation.report import Report, new_figure
+from validation.report import Report, cli_parser, command_line, finish, new_figure
 
 WEIGHT_DECAY = 0.05
 
@@ -172,18 +169,10 @@ def _figures(report: Report, models: dict, trajs: dict, orders: dict) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m validation.symmetry", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short runs (a few seconds)")
-    parser.add_argument("--out", default="runs/symmetry", help="output folder (default runs/symmetry)")
-    parser.add_argument("--seed", type=int, default=2021)
-    args = parser.parse_args(argv)
-    command = "python -m validation.symmetry " + " ".join(sys.argv[1:] if argv is None else argv)
-    report = Report(args.out, "Seed 001: neural mechanics on toy networks", command=command.rstrip())
+    args = cli_parser("symmetry", __doc__, seed=2021, quick_help="short runs (a few seconds)").parse_args(argv)
+    report = Report(args.out, "Seed 001: neural mechanics on toy networks", command=command_line("symmetry", argv))
     run_all(args.quick, args.seed, report)
-    report.section("Predicted vs measured")
-    report.prediction_table()
-    path = report.write()
-    print(f"wrote {path}; {len(report.predictions)} predictions")
+    finish(report)
     return 0
 
 

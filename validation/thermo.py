@@ -12,13 +12,10 @@ runs at neighbouring states. Writes report.md, results.json and figures.
 
 from __future__ import annotations
 
-import argparse
-import sys
-
 import numpy as np
 
 from dynlab.thermo import ScaleInvariantSGD, VonMisesFisherGibbs, simulate
-from validation.report import Report, new_figure
+from validation.report import Report, cli_parser, command_line, finish, new_figure
 
 FIELD = 1.0
 EFFECTIVE_LR = 1e-3
@@ -242,19 +239,11 @@ def _figures(report: Report, eos_points, eos_rows, laws, dims) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m validation.thermo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small dimensions and ensembles (a few seconds)")
-    parser.add_argument("--out", default="runs/thermo", help="output folder (default runs/thermo)")
-    parser.add_argument("--seed", type=int, default=2025)
-    args = parser.parse_args(argv)
-    command = "python -m validation.thermo" + (" " + " ".join(argv) if argv else " " + " ".join(sys.argv[1:]))
-    report = Report(args.out, "Seed 002: thermodynamics of scale-invariant SGD", command=command.rstrip())
+    args = cli_parser("thermo", __doc__, seed=2025,
+                      quick_help="small dimensions and ensembles (a few seconds)").parse_args(argv)
+    report = Report(args.out, "Seed 002: thermodynamics of scale-invariant SGD", command=command_line("thermo", argv))
     run_all(args.quick, args.seed, report)
-    report.section("Predicted vs measured")
-    report.prediction_table()
-    path = report.write()
-    worst = max((abs(p.z) for p in report.predictions if np.isfinite(p.z)), default=0.0)
-    print(f"wrote {path}; {len(report.predictions)} predictions, max |z| = {worst:.2f}")
+    finish(report)
     return 0
 
 
