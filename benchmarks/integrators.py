@@ -3,6 +3,7 @@
     python benchmarks/integrators.py              # the three cases of issue 3, full length
     python benchmarks/integrators.py --quick      # 1/20 of the steps (a smoke check)
     python benchmarks/integrators.py --crossover  # per-path loops vs batched BLAS, by d
+    python benchmarks/integrators.py --repeat 5   # best of 5 timings (default 3)
 
 Workload: ``v <- momentum v - (H theta - b + xi)``, ``theta <- theta + lr v`` with
 ``xi = Sigma^{1/2} z`` (a full, non-diagonal Sigma), M independent paths, K steps, recording
@@ -14,7 +15,8 @@ only the last step. Three implementations of the same recursion:
 * loop -- one path at a time in Python with numpy vector operations (timed on a few paths and
   steps: its rate per trajectory-step does not depend on M or K).
 
-Throughput is trajectory-steps per second (M K / time). The roofline is the best GEMM rate
+Throughput is trajectory-steps per second (M K / time), the best of ``--repeat`` interleaved timings
+(a busy machine only ever slows a run down). The roofline is the best GEMM rate
 measured on this machine (numpy's and numba's BLAS, square n = 2000); the zoo's rate in
 GFLOP/s counts the two d x d products per path-step (4 d^2 flops). Timings on a shared machine
 are noisy: the script prints the load average next to them. There, multi-threaded BLAS stalls
@@ -132,6 +134,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1/20 of the steps")
     parser.add_argument("--crossover", action="store_true", help="also compare the two layouts across d")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="best of this many timings of each implementation, interleaved (default 3)")
     args = parser.parse_args(argv)
     print(f"numba threads {numba.get_num_threads()}, OPENBLAS_NUM_THREADS "
           f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, cpu count {os.cpu_count()}, "
@@ -148,15 +152,18 @@ def main(argv=None) -> None:
     for M, d, K in CASES:
         K_run = max(K // 20, 10) if args.quick else K
         p = problem(d)
-        r_zoo = zoo(p, M, K_run)
-        r_np = numpy_vectorised(p, M, max(K_run // 4, 10))
-        r_loop = python_loop(p, 2, min(K_run, 2000 if not args.quick else 200))
+        r_zoo = r_np = r_loop = 0.0
+        for _ in range(args.repeat):  # interleaved, so a slow spell of the machine hits all three
+            r_zoo = max(r_zoo, zoo(p, M, K_run))
+            r_np = max(r_np, numpy_vectorised(p, M, max(K_run // 4, 10)))
+            r_loop = max(r_loop, python_loop(p, 2, min(K_run, 2000 if not args.quick else 200)))
         gflops = 4.0 * d * d * r_zoo / 1e9
         case_gemm = max(gemm_gflops(M, d, d, max(1, int(2e8 // (2 * M * d * d)))))
         print(f"{M:>5} {d:>5} {K_run:>6} | {r_zoo:>9.3g} {r_np:>9.3g} {r_loop:>9.3g} | "
               f"{r_zoo / r_np:>9.2f} {r_zoo / r_loop:>9.1f} | {gflops:>8.2f} {100 * gflops / roofline:>5.0f}% "
               f"{case_gemm:>9.1f}")
-    print("rates in trajectory-steps/s; numpy timed on K/4 steps, loop on 2 paths x min(K, 2000) steps;")
+    print(f"rates in trajectory-steps/s, best of {args.repeat}; numpy timed on K/4 steps, loop on 2 paths x "
+          "min(K, 2000) steps;")
     print("zoo GF/s = 4 d^2 x rate; %roof against the 2000^3 GEMM; case GEMM = (M x d) @ (d x d) GFLOP/s")
     if args.crossover:
         crossover(args.quick)

@@ -16,6 +16,7 @@ import pytest
 
 from dynlab import config
 from dynlab.integrators import SCHEMES, Recording, normals_shape, run
+from dynlab.integrators._rng import fill_normals, seed_states
 from dynlab.models import LinearRegressionProblem, QuadraticProblem
 
 from naive_integrators import energy, loss, naive_run
@@ -113,6 +114,29 @@ def test_auto_layout_at_the_blas_threshold_matches_reference():
     H = (Q * rng.uniform(0.1, 1.0, d)) @ Q.T
     problem = QuadraticProblem(H, rng.standard_normal(d), noise_cov=np.diag(rng.uniform(0.05, 0.2, d)))
     _compare("heavy_ball", problem, M=2, n_steps=3)
+
+
+@pytest.mark.parametrize("name", ["sgd", "heavy_ball", "nesterov", "adam", "adamw"])
+def test_generated_noise_matches_reference(name, quadratic):
+    # Quadratic loss with generated (not injected) noise takes the optimizers' fused fast path:
+    # the step's only draw is z, and F z is summed inside the gradient's pass. Regenerate each
+    # path's normals from its stream (seed_states + fill_normals, in the order the kernel draws
+    # them: d per step) and feed them to the numpy reference. Tolerance: as in _compare.
+    M, K, d, seed = 3, 6, quadratic.d, 7
+    hyper = HYPER[name]
+    states = seed_states(np.random.SeedSequence(seed), M)
+    normals = np.empty((K, 1, M, d))
+    for i in range(M):
+        for k in range(K):
+            fill_normals(states[i], normals[k, 0, i])
+    rng = np.random.default_rng(seed)
+    theta0, v0 = rng.standard_normal((M, d)), 0.3 * rng.standard_normal((M, d))
+    rec = run(name, quadratic, n_paths=M, n_steps=K, seed=seed, theta0=theta0, v0=v0,
+              record=Recording(every=1, trajectories=True), layout="paths", **hyper)
+    ref_t, ref_v, _ = naive_run(name, quadratic, theta0, v0, normals, None, noise_cov=quadratic.noise_cov, **hyper)
+    scale = max(np.abs(ref_t).max(), np.abs(ref_v).max())
+    np.testing.assert_allclose(rec.theta_path, ref_t[1:], rtol=RTOL, atol=RTOL * scale)
+    np.testing.assert_allclose(rec.v_path, ref_v[1:], rtol=RTOL, atol=RTOL * scale)
 
 
 def test_recorded_observables_match_trajectories(quadratic):

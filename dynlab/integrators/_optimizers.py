@@ -24,10 +24,12 @@ from ._ops import (
     draw_path,
     gradient_batch,
     gradient_path,
+    noisy_gradient_path,
     path_views,
     record_after,
     record_before,
 )
+from ._rng import fill_normals
 
 __all__ = ["GD", "SGD", "HeavyBall", "Nesterov", "Adam", "AdamW"]
 
@@ -66,7 +68,9 @@ _HEAVY_BALL, _NESTEROV, _ADAM, _ADAMW = 0, 1, 2, 3
 @njit(**HOT)
 def _update(rule, theta, v, s, g, hp, k):
     """One optimizer step of one path from its gradient g; ``hp = (lr, momentum, weight_decay,
-    beta1, beta2, eps)``; ``s`` is Adam's second moment (unused otherwise)."""
+    beta1, beta2, eps)``, a tuple (its values stay in registers: an array's would be reloaded
+    after every store to theta, which it might alias); ``s`` is Adam's second moment (unused
+    otherwise)."""
     if rule >= _ADAM:
         _adam_update(theta, v, s, g, hp[0], hp[3], hp[4], hp[5], hp[2], rule == _ADAMW, k)
     else:
@@ -79,12 +83,20 @@ def _optimizer_path(loss, dr, rec, theta, v, s, G, rule, hp, k0, n, i):
     ss = s[i] if s.shape[0] > 0 else th[:0]
     state, perm, batch, Z, W, pos, F, normals, batches, H, b, X, Y = path_views(loss, dr, i)
     xi = W[0] if W.shape[0] > 0 else th[:0]
+    # Full gradient plus generated noise w = F z (no minibatch rows, no injected normals): the
+    # step's only draw is z, as in draw_path, and F z is fused into the gradient's pass.
+    fused = F.shape[0] > 0 and batch.shape[0] == 0 and normals.shape[0] == 0
+    z = Z[0]
     for k in range(k0, k0 + n):
         recording = (k + 1) % rec.every == 0
         if recording:
             record_before(loss, rec, k, theta, v, i, i + 1)
-        draw_path(k, i, state, perm, pos, batch, Z, W, F, normals, batches)
-        gradient_path(H, b, X, Y, batch, xi, th, g)
+        if fused:
+            fill_normals(state, z)
+            noisy_gradient_path(H, b, F, z, th, g)
+        else:
+            draw_path(k, i, state, perm, pos, batch, Z, W, F, normals, batches)
+            gradient_path(H, b, X, Y, batch, xi, th, g)
         _update(rule, th, vv, ss, g, hp, k)
         if recording:
             record_after(loss, rec, k, theta, v, i, i + 1)
@@ -134,7 +146,7 @@ class _Momentum(Scheme):
 
     def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
         p = self.params
-        hp = np.array([p["lr"], p["momentum"], p["weight_decay"], 0.0, 0.0, 0.0])
+        hp = (float(p["lr"]), float(p["momentum"]), float(p["weight_decay"]), 0.0, 0.0, 0.0)
         rule = _NESTEROV if self._nesterov else _HEAVY_BALL
         _optimizer_kernel(loss, draws, rec, theta, v, theta[:0], work[0], rule, hp, k0, n, i0, i1)
 
@@ -193,7 +205,7 @@ class _AdamFamily(Scheme):
 
     def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
         p = self.params
-        hp = np.array([p["lr"], 0.0, p["weight_decay"], p["betas"][0], p["betas"][1], p["eps"]])
+        hp = (float(p["lr"]), 0.0, float(p["weight_decay"]), float(p["betas"][0]), float(p["betas"][1]), float(p["eps"]))
         rule = _ADAMW if self._decoupled else _ADAM
         _optimizer_kernel(loss, draws, rec, theta, v, state["exp_avg_sq"], work[0], rule, hp, k0, n, i0, i1)
 
