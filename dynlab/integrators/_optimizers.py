@@ -205,7 +205,8 @@ class _AdamFamily(Scheme):
 
     def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
         p = self.params
-        hp = (float(p["lr"]), 0.0, float(p["weight_decay"]), float(p["betas"][0]), float(p["betas"][1]), float(p["eps"]))
+        beta1, beta2 = p["betas"]
+        hp = (float(p["lr"]), 0.0, float(p["weight_decay"]), float(beta1), float(beta2), float(p["eps"]))
         rule = _ADAMW if self._decoupled else _ADAM
         _optimizer_kernel(loss, draws, rec, theta, v, state["exp_avg_sq"], work[0], rule, hp, k0, n, i0, i1)
 
