@@ -57,7 +57,17 @@ def problem(d: int, seed: int = 0) -> QuadraticProblem:
 
 def zoo(p: QuadraticProblem, M: int, K: int, layout: str = "auto") -> float:
     t = time.perf_counter()
-    run("heavy_ball", p, n_paths=M, n_steps=K, seed=0, lr=LR, momentum=MOMENTUM, record=K, layout=layout)
+    run(
+        "heavy_ball",
+        p,
+        n_paths=M,
+        n_steps=K,
+        seed=0,
+        lr=LR,
+        momentum=MOMENTUM,
+        record=K,
+        layout=layout,
+    )
     return M * K / (time.perf_counter() - t)
 
 
@@ -133,20 +143,32 @@ def crossover(quick: bool) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1/20 of the steps")
-    parser.add_argument("--crossover", action="store_true", help="also compare the two layouts across d")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="best of this many timings of each implementation, interleaved (default 3)")
+    parser.add_argument(
+        "--crossover", action="store_true", help="also compare the two layouts across d"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="best of this many timings of each implementation, interleaved (default 3)",
+    )
     args = parser.parse_args(argv)
-    print(f"numba threads {numba.get_num_threads()}, OPENBLAS_NUM_THREADS "
-          f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, cpu count {os.cpu_count()}, "
-          f"load average {os.getloadavg()[0]:.2f} (shared machine: timings are noisy)")
+    print(
+        f"numba threads {numba.get_num_threads()}, OPENBLAS_NUM_THREADS "
+        f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, cpu count {os.cpu_count()}, "
+        f"load average {os.getloadavg()[0]:.2f} (shared machine: timings are noisy)"
+    )
     gf_np, gf_nb = gemm_gflops(2000, 2000, 2000, 2)
     roofline = max(gf_np, gf_nb)
-    print(f"GEMM 2000^3: numpy {gf_np:.1f} GFLOP/s, numba-BLAS {gf_nb:.1f} GFLOP/s -> roofline {roofline:.1f}")
+    print(
+        f"GEMM 2000^3: numpy {gf_np:.1f} GFLOP/s, numba-BLAS {gf_nb:.1f} GFLOP/s -> roofline {roofline:.1f}"
+    )
     warm = problem(4)
     run("heavy_ball", warm, n_paths=2, n_steps=2, seed=0, lr=LR, momentum=MOMENTUM)  # compile
-    header = (f"{'M':>5} {'d':>5} {'K':>6} | {'zoo':>9} {'numpy':>9} {'loop':>9} | "
-              f"{'zoo/numpy':>9} {'zoo/loop':>9} | {'zoo GF/s':>8} {'%roof':>6} {'case GEMM':>9}")
+    header = (
+        f"{'M':>5} {'d':>5} {'K':>6} | {'zoo':>9} {'numpy':>9} {'loop':>9} | "
+        f"{'zoo/numpy':>9} {'zoo/loop':>9} | {'zoo GF/s':>8} {'%roof':>6} {'case GEMM':>9}"
+    )
     print(header)
     print("-" * len(header))
     for M, d, K in CASES:
@@ -159,12 +181,18 @@ def main(argv=None) -> None:
             r_loop = max(r_loop, python_loop(p, 2, min(K_run, 2000 if not args.quick else 200)))
         gflops = 4.0 * d * d * r_zoo / 1e9
         case_gemm = max(gemm_gflops(M, d, d, max(1, int(2e8 // (2 * M * d * d)))))
-        print(f"{M:>5} {d:>5} {K_run:>6} | {r_zoo:>9.3g} {r_np:>9.3g} {r_loop:>9.3g} | "
-              f"{r_zoo / r_np:>9.2f} {r_zoo / r_loop:>9.1f} | {gflops:>8.2f} {100 * gflops / roofline:>5.0f}% "
-              f"{case_gemm:>9.1f}")
-    print(f"rates in trajectory-steps/s, best of {args.repeat}; numpy timed on K/4 steps, loop on 2 paths x "
-          "min(K, 2000) steps;")
-    print("zoo GF/s = 4 d^2 x rate; %roof against the 2000^3 GEMM; case GEMM = (M x d) @ (d x d) GFLOP/s")
+        print(
+            f"{M:>5} {d:>5} {K_run:>6} | {r_zoo:>9.3g} {r_np:>9.3g} {r_loop:>9.3g} | "
+            f"{r_zoo / r_np:>9.2f} {r_zoo / r_loop:>9.1f} | {gflops:>8.2f} {100 * gflops / roofline:>5.0f}% "
+            f"{case_gemm:>9.1f}"
+        )
+    print(
+        f"rates in trajectory-steps/s, best of {args.repeat}; numpy timed on K/4 steps, loop on 2 paths x "
+        "min(K, 2000) steps;"
+    )
+    print(
+        "zoo GF/s = 4 d^2 x rate; %roof against the 2000^3 GEMM; case GEMM = (M x d) @ (d x d) GFLOP/s"
+    )
     if args.crossover:
         crossover(args.quick)
 

@@ -33,7 +33,9 @@ from dynlab.ou import OUProcess, SGDPhaseSpace
 def residual(A, B, D) -> float:
     """Relative residual of A B + B A^T = 2 D."""
     R = A @ B + B @ A.T - 2.0 * D
-    return float(np.linalg.norm(R) / (2.0 * np.linalg.norm(A) * np.linalg.norm(B) + 2.0 * np.linalg.norm(D)))
+    return float(
+        np.linalg.norm(R) / (2.0 * np.linalg.norm(A) * np.linalg.norm(B) + 2.0 * np.linalg.norm(D))
+    )
 
 
 def best_time(fn, repeat: int):
@@ -59,17 +61,23 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 300, 1000])
     parser.add_argument("--repeat", type=int, default=1, help="timings are best of this many runs")
-    parser.add_argument("--skip-bartels-stewart", action="store_true", help="skip dynlab's generic solver")
+    parser.add_argument(
+        "--skip-bartels-stewart", action="store_true", help="skip dynlab's generic solver"
+    )
     args = parser.parse_args(argv)
 
-    print(f"# {platform.processor() or platform.machine()}, numpy {np.__version__}, scipy {scipy.__version__}")
+    print(
+        f"# {platform.processor() or platform.machine()}, numpy {np.__version__}, scipy {scipy.__version__}"
+    )
     hyper = dict(lr=0.1, momentum=0.9, weight_decay=1e-4, batch_size=32)
     header = f"{'d':>5} {'noise':>8} {'eigenbasis s':>13} {'B-S s':>9} {'scipy s':>9} {'speed-up':>9} {'res eig':>9} {'res B-S':>9} {'res scipy':>9}"
     print(header)
     for d in args.sizes:
         H, Sigma = problem(d)
         for name, noise in (("sigma2*H", 0.5), ("general", Sigma)):
-            t_eig, B = best_time(lambda: SGDPhaseSpace(H, **hyper, noise_cov=noise).lyapunov(), args.repeat)
+            t_eig, B = best_time(
+                lambda: SGDPhaseSpace(H, **hyper, noise_cov=noise).lyapunov(), args.repeat
+            )
             ou = SGDPhaseSpace(H, **hyper, noise_cov=noise).ou
             A, D = ou.A, ou.D
             if args.skip_bartels_stewart:
@@ -77,7 +85,9 @@ def main(argv=None) -> None:
             else:
                 t_bs, B_bs = best_time(lambda: OUProcess(A, D).lyapunov(), args.repeat)
                 r_bs = residual(A, B_bs, D)
-            t_sp, B_sp = best_time(lambda: scipy.linalg.solve_continuous_lyapunov(A, 2.0 * D), args.repeat)
+            t_sp, B_sp = best_time(
+                lambda: scipy.linalg.solve_continuous_lyapunov(A, 2.0 * D), args.repeat
+            )
             print(
                 f"{d:>5} {name:>8} {t_eig:>13.4f} {t_bs:>9.3f} {t_sp:>9.3f} {t_sp / t_eig:>8.1f}x "
                 f"{residual(A, B, D):>9.2e} {r_bs:>9.2e} {residual(A, B_sp, D):>9.2e}",

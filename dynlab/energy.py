@@ -91,7 +91,11 @@ class GeneralizedChi2:
     def trimmed(cls, lam, beta, c: float) -> "GeneralizedChi2":
         """Drop terms whose lambda and beta are both negligible (rounding-level) against the scale."""
         lam, beta = np.asarray(lam, dtype=float), np.asarray(beta, dtype=float)
-        scale = max(np.max(np.abs(lam), initial=0.0), np.max(np.abs(beta), initial=0.0) ** 2, np.finfo(float).tiny)
+        scale = max(
+            np.max(np.abs(lam), initial=0.0),
+            np.max(np.abs(beta), initial=0.0) ** 2,
+            np.finfo(float).tiny,
+        )
         keep = (np.abs(lam) > 1e-13 * scale) | (beta**2 > 1e-13 * scale)
         return cls(lam[keep], beta[keep], float(c))
 
@@ -161,23 +165,57 @@ class GeneralizedChi2:
         w = abs(w) if abs(w) >= 1e-12 else 0.0
         if kind == "sin" and w == 0.0:
             return 0.0
-        terms = (float(self.lam.size),) + tuple(self.lam) + tuple(nc.astype(float)) + tuple(d2) + tuple(self.beta**2)
+        terms = (
+            (float(self.lam.size),)
+            + tuple(self.lam)
+            + tuple(nc.astype(float))
+            + tuple(d2)
+            + tuple(self.beta**2)
+        )
         re = 1.0 if part == "re" else 0.0
         trig = 1.0 if kind == "sin" else 2.0
         tol = config.GCHI2_RTOL
         f = _INTEGRAND
         A = 20.0 if w == 0.0 else min(20.0, 200.0 / w)  # at most ~30 cycles in the head
-        head = integrate.quad(f, 0.0, A, args=(sc, re, trig, w, 1.0) + terms, limit=4000, epsabs=tol, epsrel=tol)[0]
+        head = integrate.quad(
+            f, 0.0, A, args=(sc, re, trig, w, 1.0) + terms, limit=4000, epsabs=tol, epsrel=tol
+        )[0]
         if w == 0.0:
-            tail = integrate.quad(f, A, np.inf, args=(sc, re, 0.0, 0.0, 1.0) + terms, limit=4000, epsabs=tol, epsrel=tol)[0]
+            tail = integrate.quad(
+                f,
+                A,
+                np.inf,
+                args=(sc, re, 0.0, 0.0, 1.0) + terms,
+                limit=4000,
+                epsabs=tol,
+                epsrel=tol,
+            )[0]
         elif A * w >= 2.0 * np.pi:
-            tail = integrate.quad(f, A, np.inf, args=(sc, re, 0.0, 0.0, 1.0) + terms, weight=kind, wvar=w,
-                                  limlst=200, limit=4000, epsabs=tol)[0]
+            tail = integrate.quad(
+                f,
+                A,
+                np.inf,
+                args=(sc, re, 0.0, 0.0, 1.0) + terms,
+                weight=kind,
+                wvar=w,
+                limlst=200,
+                limit=4000,
+                epsabs=tol,
+            )[0]
         else:
             # slow oscillation: in u = w v the cycles have unit length, and QAWF resolves the
             # decay of the envelope inside the first ones (integrand env(u / w) / w)
-            tail = integrate.quad(f, A * w, np.inf, args=(sc, re, 0.0, 0.0, 1.0 / w) + terms, weight=kind, wvar=1.0,
-                                  limlst=200, limit=4000, epsabs=tol)[0]
+            tail = integrate.quad(
+                f,
+                A * w,
+                np.inf,
+                args=(sc, re, 0.0, 0.0, 1.0 / w) + terms,
+                weight=kind,
+                wvar=1.0,
+                limlst=200,
+                limit=4000,
+                epsabs=tol,
+            )[0]
         return sign * (head + tail)
 
     def cdf(self, x: float) -> float:
@@ -217,7 +255,9 @@ class GeneralizedChi2:
         return w * w @ self.lam + w @ self.beta + self.c
 
 
-@numba.cfunc(numba.types.float64(numba.types.intc, numba.types.CPointer(numba.types.float64)), cache=True)
+@numba.cfunc(
+    numba.types.float64(numba.types.intc, numba.types.CPointer(numba.types.float64)), cache=True
+)
 def _integrand_c(n, xx):
     """QUADPACK integrand ``alpha part(R(alpha x / sc)) / (alpha x) [trig(w x)]``, R the envelope.
 
@@ -275,7 +315,9 @@ def _mixture_abs_quantile(laws: list[GeneralizedChi2], q: float) -> float:
         if lo < hi * 1e-12:
             raise ShapeError("|X| has an atom at 0 or is concentrated below 1e-12 of its scale")
         lo *= 1e-3
-    return float(optimize.brentq(f, lo, hi, xtol=config.GCHI2_RTOL * hi * 1e-2, rtol=config.GCHI2_RTOL))
+    return float(
+        optimize.brentq(f, lo, hi, xtol=config.GCHI2_RTOL * hi * 1e-2, rtol=config.GCHI2_RTOL)
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -307,13 +349,22 @@ class LeapfrogQuadratic:
     """
 
     def __init__(
-        self, problem, *, dt: float, gamma: float = 0.0, inv_mass=1.0, weight_decay: float = 0.0,
-        batch_size: int = 1, noise: str = "step",
+        self,
+        problem,
+        *,
+        dt: float,
+        gamma: float = 0.0,
+        inv_mass=1.0,
+        weight_decay: float = 0.0,
+        batch_size: int = 1,
+        noise: str = "step",
     ):
         if isinstance(problem, LinearRegressionProblem):
             problem = problem.as_quadratic()
         if not isinstance(problem, QuadraticProblem):
-            raise ShapeError(f"problem must be a QuadraticProblem or LinearRegressionProblem; got {type(problem).__name__}")
+            raise ShapeError(
+                f"problem must be a QuadraticProblem or LinearRegressionProblem; got {type(problem).__name__}"
+            )
         if noise not in NOISE_MODES:
             raise HyperparameterError(f"noise must be one of {NOISE_MODES}; got {noise!r}")
         self.problem = problem
@@ -360,7 +411,10 @@ class LeapfrogQuadratic:
 
         z1 = np.zeros((d, 1))
         c = step(z1, z1, z1, z1)[:, 0]
-        F = step(np.hstack([I, Z]), np.hstack([Z, I]), np.zeros((d, 2 * d)), np.zeros((d, 2 * d))) - c[:, None]
+        F = (
+            step(np.hstack([I, Z]), np.hstack([Z, I]), np.zeros((d, 2 * d)), np.zeros((d, 2 * d)))
+            - c[:, None]
+        )
         G1 = step(Z, Z, I, Z) - c[:, None]  # response to the first half-kick's noise
         G2 = step(Z, Z, Z, I) - c[:, None]
         if self.noise == "step":
@@ -412,11 +466,17 @@ class LeapfrogQuadratic:
         rho = self.spectral_radius
         if rho >= 1.0 - 1e-12:
             if self.gamma == 0.0:
-                raise UnstableDriftError("gamma = 0: undamped leapfrog has no stationary law (|eigenvalues of F| = 1)")
+                raise UnstableDriftError(
+                    "gamma = 0: undamped leapfrog has no stationary law (|eigenvalues of F| = 1)"
+                )
             curv = np.linalg.eigvalsh(self._K)
             if curv[0] <= config.PSD_RTOL * curv[-1]:
-                raise UnstableDriftError("H is singular: its flat directions random-walk, no stationary law")
-            raise StabilityRegionError(f"dt = {self.dt} is beyond leapfrog's stability limit (spectral radius {rho:.6g})")
+                raise UnstableDriftError(
+                    "H is singular: its flat directions random-walk, no stationary law"
+                )
+            raise StabilityRegionError(
+                f"dt = {self.dt} is beyond leapfrog's stability limit (spectral radius {rho:.6g})"
+            )
         n = self.n_state
         m = np.linalg.solve(np.eye(n) - self.F, self.c)
         P = solve_discrete_lyapunov(self.F, self.G @ self.G.T)
@@ -425,7 +485,11 @@ class LeapfrogQuadratic:
     def state_law(self, k: int, mean0, cov0=None) -> tuple[np.ndarray, np.ndarray]:
         """Mean and covariance of x_k from x_0 ~ N(mean0, cov0) (cov0 = 0: a fixed start)."""
         m = as_array(mean0, "mean0", shape=(self.n_state,))
-        P = np.zeros((self.n_state,) * 2) if cov0 is None else as_array(cov0, "cov0", shape=(self.n_state,) * 2)
+        P = (
+            np.zeros((self.n_state,) * 2)
+            if cov0 is None
+            else as_array(cov0, "cov0", shape=(self.n_state,) * 2)
+        )
         GG = self.G @ self.G.T
         for _ in range(int(k)):
             m = self.F @ m + self.c

@@ -18,7 +18,7 @@ from functools import cached_property
 import numpy as np
 
 from . import config
-from ._validate import as_array, as_psd, as_rng, as_scalar, as_positive_int
+from ._validate import as_array, as_positive_int, as_psd, as_rng, as_scalar
 from .errors import NotPositiveDefiniteError, ShapeError
 
 __all__ = ["QuadraticProblem", "LinearRegressionProblem", "synthetic_regression"]
@@ -206,7 +206,9 @@ class LinearRegressionProblem:
         """
         if isinstance(noise_cov, str):
             if noise_cov != "estimate":
-                raise ShapeError(f"noise_cov must be 'estimate', None, a scalar or a matrix; got {noise_cov!r}")
+                raise ShapeError(
+                    f"noise_cov must be 'estimate', None, a scalar or a matrix; got {noise_cov!r}"
+                )
             noise_cov = self.gradient_noise_cov(theta)
         return QuadraticProblem(self.H, self.b, noise_cov=noise_cov, c=self.c)
 

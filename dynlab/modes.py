@@ -181,9 +181,9 @@ def relaxation(t, gamma, omega):
     _, _, alpha, over, slow, _ = _damped_cs(t, gamma, omega)
     strong = over & (alpha > 0.5 * gamma)
     with np.errstate(invalid="ignore", divide="ignore"):
-        r_strong = (-(alpha + gamma) * np.expm1(-slow * t) + slow * np.expm1(-(slow + 2 * alpha) * t)) / (
-            2.0 * alpha
-        )
+        r_strong = (
+            -(alpha + gamma) * np.expm1(-slow * t) + slow * np.expm1(-(slow + 2 * alpha) * t)
+        ) / (2.0 * alpha)
     out = np.where(strong, r_strong, out)
     small = np.maximum(gamma, omega) * t < _SERIES_LIMIT
     if np.any(small):
@@ -248,7 +248,9 @@ def discrete_s(m, a, beta):
         logq = np.log1p(-sq / rp)
         mlogq = np.where(m > 0, m * logq, 0.0)
         ratio = np.where(sq > 0, -np.expm1(mlogq) / np.where(sq > 0, sq, 1.0), m / rp)
-        s_real = np.where(rp > 0, rp**m * ratio, (m == 1).astype(np.float64))  # a = beta = 0: F nilpotent
+        s_real = np.where(
+            rp > 0, rp**m * ratio, (m == 1).astype(np.float64)
+        )  # a = beta = 0: F nilpotent
         s_real = s_real * sign ** (m - 1)
     out = np.where(delta < 0, s_complex, s_real)
     return np.where(m == 0, 0.0, out)
@@ -268,7 +270,9 @@ def discrete_propagator(m, rho, *, lr, momentum, weight_decay=0.0):
     e, a, lr, beta, wd = _discrete_coefficients(rho, lr, momentum, weight_decay)
     k = e / lr
     sm = discrete_s(m, a, beta)
-    sm1 = np.where(m >= 1, discrete_s(np.maximum(m - 1, 0), a, beta), -1.0 / beta if beta > 0 else 0.0)
+    sm1 = np.where(
+        m >= 1, discrete_s(np.maximum(m - 1, 0), a, beta), -1.0 / beta if beta > 0 else 0.0
+    )
     # F = [[1 - e, lr beta], [-k, beta]];  F^m = s_m F - beta s_{m-1} I
     f11 = sm * (1.0 - e) - beta * sm1
     f12 = sm * lr * beta
@@ -339,7 +343,9 @@ def mode_frequencies(rho, *, lr, momentum, weight_decay=0.0, exact=False):
     return lr * np.sqrt(np.clip((omega - gamma) * (omega + gamma), 0.0, None)) / (2.0 * np.pi)
 
 
-def stationary_mode_covariances(rho_i, rho_j, sigma2_ij, *, lr, momentum, weight_decay=0.0, batch_size=1, exact=False):
+def stationary_mode_covariances(
+    rho_i, rho_j, sigma2_ij, *, lr, momentum, weight_decay=0.0, batch_size=1, exact=False
+):
     r"""Stationary phase-space covariance between modes i and j, in the Hessian eigenbasis.
 
     ``sigma2_ij = q_i^T Sigma q_j`` is the per-sample gradient-noise covariance of the two modes
@@ -370,7 +376,12 @@ def stationary_mode_covariances(rho_i, rho_j, sigma2_ij, *, lr, momentum, weight
         _discrete_coefficients(np.concatenate([np.ravel(ki), np.ravel(kj)]) - wd, lr, beta, wd)
         den = q * q * (p * (ki + kj) - lr * ki * kj) + beta * lr * (ki - kj) ** 2
         c_tt = lr * p * q * (sij / S) / den
-        return c_tt, (ki - beta * kj) * c_tt / (p * q), (kj - beta * ki) * c_tt / (p * q), (ki + kj) * c_tt / (p * lr)
+        return (
+            c_tt,
+            (ki - beta * kj) * c_tt / (p * q),
+            (kj - beta * ki) * c_tt / (p * q),
+            (ki + kj) * c_tt / (p * lr),
+        )
     if np.any(ki + kj <= 0):
         raise StabilityRegionError("the SDE has no stationary law when rho + weight_decay <= 0")
     # SDE in the modal basis: K = c1 k, c2 = 2 q / (lr p), B = [[X, Y], [Y^T, W]], covariance B / kappa
@@ -383,7 +394,9 @@ def stationary_mode_covariances(rho_i, rho_j, sigma2_ij, *, lr, momentum, weight
     return X / kappa, Y / kappa, -Y / kappa, W / kappa
 
 
-def stationary_mode_variances(rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_size=1, exact=False):
+def stationary_mode_variances(
+    rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_size=1, exact=False
+):
     """Per-mode stationary ``(Var theta_i, Var v_i, Cov(theta_i, v_i))``.
 
     ``sigma2 = q_i^T Sigma q_i`` (per-sample gradient-noise variance of mode i). SDE: the diagonal
@@ -394,7 +407,14 @@ def stationary_mode_variances(rho, sigma2, *, lr, momentum, weight_decay=0.0, ba
     ``lr sigma2 / (S k (2 - lr k))``).
     """
     c_tt, c_tv, _, c_vv = stationary_mode_covariances(
-        rho, rho, sigma2, lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size, exact=exact
+        rho,
+        rho,
+        sigma2,
+        lr=lr,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        batch_size=batch_size,
+        exact=exact,
     )
     return c_tt, c_vv, c_tv
 
@@ -440,10 +460,14 @@ class Modes:
         with np.errstate(divide="ignore"):
             zeta = np.where(omega > 0, gamma / np.where(omega > 0, omega, 1.0), np.inf)
         eps = np.finfo(np.float64).eps
-        regime = np.where(np.abs(zeta - 1.0) <= 8 * eps, "critical", np.where(zeta > 1.0, "over", "under"))
+        regime = np.where(
+            np.abs(zeta - 1.0) <= 8 * eps, "critical", np.where(zeta > 1.0, "over", "under")
+        )
         e, a, *_ = _discrete_coefficients(rho, lr, momentum, weight_decay)
         delta = a * a - 4.0 * momentum
-        radius = np.where(delta < 0, np.sqrt(momentum), 0.5 * (np.abs(a) + np.sqrt(np.clip(delta, 0.0, None))))
+        radius = np.where(
+            delta < 0, np.sqrt(momentum), 0.5 * (np.abs(a) + np.sqrt(np.clip(delta, 0.0, None)))
+        )
         return cls(
             rho=np.asarray(rho),
             q=np.asarray(q),
@@ -452,6 +476,8 @@ class Modes:
             zeta=zeta,
             regime=regime,
             frequency=mode_frequencies(rho, lr=lr, momentum=momentum, weight_decay=weight_decay),
-            exact_frequency=mode_frequencies(rho, lr=lr, momentum=momentum, weight_decay=weight_decay, exact=True),
+            exact_frequency=mode_frequencies(
+                rho, lr=lr, momentum=momentum, weight_decay=weight_decay, exact=True
+            ),
             spectral_radius=radius,
         )

@@ -139,7 +139,9 @@ def fit_power_law(k, y, *, window="last_two_thirds") -> PowerLawFit:
         elif window == "all":
             sel = slice(0, n)
         else:
-            raise ShapeError(f"window must be 'last_two_thirds', 'all' or (k_lo, k_hi); got {window!r}")
+            raise ShapeError(
+                f"window must be 'last_two_thirds', 'all' or (k_lo, k_hi); got {window!r}"
+            )
         kw, yw = k[sel], y[sel]
     else:
         lo, hi = (as_scalar(w, "window bound", error=ShapeError) for w in window)
@@ -230,7 +232,9 @@ def reversibility_error(advance, theta0, p0, n_steps: int):
         raise DynlabError("the round-trip error is relative to ||(theta0, p0)||, which is zero")
     theta1, p1 = advance(theta0, p0, n)
     theta2, p2 = advance(np.asarray(theta1), -np.asarray(p1), n)
-    gap = np.sum((np.asarray(theta2) - theta0) ** 2, axis=-1) + np.sum((np.asarray(p2) + p0) ** 2, axis=-1)
+    gap = np.sum((np.asarray(theta2) - theta0) ** 2, axis=-1) + np.sum(
+        (np.asarray(p2) + p0) ** 2, axis=-1
+    )
     return np.sqrt(gap) / scale
 
 
@@ -279,7 +283,9 @@ def dominant_frequencies(x, *, dt: float = 1.0, n_peaks: int = 1) -> np.ndarray:
         lp = logp[:, s]
         interior = np.flatnonzero((lp[1:-1] > lp[:-2]) & (lp[1:-1] >= lp[2:])) + 1
         if interior.size < n_peaks:
-            raise DynlabError(f"series {s} has only {interior.size} spectral peaks; asked for {n_peaks}")
+            raise DynlabError(
+                f"series {s} has only {interior.size} spectral peaks; asked for {n_peaks}"
+            )
         top = interior[np.argsort(lp[interior])[::-1][:n_peaks]]
         a, b, c = lp[top - 1], lp[top], lp[top + 1]
         offset = 0.5 * (a - c) / (a - 2.0 * b + c)

@@ -22,7 +22,13 @@ import numpy as np
 
 from . import config, modes
 from ._validate import as_array, as_positive_int, as_psd, as_scalar, as_symmetric
-from .errors import NotControllableError, NotPositiveDefiniteError, ShapeError, StabilityRegionError, UnstableDriftError
+from .errors import (
+    NotControllableError,
+    NotPositiveDefiniteError,
+    ShapeError,
+    StabilityRegionError,
+    UnstableDriftError,
+)
 from .models import LinearRegressionProblem, _noise_matrix
 from .ou import OUProcess
 
@@ -87,13 +93,17 @@ class SGDPhaseSpace:
         self.lr, self.momentum, self.weight_decay = modes._hyper(lr, momentum, weight_decay)
         self.batch_size = as_positive_int(batch_size, "batch_size")
         if noise_cov is None:
-            raise ShapeError("noise_cov is required: a (d, d) matrix Sigma or a scalar sigma2 (Sigma = sigma2 H)")
+            raise ShapeError(
+                "noise_cov is required: a (d, d) matrix Sigma or a scalar sigma2 (Sigma = sigma2 H)"
+            )
         self._sigma2 = float(noise_cov) if np.ndim(noise_cov) == 0 else None
         self.noise_cov = _noise_matrix(noise_cov, self.H)
         w, v = np.linalg.eigh(self.H)
         self.rho, self.q = w[::-1].copy(), v[:, ::-1].copy()
         if self.rho[-1] < -config.PSD_RTOL * max(abs(self.rho[0]), abs(self.rho[-1])):
-            raise NotPositiveDefiniteError(f"H must be positive semi-definite; it has eigenvalue {self.rho[-1]:.3g}")
+            raise NotPositiveDefiniteError(
+                f"H must be positive semi-definite; it has eigenvalue {self.rho[-1]:.3g}"
+            )
         k = self.rho + self.weight_decay
         if k[-1] <= config.PSD_RTOL * max(k[0], np.finfo(np.float64).tiny):
             raise UnstableDriftError(
@@ -110,7 +120,18 @@ class SGDPhaseSpace:
 
     # ------------------------------------------------------------------ construction helpers
     @classmethod
-    def from_data(cls, X, Y, *, lr, momentum=0.0, weight_decay=0.0, batch_size=1, noise_cov=None, replacement=True):
+    def from_data(
+        cls,
+        X,
+        Y,
+        *,
+        lr,
+        momentum=0.0,
+        weight_decay=0.0,
+        batch_size=1,
+        noise_cov=None,
+        replacement=True,
+    ):
         r"""Linear regression ``||Y - X theta||^2 / 2N``: ``H = X^T X / N``, ``b = X^T Y / N`` (seed 003 sec. 5).
 
         Parameters
@@ -132,8 +153,13 @@ class SGDPhaseSpace:
                 S = as_positive_int(batch_size, "batch_size")
                 noise_cov = noise_cov * (problem.N - S) / max(problem.N - 1, 1)
         return cls(
-            problem.H, problem.b, lr=lr, momentum=momentum, weight_decay=weight_decay,
-            batch_size=batch_size, noise_cov=noise_cov,
+            problem.H,
+            problem.b,
+            lr=lr,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            batch_size=batch_size,
+            noise_cov=noise_cov,
         )
 
     @property
@@ -144,7 +170,9 @@ class SGDPhaseSpace:
     @property
     def kappa(self) -> float:
         """Inverse temperature ``S (1 - beta^2)`` (seed 003 eq. 4)."""
-        return self.batch_size * (1.0 - self.momentum) * (1.0 + self.momentum)  # no cancellation as beta -> 1
+        return (
+            self.batch_size * (1.0 - self.momentum) * (1.0 + self.momentum)
+        )  # no cancellation as beta -> 1
 
     @cached_property
     def _sigma_modal(self) -> np.ndarray:
@@ -171,7 +199,9 @@ class SGDPhaseSpace:
     @cached_property
     def modes(self) -> modes.Modes:
         """Per-eigenvalue gamma, omega_i, zeta_i, regime and frequencies (:class:`dynlab.modes.Modes`)."""
-        return modes.Modes.build(self.rho, self.q, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+        return modes.Modes.build(
+            self.rho, self.q, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
+        )
 
     def _hyper(self) -> dict:
         return dict(lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
@@ -211,7 +241,13 @@ class SGDPhaseSpace:
             B[d:, :d] = 0.0
             B[d:, d:] = self.noise_cov
         else:
-            X = 4.0 * c2 * c2 * self._sigma_modal / (np.subtract.outer(Kc, Kc) ** 2 + 2.0 * c2 * c2 * np.add.outer(Kc, Kc))
+            X = (
+                4.0
+                * c2
+                * c2
+                * self._sigma_modal
+                / (np.subtract.outer(Kc, Kc) ** 2 + 2.0 * c2 * c2 * np.add.outer(Kc, Kc))
+            )
             B_tt = self.q @ X @ self.q.T
             B[:d, :d] = B_tt
             M = c1 * (self.H @ B_tt + self.weight_decay * B_tt)
@@ -247,7 +283,9 @@ class SGDPhaseSpace:
             inv_s = (V / w) @ V.T
             U_tt = (2.0 / (self.lr * p)) * inv_s @ (self.H + self.weight_decay * np.eye(d))
             Q = self._blocks(np.zeros((d, d)), -self.noise_cov, self.noise_cov, np.zeros((d, d)))
-            U = self._blocks(0.5 * (U_tt + U_tt.T), np.zeros((d, d)), np.zeros((d, d)), 0.5 * (inv_s + inv_s.T))
+            U = self._blocks(
+                0.5 * (U_tt + U_tt.T), np.zeros((d, d)), np.zeros((d, d)), 0.5 * (inv_s + inv_s.T)
+            )
             return Q, U
         B = self.lyapunov()
         cond = np.linalg.cond(B)
@@ -321,12 +359,16 @@ class SGDPhaseSpace:
         Exact: ``lr^2 tr(P_vv)``, P the stationary covariance of the recursion.
         """
         if exact:
-            _, var_v, _ = modes.stationary_mode_variances(self.rho, self._sigma_diag, batch_size=self.batch_size, exact=True, **self._hyper())
+            _, var_v, _ = modes.stationary_mode_variances(
+                self.rho, self._sigma_diag, batch_size=self.batch_size, exact=True, **self._hyper()
+            )
             return float(self.lr**2 * np.sum(var_v))
         return float(self.lr**2 * np.sum(self._sigma_diag) / self.kappa)
 
     def _mode_var_theta(self, exact: bool) -> np.ndarray:
-        return modes.stationary_mode_variances(self.rho, self._sigma_diag, batch_size=self.batch_size, exact=exact, **self._hyper())[0]
+        return modes.stationary_mode_variances(
+            self.rho, self._sigma_diag, batch_size=self.batch_size, exact=exact, **self._hyper()
+        )[0]
 
     def displacement(self, k, exact: bool = False) -> np.ndarray:
         r"""Global displacement ``E||theta_k - theta_0||^2`` from stationarity after k steps.
@@ -415,7 +457,9 @@ class SGDPhaseSpace:
         if exact:
             f11, f12, f21, f22 = modes.discrete_propagator(kk, self.rho, **self._hyper())
         else:
-            f11, f12, f21, f22 = modes.mode_propagator(self.lr * kk, self.modes.gamma, self.modes.omega)
+            f11, f12, f21, f22 = modes.mode_propagator(
+                self.lr * kk, self.modes.gamma, self.modes.omega
+            )
         a, b = f11 * a0 + f12 * b0, f21 * a0 + f22 * b0
         return self.mu + a @ self.q.T, b @ self.q.T
 
@@ -425,7 +469,9 @@ class SGDPhaseSpace:
         ``potential = 1/2 tr((H + lambda I) Var theta)``, ``kinetic = m/2 tr(Var v)`` with
         ``m = lr (1 + beta) / 2``; they agree exactly in both models.
         """
-        var_t, var_v, _ = modes.stationary_mode_variances(self.rho, self._sigma_diag, batch_size=self.batch_size, exact=exact, **self._hyper())
+        var_t, var_v, _ = modes.stationary_mode_variances(
+            self.rho, self._sigma_diag, batch_size=self.batch_size, exact=exact, **self._hyper()
+        )
         mass = self.lr * (1.0 + self.momentum) / 2.0
         return Equipartition(
             mass=mass,
@@ -481,7 +527,12 @@ class DiscreteSGD:
     def _modal_P(self):
         m = self.model
         return modes.stationary_mode_covariances(
-            m.rho[:, None], m.rho[None, :], m._sigma_modal, batch_size=m.batch_size, exact=True, **m._hyper()
+            m.rho[:, None],
+            m.rho[None, :],
+            m._sigma_modal,
+            batch_size=m.batch_size,
+            exact=True,
+            **m._hyper(),
         )
 
     def stationary_cov(self) -> np.ndarray:
@@ -533,4 +584,11 @@ class DiscreteSGD:
         f11, f12, f21, f22 = self._power_modal(k)
         P_tt, P_tv, P_vt, P_vv = self._modal_P()
         # modal (P F^kT): blocks [[P_tt, P_tv], [P_vt, P_vv]] times [[f11, f21], [f12, f22]] (diagonal)
-        return self._rotate((P_tt * f11 + P_tv * f12, P_tt * f21 + P_tv * f22, P_vt * f11 + P_vv * f12, P_vt * f21 + P_vv * f22))
+        return self._rotate(
+            (
+                P_tt * f11 + P_tv * f12,
+                P_tt * f21 + P_tv * f22,
+                P_vt * f11 + P_vv * f12,
+                P_vt * f21 + P_vv * f22,
+            )
+        )

@@ -227,7 +227,9 @@ def _dataset(X, Y, name_y: str):
     X = as_array(X, "X", ndim=2)
     Y = as_array(Y, name_y)
     if Y.shape[0] != X.shape[0]:
-        raise ShapeError(f"X and {name_y} must have the same number of rows; got {X.shape[0]} and {Y.shape[0]}")
+        raise ShapeError(
+            f"X and {name_y} must have the same number of rows; got {X.shape[0]} and {Y.shape[0]}"
+        )
     return X, Y
 
 
@@ -245,7 +247,11 @@ class SoftmaxRegression(ToyModel):
         y = np.asarray(y)
         if y.shape != (X.shape[0],) or not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
             raise ShapeError("y must hold one non-negative integer class label per row of X")
-        C = int(y.max()) + 1 if n_classes is None else as_positive_int(n_classes, "n_classes", ShapeError)
+        C = (
+            int(y.max()) + 1
+            if n_classes is None
+            else as_positive_int(n_classes, "n_classes", ShapeError)
+        )
         if y.max() >= C:
             raise ShapeError(f"labels must be < n_classes = {C}")
         self.X, self.y, self.C = X, y.astype(np.int64), C
@@ -253,15 +259,24 @@ class SoftmaxRegression(ToyModel):
         self.d = d
         self.n_params = C * d + C
         self._init_std = 1.0 / np.sqrt(d)
-        cols = [Symmetry.translation(self.n_params, np.arange(C) * d + j, f"column {j}") for j in range(d)]
-        self.symmetries = tuple(cols) + (Symmetry.translation(self.n_params, C * d + np.arange(C), "bias"),)
+        cols = [
+            Symmetry.translation(self.n_params, np.arange(C) * d + j, f"column {j}")
+            for j in range(d)
+        ]
+        self.symmetries = tuple(cols) + (
+            Symmetry.translation(self.n_params, C * d + np.arange(C), "bias"),
+        )
 
     @classmethod
-    def synthetic(cls, n_samples: int = 256, d: int = 4, n_classes: int = 3, seed=0) -> "SoftmaxRegression":
+    def synthetic(
+        cls, n_samples: int = 256, d: int = 4, n_classes: int = 3, seed=0
+    ) -> "SoftmaxRegression":
         """Gaussian inputs labelled by a random linear teacher with label noise."""
         rng = as_rng(seed)
         X = rng.standard_normal((n_samples, d))
-        logits = X @ rng.standard_normal((d, n_classes)) * 2.0 + rng.gumbel(size=(n_samples, n_classes))
+        logits = X @ rng.standard_normal((d, n_classes)) * 2.0 + rng.gumbel(
+            size=(n_samples, n_classes)
+        )
         return cls(X, np.argmax(logits, axis=1), n_classes)
 
     def _loss_grad(self, theta, idx):
@@ -299,7 +314,8 @@ class BatchNormNet(ToyModel):
         self.n_params = self.m * self.d + self.m + 1
         self._init_std = 1.0 / np.sqrt(self.d)
         self.symmetries = tuple(
-            Symmetry.scale(self.n_params, i * self.d + np.arange(self.d), f"row {i}") for i in range(self.m)
+            Symmetry.scale(self.n_params, i * self.d + np.arange(self.d), f"row {i}")
+            for i in range(self.m)
         )
 
     @classmethod
@@ -356,12 +372,25 @@ class TwoLayerNet(ToyModel):
         self._init_std = 1.0 / np.sqrt(self.d)
         md = self.m * self.d
         self.symmetries = tuple(
-            Symmetry.rescale(self.n_params, j * self.d + np.arange(self.d), md + np.arange(self.k) * self.m + j, f"unit {j}")
+            Symmetry.rescale(
+                self.n_params,
+                j * self.d + np.arange(self.d),
+                md + np.arange(self.k) * self.m + j,
+                f"unit {j}",
+            )
             for j in range(self.m)
         )
 
     @classmethod
-    def synthetic(cls, n_samples: int = 256, d: int = 4, width: int = 4, k: int = 2, activation: str = "relu", seed=0):
+    def synthetic(
+        cls,
+        n_samples: int = 256,
+        d: int = 4,
+        width: int = 4,
+        k: int = 2,
+        activation: str = "relu",
+        seed=0,
+    ):
         """Gaussian inputs, a random two-layer teacher with label noise."""
         rng = as_rng(seed)
         X = rng.standard_normal((n_samples, d))
@@ -387,7 +416,9 @@ class TwoLayerNet(ToyModel):
         return loss, np.concatenate([(dZ.T @ X).ravel(), (dY.T @ Hid).ravel()])
 
 
-def constraint_residuals(model: ToyModel, theta, batch=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def constraint_residuals(
+    model: ToyModel, theta, batch=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradient and Hessian constraint residuals of every symmetry of ``model`` at ``theta``.
 
     Returns
@@ -466,7 +497,11 @@ def simulate(
     lr, momentum, weight_decay = _check_hyper(lr, momentum, weight_decay)
     n_steps = as_positive_int(n_steps, "n_steps")
     theta = model._check_theta(theta0).copy()
-    v = np.zeros(model.n_params) if v0 is None else as_array(v0, "v0", shape=(model.n_params,)).copy()
+    v = (
+        np.zeros(model.n_params)
+        if v0 is None
+        else as_array(v0, "v0", shape=(model.n_params,)).copy()
+    )
     N = model.n_samples
     S = N if batch_size is None else as_positive_int(batch_size, "batch_size")
     if S > N:
@@ -613,11 +648,15 @@ def gradient_flow_law(symmetry, q0: float, t, *, weight_decay: float = 0.0) -> n
 def _check_grid(t) -> np.ndarray:
     t = as_array(t, "t", ndim=1)
     if t.size < 1 or np.any(np.diff(t) <= 0.0):
-        raise ShapeError("t must be a non-empty strictly increasing time grid (t[0] = initial time)")
+        raise ShapeError(
+            "t must be a non-empty strictly increasing time grid (t[0] = initial time)"
+        )
     return t
 
 
-def _linear_ode(M: np.ndarray, e: np.ndarray, y0: np.ndarray, t: np.ndarray, f: np.ndarray) -> np.ndarray:
+def _linear_ode(
+    M: np.ndarray, e: np.ndarray, y0: np.ndarray, t: np.ndarray, f: np.ndarray
+) -> np.ndarray:
     """Solve ``y' = M y + e f(t)`` on grid ``t`` with f linear between the samples ``f``.
 
     Exact for piecewise-linear forcing (first-order hold): each interval is one matrix
@@ -641,7 +680,9 @@ def _linear_ode(M: np.ndarray, e: np.ndarray, y0: np.ndarray, t: np.ndarray, f: 
     return ys
 
 
-def modified_flow_law(symmetry, q0: float, t, *, lr: float, weight_decay: float = 0.0, grad_sq=None) -> np.ndarray:
+def modified_flow_law(
+    symmetry, q0: float, t, *, lr: float, weight_decay: float = 0.0, grad_sq=None
+) -> np.ndarray:
     r"""Charge under the modified gradient flow of SGD with weight decay (finite lr, no momentum).
 
     The modified flow of :math:`\theta_{k+1} = \theta_k - \eta F(\theta_k)`,

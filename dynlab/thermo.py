@@ -203,14 +203,20 @@ class ScaleInvariantSGD:
         if self.protocol == "elr":
             x = self.lr * self.lr * drive
             if x >= 1.0:
-                raise HyperparameterError(f"effective_lr^2 (sigma2 (d-1) + G) = {x:.3g} >= 1: no stationary radius")
+                raise HyperparameterError(
+                    f"effective_lr^2 (sigma2 (d-1) + G) = {x:.3g} >= 1: no stationary radius"
+                )
             x0 = x / (1.0 + np.sqrt(1.0 - x)) / (self.lr * self.weight_decay)
             return float(np.sqrt(x0 * (1.0 - 2.0 * self.lr * self.temperature)))
         lw = self.lr * self.weight_decay
         if lw >= 2.0:
-            raise HyperparameterError(f"lr * weight_decay = {lw:.3g} >= 2: the radius map is unstable")
+            raise HyperparameterError(
+                f"lr * weight_decay = {lw:.3g} >= 2: the radius map is unstable"
+            )
         x0 = np.sqrt(self.lr * drive / (self.weight_decay * (2.0 - lw)))
-        T0 = self.lr * self.sigma2 / (2.0 * x0)  # temperature at the fixed point; effective_lr = lr / x0
+        T0 = (
+            self.lr * self.sigma2 / (2.0 * x0)
+        )  # temperature at the fixed point; effective_lr = lr / x0
         return float(np.sqrt(x0 * (1.0 + 0.5 * T0 * self.lr / x0)))
 
     def discrete_pressure(self, grad_sq: float) -> float:
@@ -240,7 +246,12 @@ def _log_iv(nu: float, x: float) -> float:
         # scipy's ive gives NaN for x >~ 1e9: Hankel's expansion, 4 terms, relative error
         # below ((4 nu^2) / (8 x))^4 < 1e-12 here.
         m, u = 4.0 * nu * nu, 1.0 / (8.0 * x)
-        series = 1.0 - (m - 1) * u + (m - 1) * (m - 9) * u * u / 2 - (m - 1) * (m - 9) * (m - 25) * u**3 / 6
+        series = (
+            1.0
+            - (m - 1) * u
+            + (m - 1) * (m - 9) * u * u / 2
+            - (m - 1) * (m - 9) * (m - 25) * u**3 / 6
+        )
         return float(x - 0.5 * np.log(2.0 * np.pi * x) + np.log(series))
     # Underflow only happens for x << nu, where the series sum_k (x^2/4)^k / (k! (nu+1)_k)
     # converges geometrically (ratio < x^2 / (4 nu) < 1 after the first terms).
@@ -300,7 +311,9 @@ class VonMisesFisherGibbs:
     def energy(self, T: float, *, exact: bool = True) -> float:
         r"""Internal energy :math:`U = E[L]`; ``exact=False``: the ideal-gas limit :math:`-h + (d-1)T/2`."""
         if not exact:
-            return -self.field + 0.5 * (self.d - 1) * as_scalar(T, "T", low=0.0, low_open=True, error=ShapeError)
+            return -self.field + 0.5 * (self.d - 1) * as_scalar(
+                T, "T", low=0.0, low_open=True, error=ShapeError
+            )
         return self.field * self.mean_cosine(T)
 
     def log_normalizer(self, T: float) -> float:
@@ -330,7 +343,12 @@ class VonMisesFisherGibbs:
         t = as_array(t, "t")
         k = self.kappa(T)
         with np.errstate(divide="ignore"):
-            return self.log_normalizer(T) + sphere_log_area(self.d - 2) - k * t + 0.5 * (self.d - 3) * np.log1p(-t * t)
+            return (
+                self.log_normalizer(T)
+                + sphere_log_area(self.d - 2)
+                - k * t
+                + 0.5 * (self.d - 3) * np.log1p(-t * t)
+            )
 
     def temperature_from_mean_cosine(self, m: float) -> float:
         """Invert :meth:`mean_cosine`: the temperature whose Gibbs law has E t = m (-1 < m < 0)."""
@@ -368,7 +386,9 @@ def axial_sphere_entropy(t, d: int, *, k: int = 4) -> float:
     cand = np.stack([np.abs(pad[idx + j] - t) for j in range(-k, k + 1) if j != 0], axis=1)
     eps = np.partition(cand, k - 1, axis=1)[:, k - 1]
     if np.any(eps <= 0.0):
-        raise ShapeError("repeated samples: the nearest-neighbour entropy estimate needs distinct values")
+        raise ShapeError(
+            "repeated samples: the nearest-neighbour entropy estimate needs distinct values"
+        )
     h_t = digamma(n) - digamma(k) + np.log(2.0) + np.mean(np.log(eps))
     return float(h_t + sphere_log_area(d - 2) + 0.5 * (d - 3) * np.mean(np.log1p(-t * t)))
 
@@ -384,7 +404,9 @@ STATISTICS = ("t", "t2", "r", "r2", "log_r", "stretch")
 
 
 @numba.njit(cache=True)
-def _thermo_kernel(code, W, mu, field, sigma, lr, weight_decay, radius, n_steps, burn_in, thin, seed, acc, samples):
+def _thermo_kernel(
+    code, W, mu, field, sigma, lr, weight_decay, radius, n_steps, burn_in, thin, seed, acc, samples
+):
     """Advance each chain (row of W) n_steps; accumulate STATISTICS after burn_in, sample t."""
     np.random.seed(seed)
     n_chains, d = W.shape
@@ -472,7 +494,10 @@ class ThermoRun:
         lr_col = self.chain_means[:, STATISTICS.index("log_r")]
 
         def est(rows):
-            return axial_sphere_entropy(self.samples[rows].ravel(), d, k=k) + (d - 1) * lr_col[rows].mean()
+            return (
+                axial_sphere_entropy(self.samples[rows].ravel(), d, k=k)
+                + (d - 1) * lr_col[rows].mean()
+            )
 
         n = self.samples.shape[0]
         g = min(as_positive_int(groups, "groups", ShapeError), n)
@@ -510,7 +535,11 @@ def simulate(
     if not 0 <= burn_in < n_steps:
         raise ShapeError(f"burn_in must be in [0, n_steps); got {burn_in}")
     thin = as_positive_int(thin, "thin", ShapeError)
-    r0 = process.radius if process.protocol == "sphere" else as_scalar(r0, "r0", low=0.0, low_open=True, error=ShapeError)
+    r0 = (
+        process.radius
+        if process.protocol == "sphere"
+        else as_scalar(r0, "r0", low=0.0, low_open=True, error=ShapeError)
+    )
     chunk = n_chains if chunk is None else as_positive_int(chunk, "chunk", ShapeError)
     rng = as_rng(seed)
     d = process.d
@@ -530,8 +559,20 @@ def simulate(
         W *= r0 / np.linalg.norm(W, axis=1, keepdims=True)
         a, s = acc[lo:hi].copy(), samples[lo:hi].copy()
         _thermo_kernel(
-            code, W, mu, field, sigma, float(process.lr), float(process.weight_decay), radius,
-            n_steps, burn_in, thin, int(rng.integers(2**31 - 1)), a, s,
+            code,
+            W,
+            mu,
+            field,
+            sigma,
+            float(process.lr),
+            float(process.weight_decay),
+            radius,
+            n_steps,
+            burn_in,
+            thin,
+            int(rng.integers(2**31 - 1)),
+            a,
+            s,
         )
         acc[lo:hi], samples[lo:hi] = a, s
     return ThermoRun(process, field, acc / n_meas, samples)

@@ -49,7 +49,9 @@ def loss(problem, theta):
 
 def energy(problem, theta, p, inv_mass, weight_decay):
     """``1/2 p^T M^-1 p + L(theta) + weight_decay / 2 |theta|^2``."""
-    return 0.5 * np.sum(inv_mass * p * p) + loss(problem, theta) + 0.5 * weight_decay * theta @ theta
+    return (
+        0.5 * np.sum(inv_mass * p * p) + loss(problem, theta) + 0.5 * weight_decay * theta @ theta
+    )
 
 
 def sde_coefficients(lr, momentum, batch_size):
@@ -180,7 +182,11 @@ def exact_ou_transition(problem, *, lr, momentum=0.0, weight_decay=0.0, batch_si
     D = np.block([[Z, Z], [Z, c2 * problem.noise_cov]])
     B = scipy.linalg.solve_continuous_lyapunov(A, 2 * D)
     Phi = scipy.linalg.expm(-A * dt)
-    return Phi, (B - Phi @ B @ Phi.T) / kappa, np.concatenate([np.linalg.solve(K, problem.b), np.zeros(d)])
+    return (
+        Phi,
+        (B - Phi @ B @ Phi.T) / kappa,
+        np.concatenate([np.linalg.solve(K, problem.b), np.zeros(d)]),
+    )
 
 
 # -- driver ----------------------------------------------------------------------------
@@ -216,7 +222,9 @@ def naive_run(scheme, problem, theta0, v0, normals, batches, *, noise_cov=None, 
         return np.array(out_t), np.array(out_v), caps
     sde = scheme in ("euler_maruyama", "baoab", "obabo")
     if sde:
-        c1, c2, kappa = sde_coefficients(hyper["lr"], hyper.get("momentum", 0.0), hyper.get("batch_size", 1))
+        c1, c2, kappa = sde_coefficients(
+            hyper["lr"], hyper.get("momentum", 0.0), hyper.get("batch_size", 1)
+        )
         dt = hyper.get("dt") or hyper["lr"]
         root = sqrt_psd(problem.noise_cov)
     elif noise_cov is not None:
@@ -230,9 +238,15 @@ def naive_run(scheme, problem, theta0, v0, normals, batches, *, noise_cov=None, 
                 def grad_V(x, g=g):
                     return g(x) + wd * x
 
-                step = {"euler_maruyama": euler_maruyama_step, "baoab": baoab_step, "obabo": obabo_step}[scheme]
+                step = {
+                    "euler_maruyama": euler_maruyama_step,
+                    "baoab": baoab_step,
+                    "obabo": obabo_step,
+                }[scheme]
                 z = normals[k, :, i] if scheme != "euler_maruyama" else normals[k, 0, i]
-                theta[i], v[i] = step(th, vv, grad_V, z, dt=dt, c1=c1, c2=c2, kappa=kappa, sqrt_sigma=root)
+                theta[i], v[i] = step(
+                    th, vv, grad_V, z, dt=dt, c1=c1, c2=c2, kappa=kappa, sqrt_sigma=root
+                )
                 continue
             batch = None if batches is None or scheme == "gd" else batches[k, i]
             xi = None if noise_cov is None or scheme == "gd" else root @ normals[k, 0, i]
@@ -243,34 +257,66 @@ def naive_run(scheme, problem, theta0, v0, normals, batches, *, noise_cov=None, 
 
             if scheme in ("gd", "sgd", "heavy_ball", "nesterov"):
                 theta[i], v[i] = sgd_step(
-                    th, vv, grad, lr=hyper["lr"], momentum=hyper.get("momentum", 0.0),
-                    weight_decay=wd, nesterov=scheme == "nesterov",
+                    th,
+                    vv,
+                    grad,
+                    lr=hyper["lr"],
+                    momentum=hyper.get("momentum", 0.0),
+                    weight_decay=wd,
+                    nesterov=scheme == "nesterov",
                 )
             elif scheme in ("adam", "adamw"):
                 theta[i], v[i], extra[i] = adam_step(
-                    th, vv, extra[i], grad, k + 1, lr=hyper["lr"], betas=hyper.get("betas", (0.9, 0.999)),
-                    eps=hyper.get("eps", 1e-8), weight_decay=wd, decoupled=scheme == "adamw",
+                    th,
+                    vv,
+                    extra[i],
+                    grad,
+                    k + 1,
+                    lr=hyper["lr"],
+                    betas=hyper.get("betas", (0.9, 0.999)),
+                    eps=hyper.get("eps", 1e-8),
+                    weight_decay=wd,
+                    decoupled=scheme == "adamw",
                 )
             elif scheme == "leapfrog":
                 theta[i], v[i] = leapfrog_step(th, vv, grad_V, dt=hyper["dt"], inv_mass=inv_mass)
             elif scheme == "symplectic_euler":
-                theta[i], v[i] = symplectic_euler_step(th, vv, grad_V, dt=hyper["dt"], inv_mass=inv_mass)
+                theta[i], v[i] = symplectic_euler_step(
+                    th, vv, grad_V, dt=hyper["dt"], inv_mass=inv_mass
+                )
             elif scheme == "damped_leapfrog":
 
                 def V(x):
                     return loss(problem, x) + 0.5 * wd * x @ x
 
                 theta[i], v[i], caps[k, i] = damped_leapfrog_step(
-                    th, vv, grad_V, V, dt=hyper["dt"], inv_mass=inv_mass,
-                    friction=hyper.get("friction", 1e-3), cap=hyper.get("cap"), H0=H0[i],
+                    th,
+                    vv,
+                    grad_V,
+                    V,
+                    dt=hyper["dt"],
+                    inv_mass=inv_mass,
+                    friction=hyper.get("friction", 1e-3),
+                    cap=hyper.get("cap"),
+                    H0=H0[i],
                 )
             elif scheme == "explicit_euler":
                 theta[i], v[i] = explicit_euler_step(
-                    th, vv, grad_V, dt=hyper["dt"], inv_mass=inv_mass, friction=hyper.get("friction", 0.0)
+                    th,
+                    vv,
+                    grad_V,
+                    dt=hyper["dt"],
+                    inv_mass=inv_mass,
+                    friction=hyper.get("friction", 0.0),
                 )
             elif scheme == "rk4":
                 theta[i], v[i] = rk4_step(
-                    th, vv, grad_V, dt=hyper["dt"], inv_mass=inv_mass, friction=hyper.get("friction", 0.0)
+                    th,
+                    vv,
+                    grad_V,
+                    dt=hyper["dt"],
+                    inv_mass=inv_mass,
+                    friction=hyper.get("friction", 0.0),
                 )
             elif scheme == "implicit_midpoint":
                 Hw = grad.H + wd * np.eye(d)

@@ -24,7 +24,9 @@ def naive_leapfrog(H, b, inv_mass, dt, gamma, L, theta, p, n_steps, rng, mode, w
     a = np.exp(-0.5 * gamma * dt)
 
     def energy(th, pp):
-        return 0.5 * np.sum(pp * pp * inv_mass, 1) + 0.5 * np.einsum("ni,ij,nj->n", th, K, th) - th @ b
+        return (
+            0.5 * np.sum(pp * pp * inv_mass, 1) + 0.5 * np.einsum("ni,ij,nj->n", th, K, th) - th @ b
+        )
 
     def noise():
         return rng.standard_normal(theta.shape) @ L.T
@@ -48,7 +50,12 @@ def naive_leapfrog(H, b, inv_mass, dt, gamma, L, theta, p, n_steps, rng, mode, w
 
 
 @settings(max_examples=15)
-@given(lam=st.floats(0.01, 10.0), delta=st.floats(-3.0, 3.0), c=st.floats(-5.0, 5.0), m=st.floats(0.05, 20.0))
+@given(
+    lam=st.floats(0.01, 10.0),
+    delta=st.floats(-3.0, 3.0),
+    c=st.floats(-5.0, 5.0),
+    m=st.floats(0.05, 20.0),
+)
 def test_abs_cdf_matches_scipy_noncentral_chi2(lam, delta, c, m):
     # X = lam (w + delta)^2 + c: P(|X| <= m) = P(-m - c <= lam chi'^2 <= m - c), scipy's ncx2.
     law = GeneralizedChi2(np.array([lam]), np.array([2 * lam * delta]), c + lam * delta**2)
@@ -64,12 +71,18 @@ def test_abs_cdf_matches_scipy_noncentral_chi2(lam, delta, c, m):
 def test_gaussian_law_and_the_median_of_a_product_of_normals(beta, c):
     law = GeneralizedChi2(np.array([0.0]), np.array([beta]), c)
     s = np.linspace(-3.0, 3.0, 7)
-    np.testing.assert_allclose(law.charfn(s), np.exp(1j * c * s - 0.5 * beta**2 * s**2), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(
+        law.charfn(s), np.exp(1j * c * s - 0.5 * beta**2 * s**2), rtol=1e-12, atol=1e-300
+    )
     m = law.abs_quantile()
-    assert stats.norm.cdf((m - c) / beta) - stats.norm.cdf((-m - c) / beta) == pytest.approx(0.5, abs=1e-8)
+    assert stats.norm.cdf((m - c) / beta) - stats.norm.cdf((-m - c) / beta) == pytest.approx(
+        0.5, abs=1e-8
+    )
     # Z1 Z2 = ((Z1+Z2)^2 - (Z1-Z2)^2) / 4: lambdas (1/2, -1/2); |Z1 Z2| has density (2/pi) K0.
     prod = GeneralizedChi2(np.array([0.5, -0.5]) * beta, np.zeros(2), 0.0)
-    ref = optimize.brentq(lambda x: 2 / np.pi * integrate.quad(special.k0, 0, x)[0] - 0.5, 0.1, 1.0, xtol=1e-14)
+    ref = optimize.brentq(
+        lambda x: 2 / np.pi * integrate.quad(special.k0, 0, x)[0] - 0.5, 0.1, 1.0, xtol=1e-14
+    )
     assert prod.abs_quantile() == pytest.approx(ref * beta, rel=1e-8)
 
 
@@ -97,7 +110,9 @@ def test_quadratic_form_moments(A, M, seed):
     mean_ref = 0.5 * np.trace(A @ M) + 0.5 * mean @ A @ mean + a @ mean + a0
     g = A @ mean + a
     var_ref = 0.5 * np.trace(A @ M @ A @ M) + g @ M @ g
-    scale = np.linalg.norm(A) * np.linalg.norm(M) + np.linalg.norm(g) ** 2 * np.linalg.norm(M) + abs(a0)
+    scale = (
+        np.linalg.norm(A) * np.linalg.norm(M) + np.linalg.norm(g) ** 2 * np.linalg.norm(M) + abs(a0)
+    )
     # Rounding: eigen-decompositions of 4 x 4 matrices of condition <= 1e3: 1e3 * 64 eps.
     assert law.mean == pytest.approx(mean_ref, abs=64e3 * EPS * scale)
     assert law.var == pytest.approx(var_ref, abs=64e3 * EPS * scale**2)
@@ -113,15 +128,24 @@ def _problem(seed, d=3):
     Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
     H = (Q * np.linspace(1.0, 0.1, d)) @ Q.T
     G = rng.standard_normal((d, d))
-    return QuadraticProblem(0.5 * (H + H.T), rng.standard_normal(d), noise_cov=G @ G.T / d + 0.1 * np.eye(d), c=2.0)
+    return QuadraticProblem(
+        0.5 * (H + H.T), rng.standard_normal(d), noise_cov=G @ G.T / d + 0.1 * np.eye(d), c=2.0
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_affine_map_is_the_leapfrog_step(mode):
     prob = _problem(0)
     d = prob.d
-    lf = LeapfrogQuadratic(prob, dt=0.3, gamma=0.7, inv_mass=np.array([0.5, 1.0, 2.0]), weight_decay=0.05,
-                           batch_size=4, noise=mode)
+    lf = LeapfrogQuadratic(
+        prob,
+        dt=0.3,
+        gamma=0.7,
+        inv_mass=np.array([0.5, 1.0, 2.0]),
+        weight_decay=0.05,
+        batch_size=4,
+        noise=mode,
+    )
     rng = np.random.default_rng(1)
     x = rng.standard_normal(lf.n_state)
     eta = rng.standard_normal(lf.G.shape[1])
@@ -143,7 +167,8 @@ def test_affine_map_is_the_leapfrog_step(mode):
     ref = np.concatenate([theta1, p1] + ([xi2] if mode == "fsal" else []))
     np.testing.assert_allclose(x1, ref, rtol=0, atol=64 * EPS * (1 + np.abs(ref).max()))
     assert lf.energy(theta1, p1) == pytest.approx(
-        0.5 * x1 @ lf.energy_form()[0] @ x1 + lf.energy_form()[1] @ x1 + lf.energy_form()[2], rel=1e-13
+        0.5 * x1 @ lf.energy_form()[0] @ x1 + lf.energy_form()[1] @ x1 + lf.energy_form()[2],
+        rel=1e-13,
     )
 
 
@@ -168,8 +193,19 @@ def test_stationary_median_matches_naive_simulation(mode):
     rng = np.random.default_rng(4)
     n = 20_000
     # gamma dt = 1: the law forgets its start within ~10 steps; 60 steps leave e^{-30}
-    dH, _, _ = naive_leapfrog(prob.H, prob.b, 1.0, 0.5, 2.0, prob.noise_factor / np.sqrt(2),
-                              np.zeros((n, 3)), np.zeros((n, 3)), 60, rng, mode)
+    dH, _, _ = naive_leapfrog(
+        prob.H,
+        prob.b,
+        1.0,
+        0.5,
+        2.0,
+        prob.noise_factor / np.sqrt(2),
+        np.zeros((n, 3)),
+        np.zeros((n, 3)),
+        60,
+        rng,
+        mode,
+    )
     frac = np.mean(np.abs(dH[-1]) <= pred)
     # Monte Carlo: n independent paths, Binomial(n, 1/2) / n has sd 0.5 / sqrt(n).
     assert abs(frac - 0.5) < 4.5 * 0.5 / np.sqrt(n)
@@ -185,7 +221,19 @@ def test_window_median_matches_naive_simulation_of_the_seed_protocol():
     rng = np.random.default_rng(6)
     n = 4000
     th = theta0 + 0.1 * rng.standard_normal((n, 3))
-    dH, _, _ = naive_leapfrog(prob.H, prob.b, 0.5, 0.2, 1e-3, prob.noise_factor / 4.0, th, np.zeros((n, 3)), 50, rng, "step")
+    dH, _, _ = naive_leapfrog(
+        prob.H,
+        prob.b,
+        0.5,
+        0.2,
+        1e-3,
+        prob.noise_factor / 4.0,
+        th,
+        np.zeros((n, 3)),
+        50,
+        rng,
+        "step",
+    )
     per_path = np.mean(np.abs(dH[40:50]) <= pred, axis=0)
     # Monte Carlo: paths are independent; the per-path window fractions average to 1/2.
     assert abs(per_path.mean() - 0.5) < 4.5 * per_path.std() / np.sqrt(n)
@@ -196,14 +244,20 @@ def test_small_dt_asymptotic_drift():
     # dt^2 sigma^2 balances friction gamma dt), and Delta H ~ -dt m p xi, so
     # median |Delta H| -> med|Z1 Z2| m sigma^2 dt^{3/2} / sqrt(2 gamma); "kick" halves the kick
     # variance and the drift. med|Z1 Z2| solves (2/pi) int_0^x K0 = 1/2.
-    med = optimize.brentq(lambda x: 2 / np.pi * integrate.quad(special.k0, 0, x)[0] - 0.5, 0.1, 1.0, xtol=1e-14)
+    med = optimize.brentq(
+        lambda x: 2 / np.pi * integrate.quad(special.k0, 0, x)[0] - 0.5, 0.1, 1.0, xtol=1e-14
+    )
     for mode, factor in [("step", 1.0), ("kick", 0.5)]:
         for m, s2, g in [(1.0, 1.0, 1.0), (0.5, 2.0, 0.1)]:
             prob = QuadraticProblem(np.eye(1), noise_cov=s2 * np.eye(1))
             dt = 1e-5
-            drift = LeapfrogQuadratic(prob, dt=dt, gamma=g, inv_mass=m, noise=mode).stationary_drift()
+            drift = LeapfrogQuadratic(
+                prob, dt=dt, gamma=g, inv_mass=m, noise=mode
+            ).stationary_drift()
             # Relative corrections are O(sqrt(dt)) and O(gamma dt): < 1e-2 here.
-            assert drift == pytest.approx(factor * med * m * s2 * dt**1.5 / np.sqrt(2 * g), rel=1e-2)
+            assert drift == pytest.approx(
+                factor * med * m * s2 * dt**1.5 / np.sqrt(2 * g), rel=1e-2
+            )
 
 
 def test_no_stationary_law_errors():
@@ -263,7 +317,9 @@ def test_quick_validation_report_numbers(tmp_path):
 
 
 @settings(max_examples=10)
-@given(K=spd_matrices(3, max_cond=1e2), seed=seeds, dt=st.floats(0.01, 0.8), gamma=st.floats(0.0, 2.0))
+@given(
+    K=spd_matrices(3, max_cond=1e2), seed=seeds, dt=st.floats(0.01, 0.8), gamma=st.floats(0.0, 2.0)
+)
 def test_step_matrix_and_delta_h_match_theory(K, seed, dt, gamma):
     from theory import leapfrog as tl
 
@@ -277,7 +333,9 @@ def test_step_matrix_and_delta_h_match_theory(K, seed, dt, gamma):
     law = lf.delta_h_law(z, np.zeros((6, 6)))  # a fixed state, no noise: a point mass
     assert law.degenerate
     ref = tl.energy_change(z[:3], z[3:], dt, K, minv, gamma)
-    assert law.c == pytest.approx(ref, abs=1e3 * EPS * (1 + np.abs(z).max() ** 2 * np.abs(Phi).max() ** 2))
+    assert law.c == pytest.approx(
+        ref, abs=1e3 * EPS * (1 + np.abs(z).max() ** 2 * np.abs(Phi).max() ** 2)
+    )
 
 
 @pytest.mark.parametrize("gamma", [0.05, 0.5])
@@ -310,7 +368,9 @@ def test_finite_window_bands_match_the_single_mode_phase_formula():
     neg = loglog_slope(dts, np.array(med)) < 0
     starts = dts[1:][np.diff(neg.astype(int)) == 1]
     for n, start in zip((1, 2, 3), starts):
-        psi = optimize.brentq(lambda p: p / np.tan(p) + 3, (n - 0.5) * np.pi + 1e-9, n * np.pi - 1e-9)
+        psi = optimize.brentq(
+            lambda p: p / np.tan(p) + 3, (n - 0.5) * np.pi + 1e-9, n * np.pi - 1e-9
+        )
         # The band opens where the formula says, to the grid spacing (1%) plus the O((omega dt)^2)
         # shift of omega~ and the window's phase width.
         assert start == pytest.approx(psi / (1.8 * T), rel=0.02)

@@ -10,8 +10,16 @@ import scipy.stats
 from numba import njit
 
 from dynlab.errors import HyperparameterError, ShapeError, StabilityRegionError
-from dynlab.integrators import REQUIRED, SCHEMES, Recording, Scheme, layer_inv_mass, run
-from dynlab.integrators import _base, _rng
+from dynlab.integrators import (
+    REQUIRED,
+    SCHEMES,
+    Recording,
+    Scheme,
+    _base,
+    _rng,
+    layer_inv_mass,
+    run,
+)
 from dynlab.models import LinearRegressionProblem, QuadraticProblem
 
 QUAD = QuadraticProblem(np.diag([2.0, 1.0]), [1.0, 0.0], noise_cov=0.1 * np.eye(2))
@@ -90,14 +98,34 @@ def test_unknown_scheme_and_hyperparameters_are_named():
     [
         (dict(lr=0.0, momentum=0.5), HyperparameterError, "lr must be > 0"),
         (dict(lr=0.1, momentum=1.0), HyperparameterError, "momentum must be < 1"),
-        (dict(lr=0.1, momentum=0.5, weight_decay=-1.0), HyperparameterError, "weight_decay must be >= 0"),
+        (
+            dict(lr=0.1, momentum=0.5, weight_decay=-1.0),
+            HyperparameterError,
+            "weight_decay must be >= 0",
+        ),
         (dict(lr=0.1, momentum=0.5, batch_size=0), HyperparameterError, "batch_size must be >= 1"),
         (dict(lr=0.1, momentum=0.5, theta0=np.zeros(3)), ShapeError, "theta0 must have shape"),
         (dict(lr=0.1, momentum=0.5, v0=[np.nan, 0.0]), Exception, "v0 contains NaN"),
-        (dict(lr=0.1, momentum=0.5, normals=np.zeros((1, 1, 2, 2))), ShapeError, "normals must have shape"),
-        (dict(lr=0.1, momentum=0.5, batches=np.zeros((1, 2, 1), int)), ShapeError, "batches must be None"),
-        (dict(lr=0.1, momentum=0.5, extra_noise_cov=np.eye(2)), ShapeError, "extra_noise_cov is for"),
-        (dict(lr=0.1, momentum=0.5, record=Recording(basis=np.ones((3, 1)))), ShapeError, "record.basis"),
+        (
+            dict(lr=0.1, momentum=0.5, normals=np.zeros((1, 1, 2, 2))),
+            ShapeError,
+            "normals must have shape",
+        ),
+        (
+            dict(lr=0.1, momentum=0.5, batches=np.zeros((1, 2, 1), int)),
+            ShapeError,
+            "batches must be None",
+        ),
+        (
+            dict(lr=0.1, momentum=0.5, extra_noise_cov=np.eye(2)),
+            ShapeError,
+            "extra_noise_cov is for",
+        ),
+        (
+            dict(lr=0.1, momentum=0.5, record=Recording(basis=np.ones((3, 1)))),
+            ShapeError,
+            "record.basis",
+        ),
         (dict(lr=0.1, momentum=0.5, seed="x"), ShapeError, "seed must be"),
     ],
 )
@@ -126,7 +154,16 @@ def test_divergence_is_an_error_not_nan():
 
 def test_energy_cap_needs_positive_initial_energy():
     with pytest.raises(HyperparameterError, match="positive initial energy"):
-        run("damped_leapfrog", QUAD, n_paths=1, n_steps=1, seed=0, dt=0.1, cap=2.0, theta0=[0.5, 0.0])
+        run(
+            "damped_leapfrog",
+            QUAD,
+            n_paths=1,
+            n_steps=1,
+            seed=0,
+            dt=0.1,
+            cap=2.0,
+            theta0=[0.5, 0.0],
+        )
 
 
 def test_record_helpers():
@@ -187,7 +224,9 @@ def _outputs(state, n):
 
 def test_xoshiro_matches_the_reference_algorithm():
     state = _rng.seed_states(np.random.SeedSequence(9), 1)[0]
-    np.testing.assert_array_equal(_outputs(state.copy(), 50).tolist(), _xoshiro_reference(state, 50))
+    np.testing.assert_array_equal(
+        _outputs(state.copy(), 50).tolist(), _xoshiro_reference(state, 50)
+    )
     big = _rng.seed_states(np.random.SeedSequence(9), 5)
     np.testing.assert_array_equal(big[:1], _rng.seed_states(np.random.SeedSequence(9), 1))
 

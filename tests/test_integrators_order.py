@@ -76,8 +76,19 @@ def test_hamiltonian_scheme_order(name):
     errors = []
     for dt in dts:
         n = int(round(T / dt))
-        rec = run(name, problem, n_paths=2, n_steps=n, seed=0, theta0=theta0, v0=p0, record=n,
-                  dt=dt, inv_mass=INV_MASS, **extra)
+        rec = run(
+            name,
+            problem,
+            n_paths=2,
+            n_steps=n,
+            seed=0,
+            theta0=theta0,
+            v0=p0,
+            record=n,
+            dt=dt,
+            inv_mass=INV_MASS,
+            **extra,
+        )
         errors.append(np.max(np.linalg.norm(np.hstack([rec.theta, rec.v]) - exact, axis=1)))
     fit = ols_loglog(dts, errors)
     assert abs(fit.slope - SCHEMES[name].order) < SLOPE_TOL, (name, fit.slope, errors)
@@ -120,8 +131,18 @@ def _affine_step(name, problem, dt):
     normals = np.zeros((1, n_slots, M, dn))
     for col in range(n_noise):
         normals[0, col // dn, 1 + 2 * D + col, col % dn] = 1.0
-    rec = run(name, problem, n_paths=M, n_steps=1, seed=0, theta0=z0[:, :D], v0=z0[:, D:],
-              normals=normals, dt=dt, **SDE_HYPER)
+    rec = run(
+        name,
+        problem,
+        n_paths=M,
+        n_steps=1,
+        seed=0,
+        theta0=z0[:, :D],
+        v0=z0[:, D:],
+        normals=normals,
+        dt=dt,
+        **SDE_HYPER,
+    )
     z1 = np.hstack([rec.theta, rec.v])
     c = z1[0]
     return (z1[1 : 1 + 2 * D] - c).T, c, (z1[1 + 2 * D :] - c).T
@@ -188,7 +209,17 @@ def test_sde_strong_order(name):
         r = int(round(dt / fine_dt))
         n = n_fine // r
         coarse = flat.reshape(n * n_slots, r, M, D).sum(axis=1) / np.sqrt(r)
-        rec = run(name, problem, n_steps=n, normals=coarse.reshape(n, n_slots, M, D), dt=dt, record=n, **kw)
-        errors.append(np.sqrt(np.mean(np.sum((np.hstack([rec.theta, rec.v]) - z_ref) ** 2, axis=1))))
+        rec = run(
+            name,
+            problem,
+            n_steps=n,
+            normals=coarse.reshape(n, n_slots, M, D),
+            dt=dt,
+            record=n,
+            **kw,
+        )
+        errors.append(
+            np.sqrt(np.mean(np.sum((np.hstack([rec.theta, rec.v]) - z_ref) ** 2, axis=1)))
+        )
     fit = ols_loglog(dts, errors)
     assert abs(fit.slope - SCHEMES[name].strong_order) < SLOPE_TOL, (name, fit.slope, errors)

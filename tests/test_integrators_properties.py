@@ -35,7 +35,9 @@ def _one_step_map(name, problem, **hyper):
     """(F, c) with z1 = F z0 + c for one step of a deterministic scheme (probing unit states)."""
     d = problem.d
     z0 = np.vstack([np.zeros(2 * d), np.eye(2 * d)])
-    rec = run(name, problem, n_paths=2 * d + 1, n_steps=1, seed=0, theta0=z0[:, :d], v0=z0[:, d:], **hyper)
+    rec = run(
+        name, problem, n_paths=2 * d + 1, n_steps=1, seed=0, theta0=z0[:, :d], v0=z0[:, d:], **hyper
+    )
     z1 = np.hstack([rec.theta, rec.v])
     return (z1[1:] - z1[0]).T, z1[0]
 
@@ -96,14 +98,26 @@ def test_explicit_euler_defect_is_dt_squared_JT_Omega_J():
 def test_damped_leapfrog_is_conformally_symplectic(friction):
     # seed 000 sec. 3.1: with gamma > 0 the form contracts by exp(-gamma dt) per step
     dt = 0.05
-    F, _ = _one_step_map("damped_leapfrog", _fixed_problem(), dt=dt, friction=friction, inv_mass=[1.0, 2.0, 0.5])
+    F, _ = _one_step_map(
+        "damped_leapfrog", _fixed_problem(), dt=dt, friction=friction, inv_mass=[1.0, 2.0, 0.5]
+    )
     Om = _omega(D)
     np.testing.assert_allclose(F.T @ Om @ F, np.exp(-friction * dt) * Om, atol=SYMPLECTIC_TOL)
 
 
 def _advance(name, problem, **hyper):
     def advance(theta, p, n):
-        rec = run(name, problem, n_paths=theta.shape[0], n_steps=n, seed=0, theta0=theta, v0=p, record=n, **hyper)
+        rec = run(
+            name,
+            problem,
+            n_paths=theta.shape[0],
+            n_steps=n,
+            seed=0,
+            theta0=theta,
+            v0=p,
+            record=n,
+            **hyper,
+        )
         return rec.theta, rec.v
 
     return advance
@@ -129,7 +143,9 @@ def test_time_reversibility(name):
     theta0 = np.array([[1.0, -0.5, 0.3], [0.2, 0.4, -1.0]])
     p0 = np.array([[0.0, 1.0, 0.5], [-0.3, 0.0, 0.8]])
     n = 100
-    err = reversibility_error(_advance(name, problem, dt=0.1, **REVERSIBILITY_CASES[name]), theta0, p0, n)
+    err = reversibility_error(
+        _advance(name, problem, dt=0.1, **REVERSIBILITY_CASES[name]), theta0, p0, n
+    )
     # rounding: 2n steps, each off by a few eps (or IMPLICIT_RTOL) of ||z||, and the
     # near-isometric map does not amplify them; 4 (2n) (eps + IMPLICIT_RTOL) bounds the sum
     tol = 4 * 2 * n * (EPS + IMPLICIT_RTOL)
@@ -152,8 +168,17 @@ def test_leapfrog_energy_drift_scales_as_dt_cubed():
     drift = []
     for dt in dts:
         n = int(round(60.0 / dt))
-        rec = run("leapfrog", problem, n_paths=1, n_steps=n, seed=0, theta0=[1.0, -0.5, 0.3],
-                  v0=[0.0, 0.5, 0.2], dt=dt, record=1)
+        rec = run(
+            "leapfrog",
+            problem,
+            n_paths=1,
+            n_steps=n,
+            seed=0,
+            theta0=[1.0, -0.5, 0.3],
+            v0=[0.0, 0.5, 0.2],
+            dt=dt,
+            record=1,
+        )
         drift.append(tail_median_abs(rec.energy_change[:, 0]))
     fit = ols_loglog(dts, drift)
     assert abs(fit.slope - 3.0) < 0.1, (fit, drift)
@@ -182,7 +207,9 @@ def test_heavy_ball_ensemble_keeps_the_exact_stationary_law():
     Sigma = A @ A.T / D + 0.1 * np.eye(D)  # does not commute with H
     b = rng.standard_normal(D)
     hyper = dict(lr=0.4, momentum=0.7, weight_decay=0.05, batch_size=4)
-    F, P, z_star = _discrete_stationary(H, b, Sigma, hyper["lr"], hyper["momentum"], hyper["weight_decay"], 4)
+    F, P, z_star = _discrete_stationary(
+        H, b, Sigma, hyper["lr"], hyper["momentum"], hyper["weight_decay"], 4
+    )
     core = SGDPhaseSpace(H, b, noise_cov=Sigma, **hyper).discrete
     # rounding: two Stein solvers (modal closed forms vs Bartels-Stewart), cond(P) ~ 1e2
     np.testing.assert_allclose(core.stationary_cov(), P, atol=1e-12 * np.abs(P).max())
@@ -190,8 +217,17 @@ def test_heavy_ball_ensemble_keeps_the_exact_stationary_law():
 
     M, K = 40_000, 60
     z0 = rng.multivariate_normal(z_star, P, size=M)
-    rec = run("heavy_ball", QuadraticProblem(H, b, noise_cov=Sigma), n_paths=M, n_steps=K, seed=3,
-              theta0=z0[:, :D], v0=z0[:, D:], record=20, **hyper)
+    rec = run(
+        "heavy_ball",
+        QuadraticProblem(H, b, noise_cov=Sigma),
+        n_paths=M,
+        n_steps=K,
+        seed=3,
+        theta0=z0[:, :D],
+        v0=z0[:, D:],
+        record=20,
+        **hyper,
+    )
     z = np.hstack([rec.theta, rec.v])
     # Monte Carlo: z-scores of the mean, every covariance entry (standard error of the sample
     # mean of the products, estimated from the ensemble), the speed E||delta_k||^2 = lr^2 tr P_vv
@@ -225,8 +261,17 @@ def _sampled_rows(N, S, M, epochs, seed):
     """
     problem = LinearRegressionProblem(np.eye(N), np.zeros(N))
     steps = epochs * (N // S)
-    rec = run("sgd", problem, n_paths=M, n_steps=steps, seed=seed, theta0=np.ones(N), lr=S / 2,
-              batch_size=S, record=Recording(every=1, trajectories=True))
+    rec = run(
+        "sgd",
+        problem,
+        n_paths=M,
+        n_steps=steps,
+        seed=seed,
+        theta0=np.ones(N),
+        lr=S / 2,
+        batch_size=S,
+        record=Recording(every=1, trajectories=True),
+    )
     counts = -np.log2(np.concatenate([np.ones((1, M, N)), rec.theta_path]))
     assert np.array_equal(counts, np.round(counts))
     return np.diff(counts, axis=0).astype(int)  # (steps, M, N): 1 where row drawn at that step

@@ -13,13 +13,12 @@ from __future__ import annotations
 import numba
 import numpy as np
 import pytest
+from naive_integrators import energy, loss, naive_run
 
 from dynlab import config
 from dynlab.integrators import SCHEMES, Recording, normals_shape, run
 from dynlab.integrators._rng import fill_normals, seed_states
 from dynlab.models import LinearRegressionProblem, QuadraticProblem
-
-from naive_integrators import energy, loss, naive_run
 
 RTOL = 1e-12
 
@@ -33,7 +32,9 @@ HYPER = {
     "adamw": dict(lr=0.05, weight_decay=0.1, batch_size=2, betas=(0.8, 0.99), eps=1e-6),
     "leapfrog": dict(dt=0.1, inv_mass=MASS, weight_decay=0.01, batch_size=2),
     "symplectic_euler": dict(dt=0.1, inv_mass=MASS, weight_decay=0.01, batch_size=2),
-    "damped_leapfrog": dict(dt=0.1, inv_mass=MASS, weight_decay=0.01, batch_size=2, friction=0.3, cap=1.0),
+    "damped_leapfrog": dict(
+        dt=0.1, inv_mass=MASS, weight_decay=0.01, batch_size=2, friction=0.3, cap=1.0
+    ),
     "explicit_euler": dict(dt=0.1, inv_mass=MASS, weight_decay=0.01, batch_size=2, friction=0.3),
     "rk4": dict(dt=0.1, inv_mass=MASS, weight_decay=0.01, batch_size=2, friction=0.3),
     "implicit_midpoint": dict(dt=0.1, inv_mass=MASS, weight_decay=0.01, batch_size=2),
@@ -53,7 +54,9 @@ def _spd(rng, d, scale=1.0):
 @pytest.fixture(scope="module")
 def quadratic():
     rng = np.random.default_rng(1)
-    return QuadraticProblem(_spd(rng, 3), rng.standard_normal(3), noise_cov=_spd(rng, 3, 0.5), c=5.0)
+    return QuadraticProblem(
+        _spd(rng, 3), rng.standard_normal(3), noise_cov=_spd(rng, 3, 0.5), c=5.0
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,23 +66,39 @@ def regression():
     return LinearRegressionProblem(X, X @ rng.standard_normal(3) + 0.3 * rng.standard_normal(10))
 
 
-def _compare(name, problem, *, hyper=None, M=3, n_steps=6, extra_noise_cov=None, seed=0, layout="auto"):
+def _compare(
+    name, problem, *, hyper=None, M=3, n_steps=6, extra_noise_cov=None, seed=0, layout="auto"
+):
     hyper = HYPER[name] if hyper is None else hyper
     rng = np.random.default_rng(seed)
     d = problem.d
-    shape = normals_shape(name, problem, n_paths=M, n_steps=n_steps, extra_noise_cov=extra_noise_cov, **hyper)
+    shape = normals_shape(
+        name, problem, n_paths=M, n_steps=n_steps, extra_noise_cov=extra_noise_cov, **hyper
+    )
     normals = rng.standard_normal(shape)
     uses_rows = isinstance(problem, LinearRegressionProblem) and SCHEMES[name].minibatch
     batches = rng.integers(0, problem.N, (n_steps, M, hyper["batch_size"])) if uses_rows else None
     theta0 = rng.standard_normal((M, d))
     v0 = 0.3 * rng.standard_normal((M, d))
     rec = run(
-        name, problem, n_paths=M, n_steps=n_steps, seed=seed, theta0=theta0, v0=v0,
-        record=Recording(every=1, trajectories=True), normals=normals, batches=batches,
-        extra_noise_cov=extra_noise_cov, layout=layout, **hyper,
+        name,
+        problem,
+        n_paths=M,
+        n_steps=n_steps,
+        seed=seed,
+        theta0=theta0,
+        v0=v0,
+        record=Recording(every=1, trajectories=True),
+        normals=normals,
+        batches=batches,
+        extra_noise_cov=extra_noise_cov,
+        layout=layout,
+        **hyper,
     )
     noise_cov = problem.noise_cov if isinstance(problem, QuadraticProblem) else extra_noise_cov
-    ref_t, ref_v, caps = naive_run(name, problem, theta0, v0, normals, batches, noise_cov=noise_cov, **hyper)
+    ref_t, ref_v, caps = naive_run(
+        name, problem, theta0, v0, normals, batches, noise_cov=noise_cov, **hyper
+    )
     scale = max(np.abs(ref_t).max(), np.abs(ref_v).max())
     np.testing.assert_allclose(rec.theta_path, ref_t[1:], rtol=RTOL, atol=RTOL * scale)
     np.testing.assert_allclose(rec.v_path, ref_v[1:], rtol=RTOL, atol=RTOL * scale)
@@ -112,7 +131,9 @@ def test_auto_layout_at_the_blas_threshold_matches_reference():
     rng = np.random.default_rng(3)
     Q = np.linalg.qr(rng.standard_normal((d, d)))[0]
     H = (Q * rng.uniform(0.1, 1.0, d)) @ Q.T
-    problem = QuadraticProblem(H, rng.standard_normal(d), noise_cov=np.diag(rng.uniform(0.05, 0.2, d)))
+    problem = QuadraticProblem(
+        H, rng.standard_normal(d), noise_cov=np.diag(rng.uniform(0.05, 0.2, d))
+    )
     _compare("heavy_ball", problem, M=2, n_steps=3)
 
 
@@ -131,9 +152,21 @@ def test_generated_noise_matches_reference(name, quadratic):
             fill_normals(states[i], normals[k, 0, i])
     rng = np.random.default_rng(seed)
     theta0, v0 = rng.standard_normal((M, d)), 0.3 * rng.standard_normal((M, d))
-    rec = run(name, quadratic, n_paths=M, n_steps=K, seed=seed, theta0=theta0, v0=v0,
-              record=Recording(every=1, trajectories=True), layout="paths", **hyper)
-    ref_t, ref_v, _ = naive_run(name, quadratic, theta0, v0, normals, None, noise_cov=quadratic.noise_cov, **hyper)
+    rec = run(
+        name,
+        quadratic,
+        n_paths=M,
+        n_steps=K,
+        seed=seed,
+        theta0=theta0,
+        v0=v0,
+        record=Recording(every=1, trajectories=True),
+        layout="paths",
+        **hyper,
+    )
+    ref_t, ref_v, _ = naive_run(
+        name, quadratic, theta0, v0, normals, None, noise_cov=quadratic.noise_cov, **hyper
+    )
     scale = max(np.abs(ref_t).max(), np.abs(ref_v).max())
     np.testing.assert_allclose(rec.theta_path, ref_t[1:], rtol=RTOL, atol=RTOL * scale)
     np.testing.assert_allclose(rec.v_path, ref_v[1:], rtol=RTOL, atol=RTOL * scale)
@@ -147,17 +180,36 @@ def test_recorded_observables_match_trajectories(quadratic):
     theta0 = rng.standard_normal((M, 3))
     v0 = rng.standard_normal((M, 3))
     rec = run(
-        "damped_leapfrog", quadratic, n_paths=M, n_steps=K, seed=7, theta0=theta0, v0=v0,
-        record=Recording(every=1, basis=basis, trajectories=True), **hyper,
+        "damped_leapfrog",
+        quadratic,
+        n_paths=M,
+        n_steps=K,
+        seed=7,
+        theta0=theta0,
+        v0=v0,
+        record=Recording(every=1, basis=basis, trajectories=True),
+        **hyper,
     )
     sparse = run(
-        "damped_leapfrog", quadratic, n_paths=M, n_steps=K, seed=7, theta0=theta0, v0=v0,
-        record=Recording(every=every, basis=basis), **hyper,
+        "damped_leapfrog",
+        quadratic,
+        n_paths=M,
+        n_steps=K,
+        seed=7,
+        theta0=theta0,
+        v0=v0,
+        record=Recording(every=every, basis=basis),
+        **hyper,
     )
     th = np.concatenate([theta0[None], rec.theta_path])
     v = np.concatenate([v0[None], rec.v_path])
     inv_mass = np.array(MASS)
-    E = np.array([[energy(quadratic, th[k, i], v[k, i], inv_mass, 0.01) for i in range(M)] for k in range(K + 1)])
+    E = np.array(
+        [
+            [energy(quadratic, th[k, i], v[k, i], inv_mass, 0.01) for i in range(M)]
+            for k in range(K + 1)
+        ]
+    )
     rows = np.arange(every, K + 1, every)
     np.testing.assert_array_equal(sparse.steps, rows)
     scale = np.abs(E).max()
@@ -172,7 +224,9 @@ def test_recorded_observables_match_trajectories(quadratic):
         "cap": rec.cap.reshape(K // every, every, M).sum(axis=1),
     }
     for key, value in want.items():
-        np.testing.assert_allclose(getattr(sparse, key), value, rtol=RTOL, atol=RTOL * scale, err_msg=key)
+        np.testing.assert_allclose(
+            getattr(sparse, key), value, rtol=RTOL, atol=RTOL * scale, err_msg=key
+        )
     mean, sem = sparse.mean("Delta2"), sparse.sem("Delta2")
     np.testing.assert_allclose(mean, want["Delta2"].mean(axis=1), rtol=RTOL)
     np.testing.assert_allclose(sem, want["Delta2"].std(axis=1, ddof=1) / np.sqrt(M), rtol=RTOL)
@@ -186,8 +240,16 @@ def test_linear_regression_loss_is_the_data_loss(regression):
 
 
 def test_same_numbers_for_any_thread_count(regression):
-    kwargs = dict(n_paths=5, n_steps=30, seed=11, lr=0.05, momentum=0.9, batch_size=3,
-                  extra_noise_cov=0.1 * np.eye(3), record=Recording(every=1, trajectories=True))
+    kwargs = dict(
+        n_paths=5,
+        n_steps=30,
+        seed=11,
+        lr=0.05,
+        momentum=0.9,
+        batch_size=3,
+        extra_noise_cov=0.1 * np.eye(3),
+        record=Recording(every=1, trajectories=True),
+    )
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)

@@ -21,7 +21,11 @@ def test_quadratic_grad_is_derivative_of_loss(H, seed):
     # rounding remains: |L| eps / h, with h = 1e-3 and |L| <= ~1e2 here.
     h = 1e-3
     fd = np.array([(p.loss(theta + h * e) - p.loss(theta - h * e)) / (2 * h) for e in np.eye(4)])
-    scale = np.abs(p.loss(theta)) + np.abs(theta) @ np.abs(H) @ np.abs(theta) + np.abs(b) @ np.abs(theta)
+    scale = (
+        np.abs(p.loss(theta))
+        + np.abs(theta) @ np.abs(H) @ np.abs(theta)
+        + np.abs(b) @ np.abs(theta)
+    )
     np.testing.assert_allclose(fd, p.grad(theta), atol=100 * config.EPS * scale / h)
 
 
@@ -84,7 +88,9 @@ def test_linear_regression_matches_direct_formulas(seed, d):
     # Sigma(theta) from an explicit loop over samples
     G = np.array([X[i] * (X[i] @ theta - Y[i]) for i in range(N)])
     Sigma = np.cov(G.T, bias=True)
-    np.testing.assert_allclose(p.gradient_noise_cov(theta), Sigma, atol=tol * np.abs(X).max() ** 2 * 10)
+    np.testing.assert_allclose(
+        p.gradient_noise_cov(theta), Sigma, atol=tol * np.abs(X).max() ** 2 * 10
+    )
 
 
 def test_gradient_noise_vanishes_without_label_noise():

@@ -46,8 +46,12 @@ def test_propagator_matches_expm(osc, gt):
     # compared on the scale of each row of the reference (velocities carry omega, positions 1/omega)
     scale = 1e2 * EPS * (1 + np.linalg.norm(mode_matrix(gamma, omega), 1) * t)
     for i in range(2):
-        row_scale = np.abs(ref[i]).max() + np.abs(phi[i]).max() + (omega if i else 1.0) * np.exp(-0.0)
-        np.testing.assert_allclose(phi[i], ref[i], atol=scale * row_scale * max(1.0, omega, 1 / omega))
+        row_scale = (
+            np.abs(ref[i]).max() + np.abs(phi[i]).max() + (omega if i else 1.0) * np.exp(-0.0)
+        )
+        np.testing.assert_allclose(
+            phi[i], ref[i], atol=scale * row_scale * max(1.0, omega, 1 / omega)
+        )
 
 
 def test_critical_damping_is_the_textbook_form_and_continuous():
@@ -55,7 +59,9 @@ def test_critical_damping_is_the_textbook_form_and_continuous():
     t = np.linspace(0.0, 10.0, 101)
     a, b = modes.oscillator_mean(t, gamma, gamma, a0, b0)
     # a(t) = e^{-gamma t} (a0 + (gamma a0 + b0) t) at omega = gamma exactly
-    np.testing.assert_allclose(a, np.exp(-gamma * t) * (a0 + (gamma * a0 + b0) * t), rtol=4 * EPS, atol=4 * EPS)
+    np.testing.assert_allclose(
+        a, np.exp(-gamma * t) * (a0 + (gamma * a0 + b0) * t), rtol=4 * EPS, atol=4 * EPS
+    )
     np.testing.assert_allclose(
         b, np.exp(-gamma * t) * (b0 - (gamma**2 * a0 + gamma * b0) * t), rtol=8 * EPS, atol=8 * EPS
     )
@@ -63,7 +69,9 @@ def test_critical_damping_is_the_textbook_form_and_continuous():
     for delta in (1e-4, 1e-8, 1e-12):
         for side in (-1, 1):
             a_s, b_s = modes.oscillator_mean(t, gamma, gamma * (1 + side * delta), a0, b0)
-            bound = 10 * delta * gamma**2 * (1 + t**2) * np.exp(-gamma * t) * (1 + gamma * t) + 10 * EPS
+            bound = (
+                10 * delta * gamma**2 * (1 + t**2) * np.exp(-gamma * t) * (1 + gamma * t) + 10 * EPS
+            )
             assert np.all(np.abs(a_s - a) <= bound) and np.all(np.abs(b_s - b) <= gamma * bound)
 
 
@@ -73,7 +81,13 @@ def test_overdamped_branch_never_overflows():
     a, b = modes.oscillator_mean(t, gamma, omega, 1.0, 0.0)
     slow = omega**2 / (gamma + np.sqrt(gamma**2 - omega**2))
     assert np.isfinite(a) and np.isfinite(b)
-    np.testing.assert_allclose(a, np.exp(-slow * t) * (gamma + np.sqrt(gamma**2 - omega**2)) / (2 * np.sqrt(gamma**2 - omega**2)), rtol=1e-13)
+    np.testing.assert_allclose(
+        a,
+        np.exp(-slow * t)
+        * (gamma + np.sqrt(gamma**2 - omega**2))
+        / (2 * np.sqrt(gamma**2 - omega**2)),
+        rtol=1e-13,
+    )
 
 
 @given(oscillators(), st.floats(1e-12, 0.49))
@@ -96,7 +110,9 @@ def test_relaxation_closed_form_matches_expm(osc, x):
     t = x / max(gamma, omega)
     ref = 1.0 - scipy.linalg.expm(-mode_matrix(gamma, omega) * t)[0, 0]
     # the reference subtracts from 1: absolute error ~ eps * ||S t||; relative to a value >= ~0.05
-    assert abs(modes.relaxation(t, gamma, omega) - ref) <= 1e3 * EPS * (1 + np.abs(mode_matrix(gamma, omega)).max() * t) * max(1, 1 / omega)
+    assert abs(modes.relaxation(t, gamma, omega) - ref) <= 1e3 * EPS * (
+        1 + np.abs(mode_matrix(gamma, omega)).max() * t
+    ) * max(1, 1 / omega)
 
 
 # ---------------------------------------------------------------------------- discrete recursion
@@ -105,7 +121,9 @@ def test_relaxation_closed_form_matches_expm(osc, x):
 @st.composite
 def discrete_modes(draw):
     beta = draw(st.one_of(st.just(0.0), st.floats(0.0, 0.999)))
-    e = draw(st.floats(1e-6, 0.999)) * 2 * (1 + beta)  # lr (rho + lambda) inside the stability region
+    e = (
+        draw(st.floats(1e-6, 0.999)) * 2 * (1 + beta)
+    )  # lr (rho + lambda) inside the stability region
     return 1.0 + beta - e, beta
 
 
@@ -125,11 +143,15 @@ def test_discrete_s_through_the_double_root():
     beta = 0.81
     a = 2 * np.sqrt(beta)
     m = np.arange(0, 60)
-    np.testing.assert_allclose(modes.discrete_s(m, a, beta), m * (a / 2) ** (m - 1.0), rtol=100 * EPS)
+    np.testing.assert_allclose(
+        modes.discrete_s(m, a, beta), m * (a / 2) ** (m - 1.0), rtol=100 * EPS
+    )
     for delta in (1e-6, 1e-10, 1e-14):
         for side in (-1, 1):
             s = modes.discrete_s(m, a * (1 + side * delta), beta)
-            np.testing.assert_allclose(s, m * (a / 2) ** (m - 1.0), rtol=10 * m.max() ** 2 * max(delta, EPS))
+            np.testing.assert_allclose(
+                s, m * (a / 2) ** (m - 1.0), rtol=10 * m.max() ** 2 * max(delta, EPS)
+            )
 
 
 @given(st.floats(1e-6, 2.0), st.floats(0.0, 0.999), st.floats(0.0, 1.0), st.integers(0, 60))
@@ -138,12 +160,16 @@ def test_discrete_propagator_matches_matrix_power(rho, beta, wd, m):
     k = rho + wd
     F = np.array([[1 - lr * k, lr * beta], [-k, beta]])
     ref = np.linalg.matrix_power(F, m)
-    got = np.array(modes.discrete_propagator(m, rho, lr=lr, momentum=beta, weight_decay=wd)).reshape(2, 2)
+    got = np.array(
+        modes.discrete_propagator(m, rho, lr=lr, momentum=beta, weight_decay=wd)
+    ).reshape(2, 2)
     scale = max(1.0, np.abs(F).max()) ** 2 * (m + 1) * max(1.0, np.abs(ref).max())
     np.testing.assert_allclose(got, ref, atol=100 * EPS * scale)
 
 
-@given(st.floats(1e-8, 0.999), st.floats(0.0, 0.999), st.sampled_from([1, 2, 3, 17, 4096, 4097, 10**5]))
+@given(
+    st.floats(1e-8, 0.999), st.floats(0.0, 0.999), st.sampled_from([1, 2, 3, 17, 4096, 4097, 10**5])
+)
 def test_discrete_relaxation_recursion_and_closed_form_agree(e_frac, beta, m):
     rho = e_frac * 2 * (1 + beta) * 0.999
     u = modes.discrete_relaxation(np.array([m]), np.array([rho]), lr=1.0, momentum=beta)[0, 0]
@@ -174,7 +200,9 @@ def test_sde_frequency_is_lr_times_damped_omega():
     gamma, omega = modes.sde_rates(rho, lr=lr, momentum=beta)
     f = modes.mode_frequencies(rho, lr=lr, momentum=beta)
     under = omega > gamma
-    np.testing.assert_allclose(f[under], lr * np.sqrt(omega[under] ** 2 - gamma**2) / (2 * np.pi), rtol=1e-14)
+    np.testing.assert_allclose(
+        f[under], lr * np.sqrt(omega[under] ** 2 - gamma**2) / (2 * np.pi), rtol=1e-14
+    )
     assert np.all(f[~under] == 0.0)
 
 
@@ -184,7 +212,9 @@ def test_modes_regimes_and_damping_ratio():
     rho = np.array([100 * rho_c, rho_c, 0.01 * rho_c])
     m = modes.Modes.build(rho, np.eye(3), lr=lr, momentum=beta, weight_decay=0.0)
     assert list(m.regime) == ["under", "critical", "over"]
-    np.testing.assert_allclose(m.zeta, (1 - beta) / np.sqrt(2 * lr * (1 + beta) * rho), rtol=4 * EPS)
+    np.testing.assert_allclose(
+        m.zeta, (1 - beta) / np.sqrt(2 * lr * (1 + beta) * rho), rtol=4 * EPS
+    )
     assert np.all(m.spectral_radius < 1)
 
 

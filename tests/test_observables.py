@@ -33,10 +33,17 @@ def test_ols_loglog_matches_scipy_linregress(seed, n):
     fit = ols_loglog(x, y, level=0.9)
     ref = scipy.stats.linregress(np.log10(x), np.log10(y))
     # rounding: both are O(n) sums of O(1) log values; cond of the fit <= max|log x| / spread
-    np.testing.assert_allclose([fit.slope, fit.intercept], [ref.slope, ref.intercept], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        [fit.slope, fit.intercept], [ref.slope, ref.intercept], rtol=1e-9, atol=1e-9
+    )
     np.testing.assert_allclose(fit.stderr, ref.stderr, rtol=1e-9, atol=1e-12)
     t = scipy.stats.t.ppf(0.95, n - 2)
-    np.testing.assert_allclose([fit.ci_low, fit.ci_high], [ref.slope - t * ref.stderr, ref.slope + t * ref.stderr], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        [fit.ci_low, fit.ci_high],
+        [ref.slope - t * ref.stderr, ref.slope + t * ref.stderr],
+        rtol=1e-9,
+        atol=1e-9,
+    )
     assert fit.n == n and fit.level == 0.9
 
 
@@ -120,7 +127,9 @@ def test_reversibility_error():
     # by hand: theta1 = theta0 + p0, p1 = p0 / 2; theta2 = theta1 - p1, p2 = -p1 / 2
     theta2 = theta0 + p0 / 2
     p2 = -p0 / 4
-    want = np.sqrt(np.sum((theta2 - theta0) ** 2 + (-p2 - p0) ** 2, axis=1) / np.sum(theta0**2 + p0**2, axis=1))
+    want = np.sqrt(
+        np.sum((theta2 - theta0) ** 2 + (-p2 - p0) ** 2, axis=1) / np.sum(theta0**2 + p0**2, axis=1)
+    )
     np.testing.assert_allclose(reversibility_error(damp, theta0, p0, 1), want, rtol=1e-15)
     with pytest.raises(DynlabError, match="zero"):
         reversibility_error(rotate, np.zeros(2), np.zeros(2), 1)
@@ -139,7 +148,13 @@ def test_dominant_frequency_of_a_tone(T, u, phase):
 def test_two_tones_strongest_first_and_shapes():
     T = 512
     t = np.arange(T)
-    x = np.stack([np.cos(2 * np.pi * 0.1 * t) + 3 * np.cos(2 * np.pi * 0.31 * t), np.sin(2 * np.pi * 0.2 * t)], axis=1)
+    x = np.stack(
+        [
+            np.cos(2 * np.pi * 0.1 * t) + 3 * np.cos(2 * np.pi * 0.31 * t),
+            np.sin(2 * np.pi * 0.2 * t),
+        ],
+        axis=1,
+    )
     got = dominant_frequencies(x[:, None, :], n_peaks=2)
     assert got.shape == (2, 1, 2)
     np.testing.assert_allclose(got[:, 0, 0], [0.31, 0.1], atol=0.005 / T)
@@ -154,8 +169,17 @@ def test_heavy_ball_oscillates_at_the_discrete_mode_frequencies():
     # damping (|lambda| = sqrt(0.999)) keeps the peak within the tone tolerance 0.005 / T.
     rho = np.array([1.0, 0.3])
     T = 2000
-    rec = run("gd", QuadraticProblem(np.diag(rho)), n_paths=1, n_steps=T, seed=0, lr=0.05, momentum=0.999,
-              theta0=[1.0, 1.0], record=Recording(every=1, basis=np.eye(2)))
+    rec = run(
+        "gd",
+        QuadraticProblem(np.diag(rho)),
+        n_paths=1,
+        n_steps=T,
+        seed=0,
+        lr=0.05,
+        momentum=0.999,
+        theta0=[1.0, 1.0],
+        record=Recording(every=1, basis=np.eye(2)),
+    )
     got = dominant_frequencies(rec.proj_theta[:, 0, :])[0]
     want = mode_frequencies(rho, lr=0.05, momentum=0.999, exact=True)
     np.testing.assert_allclose(got, want, atol=0.005 / T)

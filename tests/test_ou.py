@@ -196,7 +196,9 @@ def test_density_and_potential_match_scipy_gaussian():
 
 @given(ou_processes(n_max=4), seeds)
 def test_current_is_divergence_free_and_orthogonal_to_grad_psi(ou, seed):
-    x = ou.mu + np.random.default_rng(seed).standard_normal(ou.n) * np.sqrt(np.diag(ou.stationary_cov()))
+    x = ou.mu + np.random.default_rng(seed).standard_normal(ou.n) * np.sqrt(
+        np.diag(ou.stationary_cov())
+    )
     J = ou.current(x)
     U = ou.decompose()[1]
     grad_psi = U @ (x - ou.mu)
@@ -205,7 +207,10 @@ def test_current_is_divergence_free_and_orthogonal_to_grad_psi(ou, seed):
     # divergence by central differences, h = 1e-4 of the stationary scale: each term has
     # truncation error O(h^2) = 1e-8 of its size, and rounding O(eps |J| / h)
     h = 1e-4 * np.sqrt(np.min(np.diag(ou.stationary_cov())))
-    terms = [(ou.current(x + h * e)[i] - ou.current(x - h * e)[i]) / (2 * h) for i, e in enumerate(np.eye(ou.n))]
+    terms = [
+        (ou.current(x + h * e)[i] - ou.current(x - h * e)[i]) / (2 * h)
+        for i, e in enumerate(np.eye(ou.n))
+    ]
     J_max = max(np.abs(ou.current(x + s * h * e)).max() for e in np.eye(ou.n) for s in (-1, 1))
     assert abs(sum(terms)) <= 1e-6 * sum(abs(t) for t in terms) + 1e3 * EPS * J_max / h
 

@@ -39,7 +39,9 @@ def _one_thread():
 
 def _images(n, seed):
     rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.permutation(np.arange(n) % 10).astype(np.int64)
+    return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.permutation(
+        np.arange(n) % 10
+    ).astype(np.int64)
 
 
 def _jpeg(img):
@@ -70,9 +72,17 @@ def tiny_sets(tmp_path_factory):
     for k in range(5):
         sl = slice(4 * k, 4 * k + 4)
         with open(d / f"data_batch_{k + 1}", "wb") as f:
-            pickle.dump({b"data": trx[sl].transpose(0, 3, 1, 2).reshape(4, -1), b"labels": try_[sl].tolist()}, f)
+            pickle.dump(
+                {
+                    b"data": trx[sl].transpose(0, 3, 1, 2).reshape(4, -1),
+                    b"labels": try_[sl].tolist(),
+                },
+                f,
+            )
     with open(d / "test_batch", "wb") as f:
-        pickle.dump({b"data": tex.transpose(0, 3, 1, 2).reshape(10, -1), b"labels": tey.tolist()}, f)
+        pickle.dump(
+            {b"data": tex.transpose(0, 3, 1, 2).reshape(10, -1), b"labels": tey.tolist()}, f
+        )
     # ImageFolder, lossless PNG
     for split, xs, ys in (("train", trx, try_), ("test", tex, tey)):
         for i, (x, y) in enumerate(zip(xs, ys)):
@@ -84,7 +94,9 @@ def tiny_sets(tmp_path_factory):
     for split, xs, ys in (("train", trx, try_), ("test", tex, tey)):
         blobs = [_jpeg(x) for x in xs]
         arrays[f"{split}_jpeg"] = np.frombuffer(b"".join(blobs), dtype=np.uint8)
-        arrays[f"{split}_offsets"] = np.concatenate([[0], np.cumsum([len(b) for b in blobs])]).astype(np.int64)
+        arrays[f"{split}_offsets"] = np.concatenate(
+            [[0], np.cumsum([len(b) for b in blobs])]
+        ).astype(np.int64)
         arrays[f"{split}_labels"] = ys.astype(np.uint8)
     np.savez(root / "cifar10_jpeg.npz", **arrays)
     return root, (trx, try_, tex, tey)
@@ -102,7 +114,10 @@ def test_readers_return_the_written_images(tiny_sets):
     np.testing.assert_array_equal(b.train_y, try_)
     np.testing.assert_array_equal(b.test_x, tex)
     f = load_cifar10(root / "folder")  # round-robin class order: compare as multisets
-    for got, want in ((_sorted(f.train_x, f.train_y), _sorted(trx, try_)), (_sorted(f.test_x, f.test_y), _sorted(tex, tey))):
+    for got, want in (
+        (_sorted(f.train_x, f.train_y), _sorted(trx, try_)),
+        (_sorted(f.test_x, f.test_y), _sorted(tex, tey)),
+    ):
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
     z = load_cifar10(root / "cifar10_jpeg.npz")
@@ -150,7 +165,9 @@ def test_device_augmentation_is_crop_and_flip(channels_last):
     # same float64 operations in another order: a few eps of |x| <= 255 / (0.24 * 255)
     np.testing.assert_allclose(xb.numpy(), want, rtol=0, atol=16 * EPS64 * 5)
     assert torch.equal(yb, torch.as_tensor(y))
-    assert xb.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    assert xb.is_contiguous(
+        memory_format=torch.channels_last if channels_last else torch.contiguous_format
+    )
     assert flip.any() and not flip.all() and np.ptp(shift) > 0  # the draw exercised both branches
 
 
@@ -171,7 +188,9 @@ def test_batch_stream_is_a_pure_function_of_the_step():
 
 def test_resnet18_structure():
     model = ResNet18()
-    assert sum(p.numel() for p in model.parameters()) == 11_173_962  # the CIFAR ResNet-18 of the literature
+    assert (
+        sum(p.numel() for p in model.parameters()) == 11_173_962
+    )  # the CIFAR ResNet-18 of the literature
     names = scale_invariant_weights(model)
     assert len(names) == 20  # stem + 16 block convs + 3 shortcut convs, each followed by BN
     assert all(n.endswith("weight") and "bn" not in n for n in names)
@@ -210,7 +229,9 @@ def test_flat_params_and_heavy_ball_match_torch_sgd(channels_last):
         loss = torch.nn.functional.cross_entropy(model(x), y)
         flat.zero_grad()
         loss.backward()
-        heavy_ball_step(flat.theta, flat.grad, buf, scratch, lr=0.05, momentum=0.9, weight_decay=5e-3)
+        heavy_ball_step(
+            flat.theta, flat.grad, buf, scratch, lr=0.05, momentum=0.9, weight_decay=5e-3
+        )
         opt.zero_grad()
         torch.nn.functional.cross_entropy(ref(x), y).backward()
         opt.step()
@@ -253,13 +274,17 @@ def test_lanczos_top_k_against_eigh(seed):
     rng = np.random.default_rng(seed)
     n, k = 250, 8
     Qm, _ = np.linalg.qr(rng.standard_normal((n, n)))
-    lam = np.concatenate([np.geomspace(40, 2, 15), rng.uniform(-1.0, 1.0, n - 15)])  # outliers + indefinite bulk
+    lam = np.concatenate(
+        [np.geomspace(40, 2, 15), rng.uniform(-1.0, 1.0, n - 15)]
+    )  # outliers + indefinite bulk
     H = torch.tensor((Qm * lam) @ Qm.T)
     res = lanczos_topk(lambda x: H @ x, n, k, dtype=torch.float64, tol=1e-10, seed=seed)
     true = np.linalg.eigvalsh(H.numpy())[::-1][:k]
     # Weyl: each Ritz value lies within its residual norm of an eigenvalue (symmetric H)
     assert np.all(np.abs(res.rho - true) <= res.residuals + 100 * EPS64 * 40)
-    assert np.all(res.residuals <= 1e-8 * 40)  # the stopping bound (tol * rho_1), checked explicitly
+    assert np.all(
+        res.residuals <= 1e-8 * 40
+    )  # the stopping bound (tol * rho_1), checked explicitly
     G = res.Q @ res.Q.T
     torch.testing.assert_close(G, torch.eye(k, dtype=torch.float64), rtol=0, atol=1e-10)
 
@@ -273,8 +298,9 @@ def test_leapfrog_reverses_and_euler_does_not():
     data = _batch(16)
     errs = {}
     for method in ("leapfrog", "euler"):
-        errs[method] = round_trip(method, 0.05, 4, _tiny(width=1), data, seed=0, stream=0, batch_size=8,
-                                  augment=False)
+        errs[method] = round_trip(
+            method, 0.05, 4, _tiny(width=1), data, seed=0, stream=0, batch_size=8, augment=False
+        )
     # leapfrog in float64: 2 x 4 steps of rounding, each a few eps of |theta|
     assert errs["leapfrog"] < 1e3 * EPS64
     assert errs["euler"] > 1e6 * errs["leapfrog"]
@@ -304,7 +330,9 @@ def test_first_order_kinetic_energy_is_step_norm_over_two_lr():
 def _bn_eps_zero(model):
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
-            m.eps = 1e-300  # var + eps == var: exact scale invariance (BN's eps breaks it at eps / var)
+            m.eps = (
+                1e-300  # var + eps == var: exact scale invariance (BN's eps breaks it at eps / var)
+            )
     return model
 
 
@@ -312,7 +340,9 @@ def _bn_eps_zero(model):
 def test_conservation_laws_hold_exactly(momentum):
     hp = dict(lr=0.05, momentum=momentum, weight_decay=5e-3)
     model = _bn_eps_zero(_tiny(width=2))
-    res = cons.conservation_run(model, _batch(32), **hp, batch_size=8, steps=10, seed=0, stream=0, augment=False)
+    res = cons.conservation_run(
+        model, _batch(32), **hp, batch_size=8, steps=10, seed=0, stream=0, augment=False
+    )
     K = 10
     s = res["colsum"]
     s_exact = cons.translation_exact(s[0], np.zeros_like(s[0]), K, **hp)
@@ -326,13 +356,20 @@ def test_conservation_laws_hold_exactly(momentum):
     if momentum == 0.0:  # the exact recursion driven by the gradient norms (seed 001 setting)
         a_g = [res["a"][0]]
         for k in range(K):
-            a_g.append((1 - hp["lr"] * hp["weight_decay"]) ** 2 * a_g[-1] + hp["lr"] ** 2 * res["gg"][k])
+            a_g.append(
+                (1 - hp["lr"] * hp["weight_decay"]) ** 2 * a_g[-1] + hp["lr"] ** 2 * res["gg"][k]
+            )
         np.testing.assert_allclose(a, np.array(a_g), rtol=1e5 * EPS64)
         # seed 001's continuous law, against a direct evaluation of its Riemann sum (t_j = lr j, d tau = lr)
-        a_seed = cons.scale_seed(res["a"][0], res["gg"], lr=hp["lr"], weight_decay=hp["weight_decay"])
+        a_seed = cons.scale_seed(
+            res["a"][0], res["gg"], lr=hp["lr"], weight_decay=hp["weight_decay"]
+        )
         lam, lr = hp["weight_decay"], hp["lr"]
-        direct = [np.exp(-2 * lam * lr * k) * res["a"][0]
-                  + sum(lr**2 * np.exp(-2 * lam * lr * (k - j)) * res["gg"][j] for j in range(k)) for k in range(K + 1)]
+        direct = [
+            np.exp(-2 * lam * lr * k) * res["a"][0]
+            + sum(lr**2 * np.exp(-2 * lam * lr * (k - j)) * res["gg"][j] for j in range(k))
+            for k in range(K + 1)
+        ]
         np.testing.assert_allclose(a_seed, np.array(direct), rtol=1e3 * EPS64)
 
 
@@ -353,21 +390,43 @@ def test_minibatch_gradient_statistics_against_direct_computation():
     flat = FlatParams(model)
     data = _batch(24)
     gen = torch.Generator().manual_seed(0)
-    Q = torch.linalg.qr(torch.randn(flat.n, 3, generator=gen, dtype=torch.float64))[0].T.contiguous()
+    Q = torch.linalg.qr(torch.randn(flat.n, 3, generator=gen, dtype=torch.float64))[
+        0
+    ].T.contiguous()
     from contextlib import nullcontext
 
-    res = minibatch_gradients(model, flat, data, Q, batch_size=8, n_batches=5, seed=0, stream=9, augment=False,
-                              autocast=nullcontext)
+    res = minibatch_gradients(
+        model,
+        flat,
+        data,
+        Q,
+        batch_size=8,
+        n_batches=5,
+        seed=0,
+        stream=9,
+        augment=False,
+        autocast=nullcontext,
+    )
     stream = BatchStream(data, 8, seed=0, stream=9, augment=False)
     G = []
     with frozen_bn(model):
         for b in range(5):
             x, y = stream.batch(b)
-            G.append(torch.autograd.grad(torch.nn.functional.cross_entropy(model(x), y), flat.params))
-    G = torch.stack([torch.cat([g.reshape(-1) for g in gs]) for gs in G])  # logical order: norms/dots agree
-    Gf = torch.stack([flat.gather(gs) for gs in [[g.view_as(p) for g, p in zip(gsplit, flat.params)]
-                                                for gsplit in [torch.split(row, [p.numel() for p in flat.params])
-                                                               for row in G]]])
+            G.append(
+                torch.autograd.grad(torch.nn.functional.cross_entropy(model(x), y), flat.params)
+            )
+    G = torch.stack(
+        [torch.cat([g.reshape(-1) for g in gs]) for gs in G]
+    )  # logical order: norms/dots agree
+    Gf = torch.stack(
+        [
+            flat.gather(gs)
+            for gs in [
+                [g.view_as(p) for g, p in zip(gsplit, flat.params)]
+                for gsplit in [torch.split(row, [p.numel() for p in flat.params]) for row in G]
+            ]
+        ]
+    )
     mean = Gf.mean(0)
     np.testing.assert_allclose(res["proj"], (Gf @ Q.T).numpy(), rtol=1e-10)
     np.testing.assert_allclose(res["centred_sqnorm"], ((Gf - mean) ** 2).sum(1).numpy(), rtol=1e-10)
@@ -381,7 +440,12 @@ def test_noise_covariance_estimator_is_unbiased_monte_carlo():
     rng = np.random.default_rng(1)
     M, k, S, N = 4000, 3, 16, 10**9
     sd = np.array([1.0, 2.0, 0.5])
-    res = {"proj": rng.standard_normal((M, k)) * sd, "centred_sqnorm": rng.chisquare(5, M), "N": N, "S": S}
+    res = {
+        "proj": rng.standard_normal((M, k)) * sd,
+        "centred_sqnorm": rng.chisquare(5, M),
+        "N": N,
+        "S": S,
+    }
     nc = noise_covariance(res)
     z = (nc["qSq"] - S * sd**2) / nc["qSq_se"]
     assert np.all(np.abs(z) < 4)  # Monte Carlo: z-scores of three estimates, fixed seed
@@ -410,7 +474,9 @@ def test_atomic_phases_start_only_at_the_beginning_of_a_timed_invocation():
     from validation.bridge.pipeline import Context
 
     def ctx(budget):
-        return Context(args=None, rt=None, train=None, test=None, state=None, budget=budget, log=print)
+        return Context(
+            args=None, rt=None, train=None, test=None, state=None, budget=budget, log=print
+        )
 
     fresh, used = Budget(seconds=1e6), Budget(seconds=1e6)
     used.tick()

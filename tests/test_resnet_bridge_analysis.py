@@ -49,7 +49,9 @@ def test_fft_peak_matches_the_velocity_spectrum_peak():
     # the argmax of a periodogram wanders within the peak's width (and leans to its heavier side):
     # the segment average lies within the predicted half width (Monte Carlo, fixed seed)
     assert np.all(np.abs(ps["freq_measured"] - ps["freq_peak"]) < ps["freq_peak_hwhm"])
-    assert np.all(ps["freq_peak_hwhm"] < 0.5 * ps["freq_peak"])  # and that width is a real constraint
+    assert np.all(
+        ps["freq_peak_hwhm"] < 0.5 * ps["freq_peak"]
+    )  # and that width is a real constraint
     # and the mode's oscillation frequency is not the velocity-spectrum peak when damping is not small
     eig = mode_frequencies(rho, **hp, exact=True)
     assert abs(ps["freq_peak"][1] / eig[1] - 1) > 0.04  # 4.7% here
@@ -63,7 +65,9 @@ def test_velocity_spectrum_peak_against_brute_force_periodogram_of_the_exact_spe
     F = np.array([[1 - hp["lr"] * k, hp["lr"] * hp["momentum"]], [-k, hp["momentum"]]])
     G = np.array([-hp["lr"], -1.0])
     f = np.linspace(0, 0.5, 200_001)[1:]
-    resp = np.array([np.linalg.solve(np.exp(2j * np.pi * x) * np.eye(2) - F, G)[1] for x in f[::100]])
+    resp = np.array(
+        [np.linalg.solve(np.exp(2j * np.pi * x) * np.eye(2) - F, G)[1] for x in f[::100]]
+    )
     coarse = f[::100][np.argmax(np.abs(resp) ** 2)]
     # the coarse grid (spacing 2.5e-4) brackets the fine-grid answer
     assert abs(an.velocity_spectrum_peak(rho, **hp)[0][0] - coarse) <= 2.5e-4
@@ -103,7 +107,9 @@ def test_speed_law_inverts():
     assert an.speed_law(1e-3, 0.9, 128, s2) == pytest.approx(3e-4, rel=1e-14)
     # eq. 12 scales as lr^2 / (S (1 - beta^2))
     assert an.speed_law(2e-3, 0.9, 128, s2) / an.speed_law(1e-3, 0.9, 128, s2) == pytest.approx(4.0)
-    assert an.speed_law(1e-3, 0.0, 64, s2) / an.speed_law(1e-3, 0.9, 128, s2) == pytest.approx(2 * 0.19)
+    assert an.speed_law(1e-3, 0.0, 64, s2) / an.speed_law(1e-3, 0.9, 128, s2) == pytest.approx(
+        2 * 0.19
+    )
 
 
 def test_exponent_vs_window_finds_a_pure_power_law():

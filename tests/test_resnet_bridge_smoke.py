@@ -22,8 +22,17 @@ from validation import resnet_bridge as rb  # noqa: E402
 
 pytestmark = pytest.mark.bridge
 
-SECTIONS = ("Setup", "Diffusion", "Instantaneous speed law", "Hessian top-k", "Phase space", "Gradient-noise",
-            "Energy drift", "Broken conservation laws", "Predictions")
+SECTIONS = (
+    "Setup",
+    "Diffusion",
+    "Instantaneous speed law",
+    "Hessian top-k",
+    "Phase space",
+    "Gradient-noise",
+    "Energy drift",
+    "Broken conservation laws",
+    "Predictions",
+)
 
 
 def _data_root(tmp_path_factory) -> Path:
@@ -39,10 +48,14 @@ def _data_root(tmp_path_factory) -> Path:
         blobs = []
         for _ in range(n):
             buf = io.BytesIO()
-            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(buf, format="JPEG")
+            Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+                buf, format="JPEG"
+            )
             blobs.append(buf.getvalue())
         arrays[f"{split}_jpeg"] = np.frombuffer(b"".join(blobs), dtype=np.uint8)
-        arrays[f"{split}_offsets"] = np.concatenate([[0], np.cumsum([len(b) for b in blobs])]).astype(np.int64)
+        arrays[f"{split}_offsets"] = np.concatenate(
+            [[0], np.cumsum([len(b) for b in blobs])]
+        ).astype(np.int64)
         arrays[f"{split}_labels"] = (np.arange(n) % 10).astype(np.uint8)
     path = tmp_path_factory.mktemp("pack") / "cifar10_jpeg.npz"
     np.savez(path, **arrays)
@@ -55,7 +68,9 @@ def data_root(tmp_path_factory):
 
 
 def _run(data_root, out, *extra):
-    args = rb.get_args_parser().parse_args(["--smoke", "--data-root", str(data_root), "--out", str(out), *extra])
+    args = rb.get_args_parser().parse_args(
+        ["--smoke", "--data-root", str(data_root), "--out", str(out), *extra]
+    )
     saved = torch.get_num_threads()
     try:
         return rb.main(args)
@@ -93,8 +108,12 @@ def test_smoke_numbers_are_present_finite_and_sane(smoke):
     _, res = smoke
     v, head = res["values"], res["values"]["headline"]
     for section in ("diffusion", "speed", "hessian", "phase", "noise", "energy", "conservation"):
-        assert all(_finite(x) for x in head[section].values() if not isinstance(x, (bool, str))), section
-    assert res["predictions"] and all(_finite(p["predicted"]) and _finite(p["measured"]) for p in res["predictions"])
+        assert all(_finite(x) for x in head[section].values() if not isinstance(x, (bool, str))), (
+            section
+        )
+    assert res["predictions"] and all(
+        _finite(p["predicted"]) and _finite(p["measured"]) for p in res["predictions"]
+    )
     h = v["hessian"]
     assert h["rho"] == sorted(h["rho"], reverse=True) and h["rho"][0] > 0
     # the explicit residual of the top pair cannot exceed |rho_1| (the start of a Lanczos run already does better)
@@ -130,7 +149,9 @@ def reference(data_root, tmp_path_factory):
 def _same_results(a, b):
     ra = torch.load(a / "state" / "run_base.pt", weights_only=True)
     rb_ = torch.load(b / "state" / "run_base.pt", weights_only=True)
-    assert torch.equal(ra["record"], rb_["record"])  # bit for bit: nothing lost, nothing computed differently
+    assert torch.equal(
+        ra["record"], rb_["record"]
+    )  # bit for bit: nothing lost, nothing computed differently
     va = json.loads((a / "results.json").read_text())["values"]["diffusion"]
     vb = json.loads((b / "results.json").read_text())["values"]["diffusion"]
     assert va == vb
@@ -140,7 +161,9 @@ def test_stopped_runs_resume_to_identical_results(data_root, reference, tmp_path
     out = tmp_path / "parts"
     # stop inside pretraining (8 steps), then inside the base run (60 steps), then finish
     codes = [_run(data_root, out, "--experiments", "diffusion", "--stop-after-steps", "5")]
-    codes.append(_run(data_root, out, "--experiments", "diffusion", "--resume", "--stop-after-steps", "25"))
+    codes.append(
+        _run(data_root, out, "--experiments", "diffusion", "--resume", "--stop-after-steps", "25")
+    )
     codes.append(_run(data_root, out, "--experiments", "diffusion", "--resume"))
     assert codes == [3, 3, 0]
     _same_results(reference, out)
@@ -153,11 +176,23 @@ def test_stopped_runs_resume_to_identical_results(data_root, reference, tmp_path
 def test_killed_run_resumes_to_identical_results(data_root, reference, tmp_path):
     out = tmp_path / "killed"
     root = Path(__file__).resolve().parents[1]
-    cmd = [sys.executable, "-m", "validation.resnet_bridge", "--smoke", "--data-root", str(data_root), "--out",
-           str(out), "--experiments", "diffusion"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "validation.resnet_bridge",
+        "--smoke",
+        "--data-root",
+        str(data_root),
+        "--out",
+        str(out),
+        "--experiments",
+        "diffusion",
+    ]
     proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     partial = out / "state" / "run_base_partial.pt"
-    while not partial.exists() and proc.poll() is None:  # the base run's first checkpoint (step 25 of 60)
+    while (
+        not partial.exists() and proc.poll() is None
+    ):  # the base run's first checkpoint (step 25 of 60)
         time.sleep(0.02)
     proc.kill()  # SIGKILL: no handler runs, whatever was being written stays as it was
     assert proc.wait() == -signal.SIGKILL, "the run ended before it could be killed"

@@ -45,7 +45,9 @@ def test_lyapunov_eigenbasis_path_matches_scipy(kw):
     assert np.linalg.norm(B - ref, 2) <= tol * np.linalg.norm(ref, 2)
     # and the fast path's own residual is at rounding level relative to the terms
     scale = 2 * np.linalg.norm(A, 2) * np.linalg.norm(B, 2) + 2 * np.linalg.norm(D, 2)
-    assert np.linalg.norm(A @ B + B @ A.T - 2 * D, 2) <= 100 * 6 * EPS * scale * np.linalg.cond(m.H + (m.weight_decay + 1e-300) * np.eye(3))
+    assert np.linalg.norm(A @ B + B @ A.T - 2 * D, 2) <= 100 * 6 * EPS * scale * np.linalg.cond(
+        m.H + (m.weight_decay + 1e-300) * np.eye(3)
+    )
 
 
 @given(sgd_setups(3, noise="scalar"))
@@ -61,7 +63,9 @@ def test_closed_form_decomposition_matches_general_route(kw):
     assert np.linalg.norm(Q - Qg, 2) <= tol * np.linalg.norm(Q, 2)
     # A = (D + Q) U exactly in the closed form, to rounding of the products
     A = m.ou.A
-    assert np.linalg.norm(A - (m.ou.D + Q) @ U, 2) <= 1e3 * EPS * np.linalg.norm(A, 2) * np.linalg.cond(m.H + m.weight_decay * np.eye(3))
+    assert np.linalg.norm(A - (m.ou.D + Q) @ U, 2) <= 1e3 * EPS * np.linalg.norm(
+        A, 2
+    ) * np.linalg.cond(m.H + m.weight_decay * np.eye(3))
 
 
 @given(sgd_setups(3, noise="matrix"))
@@ -116,16 +120,38 @@ def test_displacement_against_matrix_powers_and_expm(kw, ks):
     k = np.array(ks)
     F, G, N = m.discrete.F, m.discrete.G, m.discrete.noise_cov
     P = scipy.linalg.solve_discrete_lyapunov(F, G @ N @ G.T)
-    ref = np.array([2 * np.trace(P[:d, :d]) - 2 * np.trace((np.linalg.matrix_power(F, j) @ P)[:d, :d]) for j in ks])
+    ref = np.array(
+        [
+            2 * np.trace(P[:d, :d]) - 2 * np.trace((np.linalg.matrix_power(F, j) @ P)[:d, :d])
+            for j in ks
+        ]
+    )
     got = m.displacement(k, exact=True)
     # the reference subtracts O(tr P) terms: error eps * tr P * (cond(Stein) + k ||F||^k growth)
-    tol = 1e3 * EPS * np.trace(P[:d, :d]) * (stein_cond(F) + k * np.linalg.norm(F, 2) ** np.minimum(k, 50))
+    tol = (
+        1e3
+        * EPS
+        * np.trace(P[:d, :d])
+        * (stein_cond(F) + k * np.linalg.norm(F, 2) ** np.minimum(k, 50))
+    )
     assert np.all(np.abs(got - ref) <= tol)
     Bk = scipy.linalg.solve_continuous_lyapunov(m.ou.A, 2 * m.ou.D)
     ref_sde = np.array(
-        [2 / m.kappa * np.trace(Bk[:d, :d] - (Bk @ scipy.linalg.expm(-m.ou.A.T * m.lr * j))[:d, :d]) for j in ks]
+        [
+            2
+            / m.kappa
+            * np.trace(Bk[:d, :d] - (Bk @ scipy.linalg.expm(-m.ou.A.T * m.lr * j))[:d, :d])
+            for j in ks
+        ]
     )
-    tol = 1e3 * EPS * np.trace(Bk[:d, :d]) / m.kappa * lyap_cond(m.ou.A) * (1 + np.abs(m.ou.A).max() * m.lr * k)
+    tol = (
+        1e3
+        * EPS
+        * np.trace(Bk[:d, :d])
+        / m.kappa
+        * lyap_cond(m.ou.A)
+        * (1 + np.abs(m.ou.A).max() * m.lr * k)
+    )
     assert np.all(np.abs(m.displacement(k) - ref_sde) <= tol)
 
 
@@ -137,7 +163,9 @@ def test_displacement_small_and_large_lags(kw):
     assert m.displacement(1, exact=True) == pytest.approx(m.speed(exact=True), rel=50 * EPS)
     # SDE at t -> 0: E||Delta||^2 / t^2 -> tr(Sigma) / kappa, with no cancellation in the series
     k = 1e-7
-    assert m.displacement(k) / (m.lr * k) ** 2 == pytest.approx(np.trace(m.noise_cov) / m.kappa, rel=1e-5)
+    assert m.displacement(k) / (m.lr * k) ** 2 == pytest.approx(
+        np.trace(m.noise_cov) / m.kappa, rel=1e-5
+    )
     # saturation at 2 tr Var(theta)
     big = 1e9
     for exact in (False, True):
@@ -154,12 +182,16 @@ def test_diffusion_exponent(kw, k):
     # SDE: analytic derivative vs a central difference of log D in log k (h = 1e-5:
     # truncation 1e-10, rounding eps / h ~ 1e-11 relative)
     h = 1e-5
-    fd = (np.log(m.displacement(k * (1 + h))) - np.log(m.displacement(k * (1 - h)))) / (np.log1p(h) - np.log1p(-h))
+    fd = (np.log(m.displacement(k * (1 + h))) - np.log(m.displacement(k * (1 - h)))) / (
+        np.log1p(h) - np.log1p(-h)
+    )
     c = m.diffusion_exponent(k)
     assert abs(c - fd) <= 1e-6 * (1 + abs(c))
     # exact: the centred secant on the integer grid
     D = m.displacement(np.array([k - 1, k + 1]), exact=True)
-    assert m.diffusion_exponent(k, exact=True) == pytest.approx(np.log(D[1] / D[0]) / np.log((k + 1) / (k - 1)), rel=1e-12)
+    assert m.diffusion_exponent(k, exact=True) == pytest.approx(
+        np.log(D[1] / D[0]) / np.log((k + 1) / (k - 1)), rel=1e-12
+    )
     # ballistic start: c -> 2 as t -> 0
     assert m.diffusion_exponent(1e-6) == pytest.approx(2.0, abs=1e-4)
 
@@ -176,12 +208,25 @@ def test_mean_trajectories(kw, ks):
     ref = m.ou.mean(m.lr * k, z0)
     scale = 1 + np.abs(z0).max() + np.abs(m.mu).max()
     # expm of a (2d x 2d) drift: error eps * ||A t|| growth; closed forms: eps * cond(H + lambda)
-    tol = 1e3 * EPS * scale * (1 + np.abs(m.ou.A).max() * m.lr * k.max()) * np.linalg.cond(m.H + m.weight_decay * np.eye(3))
+    tol = (
+        1e3
+        * EPS
+        * scale
+        * (1 + np.abs(m.ou.A).max() * m.lr * k.max())
+        * np.linalg.cond(m.H + m.weight_decay * np.eye(3))
+    )
     np.testing.assert_allclose(np.concatenate([th, v], -1), ref, atol=tol)
     th_e, v_e = m.mean(k, th0, v0, exact=True)
     zs = m.discrete.stationary_mean()
     ref_e = np.array([zs + np.linalg.matrix_power(m.discrete.F, j) @ (z0 - zs) for j in ks])
-    tol = 1e3 * EPS * scale * (k.max() + 1) * np.linalg.norm(m.discrete.F, 2) ** min(k.max(), 60) * np.linalg.cond(m.H + m.weight_decay * np.eye(3))
+    tol = (
+        1e3
+        * EPS
+        * scale
+        * (k.max() + 1)
+        * np.linalg.norm(m.discrete.F, 2) ** min(k.max(), 60)
+        * np.linalg.cond(m.H + m.weight_decay * np.eye(3))
+    )
     np.testing.assert_allclose(np.concatenate([th_e, v_e], -1), ref_e, atol=tol)
 
 
@@ -218,7 +263,9 @@ def test_mode_frequencies_and_modes_record():
     assert md.gamma == pytest.approx(0.1 / (0.2 * 1.9))
     np.testing.assert_allclose(md.omega, np.sqrt(2 * md.rho / (0.2 * 1.9)), rtol=4 * EPS)
     assert list(md.regime) == ["under", "under", "over"]
-    assert m.discrete.spectral_radius == pytest.approx(max(np.abs(np.linalg.eigvals(m.discrete.F))), rel=1e-7)
+    assert m.discrete.spectral_radius == pytest.approx(
+        max(np.abs(np.linalg.eigvals(m.discrete.F))), rel=1e-7
+    )
 
 
 def test_modified_loss_is_isotropic_on_range_of_H_without_weight_decay():
@@ -233,7 +280,9 @@ def test_modified_loss_is_isotropic_on_range_of_H_without_weight_decay():
     np.testing.assert_allclose(psi, np.sum(dth**2, -1) / (lr * (1 + beta) * s2), rtol=1e-12)
     v = rng.standard_normal((5, 4))
     np.testing.assert_allclose(
-        m.modified_loss(m.mu, v), 0.5 * np.einsum("ni,ij,nj->n", v, np.linalg.inv(H), v) / s2, rtol=1e-10
+        m.modified_loss(m.mu, v),
+        0.5 * np.einsum("ni,ij,nj->n", v, np.linalg.inv(H), v) / s2,
+        rtol=1e-10,
     )
     psi_t, psi_v = m.modified_loss_terms(m.mu + dth, v)
     np.testing.assert_allclose(psi_t + psi_v, m.modified_loss(m.mu + dth, v), rtol=1e-13)
@@ -245,12 +294,16 @@ def test_modified_loss_is_isotropic_on_range_of_H_without_weight_decay():
 
 def test_from_data_estimates_noise_at_the_stationary_mean():
     prob = synthetic_regression(512, 5, seed=2)
-    m = SGDPhaseSpace.from_data(prob.X, prob.Y, lr=0.1, momentum=0.5, weight_decay=0.01, batch_size=16)
+    m = SGDPhaseSpace.from_data(
+        prob.X, prob.Y, lr=0.1, momentum=0.5, weight_decay=0.01, batch_size=16
+    )
     np.testing.assert_allclose(m.H, prob.H)
     np.testing.assert_allclose(m.mu, np.linalg.solve(prob.H + 0.01 * np.eye(5), prob.b), rtol=1e-12)
     G = np.array([x * (x @ m.mu - y) for x, y in zip(prob.X, prob.Y)])
     np.testing.assert_allclose(m.noise_cov, np.cov(G.T, bias=True), rtol=1e-10, atol=1e-14)
-    m2 = SGDPhaseSpace.from_data(prob.X, prob.Y, lr=0.1, batch_size=16, replacement=False, weight_decay=0.01)
+    m2 = SGDPhaseSpace.from_data(
+        prob.X, prob.Y, lr=0.1, batch_size=16, replacement=False, weight_decay=0.01
+    )
     np.testing.assert_allclose(m2.noise_cov, m.noise_cov * (512 - 16) / 511, rtol=1e-14)
 
 
@@ -314,7 +367,15 @@ def test_exact_predictions_match_simulated_optimizer(momentum):
     H = (Qm * np.array([2.0, 0.5, 0.05])) @ Qm.T
     Sigma = 0.5 * H + 0.1 * np.eye(3)  # does not commute with H
     lr = 0.6 * (1 + momentum) / 2.0
-    m = SGDPhaseSpace(H, rng.standard_normal(3), lr=lr, momentum=momentum, weight_decay=0.01, batch_size=4, noise_cov=Sigma)
+    m = SGDPhaseSpace(
+        H,
+        rng.standard_normal(3),
+        lr=lr,
+        momentum=momentum,
+        weight_decay=0.01,
+        batch_size=4,
+        noise_cov=Sigma,
+    )
     M, K = 20000, 60
     P = m.discrete.stationary_cov()
     z0 = m.discrete.stationary_mean() + rng.standard_normal((M, 6)) @ np.linalg.cholesky(P).T

@@ -26,7 +26,9 @@ MODELS = {
     "softmax": lambda: SoftmaxRegression.synthetic(n_samples=96, d=4, n_classes=3, seed=1),
     "batchnorm": lambda: BatchNormNet.synthetic(n_samples=96, d=5, width=3, seed=2),
     "relu": lambda: TwoLayerNet.synthetic(n_samples=96, d=4, width=4, k=2, seed=3),
-    "linear": lambda: TwoLayerNet.synthetic(n_samples=96, d=4, width=3, k=2, activation="linear", seed=4),
+    "linear": lambda: TwoLayerNet.synthetic(
+        n_samples=96, d=4, width=3, k=2, activation="linear", seed=4
+    ),
 }
 _BUILT = {name: make() for name, make in MODELS.items()}
 model_names = st.sampled_from(sorted(MODELS))
@@ -59,9 +61,13 @@ def test_constraints_fail_for_a_direction_that_is_not_a_symmetry(name, seed):
     model = _BUILT[name]
     theta = model.init(seed)
     rng = np.random.default_rng(seed)
-    fake = Symmetry("translation", "random", rng.standard_normal(model.n_params), np.zeros(model.n_params))
+    fake = Symmetry(
+        "translation", "random", rng.standard_normal(model.n_params), np.zeros(model.n_params)
+    )
     g = model.grad(theta)
-    assert abs(fake.gradient_residual(theta, g)) > 1e3 * model.n_params * EPS * np.linalg.norm(g) * np.linalg.norm(fake.c)
+    assert abs(fake.gradient_residual(theta, g)) > 1e3 * model.n_params * EPS * np.linalg.norm(
+        g
+    ) * np.linalg.norm(fake.c)
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -71,7 +77,12 @@ def test_gradient_and_hvp_match_central_differences(name):
     batch = _batch(model, 7)
     h = 1e-5
     eye = np.eye(model.n_params)
-    fd = np.array([(model.loss(theta + h * e, batch) - model.loss(theta - h * e, batch)) / (2 * h) for e in eye])
+    fd = np.array(
+        [
+            (model.loss(theta + h * e, batch) - model.loss(theta - h * e, batch)) / (2 * h)
+            for e in eye
+        ]
+    )
     g = model.grad(theta, batch)
     # Central differences: truncation h^2 |f'''| / 6 (~1e-10 here) plus rounding eps |f| / h (~1e-11).
     np.testing.assert_allclose(fd, g, rtol=0, atol=1e-8 * (1 + np.abs(g).max()))
@@ -95,7 +106,12 @@ def test_gradient_flow_conserves_charges_and_weight_decay_breaks_them_exactly(na
     theta0 = model.init(11)
     t_end = 3.0
     sol = solve_ivp(
-        lambda t, th: -model.grad(th) - weight_decay * th, (0.0, t_end), theta0, method="DOP853", rtol=1e-10, atol=1e-12
+        lambda t, th: -model.grad(th) - weight_decay * th,
+        (0.0, t_end),
+        theta0,
+        method="DOP853",
+        rtol=1e-10,
+        atol=1e-12,
     )
     assert sol.success
     for sym in model.symmetries:
@@ -124,13 +140,22 @@ def test_gradient_flow_conserves_charges_and_weight_decay_breaks_them_exactly(na
     weight_decay=st.floats(0.0, 0.1),
     batch_size=st.sampled_from([8, 32, 96]),
 )
-def test_minibatch_sgd_follows_the_exact_discrete_law(name, seed, effective_lr, momentum, weight_decay, batch_size):
+def test_minibatch_sgd_follows_the_exact_discrete_law(
+    name, seed, effective_lr, momentum, weight_decay, batch_size
+):
     model = _BUILT[name]
     lr = effective_lr * (1.0 - momentum)  # lr / (1 - momentum) <= 0.1 keeps every toy model stable
     n = 200
     traj = simulate(
-        model, model.init(seed), lr=lr, n_steps=n, momentum=momentum, weight_decay=weight_decay,
-        batch_size=batch_size, v0=0.1 * model.init(seed + 1), seed=seed,
+        model,
+        model.init(seed),
+        lr=lr,
+        n_steps=n,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        batch_size=batch_size,
+        v0=0.1 * model.init(seed + 1),
+        seed=seed,
     )
     hyper = dict(lr=lr, momentum=momentum, weight_decay=weight_decay)
     for sym in model.symmetries:
@@ -138,7 +163,9 @@ def test_minibatch_sgd_follows_the_exact_discrete_law(name, seed, effective_lr, 
         p0 = sym.momentum(traj.theta[0], traj.v[0])
         if sym.quadratic:
             pred = discrete_law(sym, q[0], p0=p0, kinetic=sym.drive(traj.v[1:]), **hyper)
-            scale = np.max(np.abs(sym.s) @ (traj.theta**2).T) + lr * lr * np.sum(np.abs(sym.s) @ (traj.v**2).T)
+            scale = np.max(np.abs(sym.s) @ (traj.theta**2).T) + lr * lr * np.sum(
+                np.abs(sym.s) @ (traj.v**2).T
+            )
         else:
             pred = discrete_law(sym, q[0], p0=p0, n_steps=n, **hyper)
             scale = np.max(np.abs(traj.theta) @ sym.c)
@@ -146,14 +173,18 @@ def test_minibatch_sgd_follows_the_exact_discrete_law(name, seed, effective_lr, 
         # are (marginally) stable, so errors add up at most linearly over n steps.
         assert np.max(np.abs(pred - q)) <= 8 * n * model.n_params * EPS * scale
         if sym.quadratic and momentum == 0.0:
-            pred_g = discrete_law(sym, q[0], lr=lr, weight_decay=weight_decay, grad_sq=sym.drive(traj.grad))
+            pred_g = discrete_law(
+                sym, q[0], lr=lr, weight_decay=weight_decay, grad_sq=sym.drive(traj.grad)
+            )
             assert np.max(np.abs(pred_g - q)) <= 8 * n * model.n_params * EPS * scale
 
 
 def test_discrete_law_distinguishes_weight_decay():
     # A wrong weight decay misses by far more than rounding: the exact check can fail.
     model = _BUILT["batchnorm"]
-    traj = simulate(model, model.init(0), lr=0.1, n_steps=100, weight_decay=0.05, batch_size=16, seed=0)
+    traj = simulate(
+        model, model.init(0), lr=0.1, n_steps=100, weight_decay=0.05, batch_size=16, seed=0
+    )
     sym = model.symmetries[0]
     q = sym.charge(traj.theta)
     wrong = discrete_law(sym, q[0], lr=0.1, weight_decay=0.04, grad_sq=sym.drive(traj.grad))
@@ -171,16 +202,22 @@ def _law_errors(model, lrs, *, momentum, weight_decay, t_end):
     out = []
     for lr in lrs:
         n = int(round(t_end / lr))
-        traj = simulate(model, theta0, lr=lr, n_steps=n, momentum=momentum, weight_decay=weight_decay)
+        traj = simulate(
+            model, theta0, lr=lr, n_steps=n, momentum=momentum, weight_decay=weight_decay
+        )
         sym = model.symmetries[0]
         q = sym.charge(traj.theta)
         drive = dict(kinetic=sym.drive(traj.v)) if sym.quadratic else {}
-        mom = momentum_flow_law(sym, q[0], traj.t, lr=lr, momentum=momentum, weight_decay=weight_decay, **drive)
+        mom = momentum_flow_law(
+            sym, q[0], traj.t, lr=lr, momentum=momentum, weight_decay=weight_decay, **drive
+        )
         gf = gradient_flow_law(sym, q[0], traj.t, weight_decay=weight_decay)
         errs = [np.max(np.abs(mom - q)), np.max(np.abs(gf - q))]
         if momentum == 0.0:
             gdrive = dict(grad_sq=sym.drive(traj.grad)) if sym.quadratic else {}
-            mod = modified_flow_law(sym, q[0], traj.t[:-1], lr=lr, weight_decay=weight_decay, **gdrive)
+            mod = modified_flow_law(
+                sym, q[0], traj.t[:-1], lr=lr, weight_decay=weight_decay, **gdrive
+            )
             errs.append(np.max(np.abs(mod - q[:-1])))
         out.append(np.array(errs) / np.max(np.abs(q)))
     return np.array(out)
@@ -200,7 +237,9 @@ def test_modified_flow_is_second_order_and_gradient_flow_first_order(name):
 
 
 def test_momentum_flow_converges_where_gradient_flow_does_not():
-    errs = _law_errors(_BUILT["batchnorm"], [0.01, 0.005], momentum=0.9, weight_decay=0.05, t_end=10.0)
+    errs = _law_errors(
+        _BUILT["batchnorm"], [0.01, 0.005], momentum=0.9, weight_decay=0.05, t_end=10.0
+    )
     # First order (ratio -> 2; 1.93 measured at these lr); gradient flow misses the 1/(1 - momentum)
     # time rescaling, an O(1) error that does not shrink with lr.
     assert errs[0, 0] / errs[1, 0] > 1.7
@@ -211,7 +250,16 @@ def test_translation_with_momentum_oscillates_as_predicted():
     # Underdamped regime: 2 lr weight_decay (1 + momentum) > (1 - momentum)^2.
     model = _BUILT["softmax"]
     lr, momentum, wd = 0.01, 0.9, 0.5
-    traj = simulate(model, model.init(3), lr=lr, n_steps=4000, momentum=momentum, weight_decay=wd, batch_size=16, seed=1)
+    traj = simulate(
+        model,
+        model.init(3),
+        lr=lr,
+        n_steps=4000,
+        momentum=momentum,
+        weight_decay=wd,
+        batch_size=16,
+        seed=1,
+    )
     sym = model.symmetries[0]
     q = sym.charge(traj.theta)
     law = momentum_flow_law(sym, q[0], traj.t, lr=lr, momentum=momentum, weight_decay=wd)
@@ -273,8 +321,14 @@ def test_quick_validation_report_numbers(tmp_path):
             assert abs(order - 1.0) < 0.1, name  # first order (measured 0.99-1.04)
         else:
             assert order > 0.9, name  # ReLU net, momentum flow: pre-asymptotic (1.58 at lr 0.01)
-    sgd_laws = [p for p in preds if p["name"].startswith("Q_end") and "SGD" in p["name"] and "gradient flow" not in p["name"]]
-    assert sgd_laws and all(abs(p["measured"] - p["predicted"]) < 0.05 * abs(p["measured"]) for p in sgd_laws)
+    sgd_laws = [
+        p
+        for p in preds
+        if p["name"].startswith("Q_end") and "SGD" in p["name"] and "gradient flow" not in p["name"]
+    ]
+    assert sgd_laws and all(
+        abs(p["measured"] - p["predicted"]) < 0.05 * abs(p["measured"]) for p in sgd_laws
+    )
     assert (tmp_path / "symmetry_laws.png").stat().st_size > 1000
 
 
@@ -290,10 +344,20 @@ def test_continuous_laws_match_theory(kind):
     lr, momentum, wd = 0.05, 0.8, 0.3
     t = np.linspace(0.0, 4.0, 801)
     drive = 1.0 + 0.5 * np.sin(3.0 * t)  # a smooth stand-in for the measured norms
-    gamma, stiffness, gain = tnm.momentum_flow_coefficients(kind, lr=lr, momentum=momentum, weight_decay=wd)
+    gamma, stiffness, gain = tnm.momentum_flow_coefficients(
+        kind, lr=lr, momentum=momentum, weight_decay=wd
+    )
     sol = solve_ivp(
-        lambda s, y: [y[1], gain * (1.0 + 0.5 * np.sin(3.0 * s)) - 2 * gamma * y[1] - stiffness * y[0]],
-        (0.0, 4.0), [1.0, 0.2], t_eval=t, method="DOP853", rtol=1e-11, atol=1e-12,
+        lambda s, y: [
+            y[1],
+            gain * (1.0 + 0.5 * np.sin(3.0 * s)) - 2 * gamma * y[1] - stiffness * y[0],
+        ],
+        (0.0, 4.0),
+        [1.0, 0.2],
+        t_eval=t,
+        method="DOP853",
+        rtol=1e-11,
+        atol=1e-12,
     )
     kw = {} if kind == "translation" else dict(kinetic=drive)
     ours = momentum_flow_law(kind, 1.0, t, lr=lr, momentum=momentum, weight_decay=wd, dq0=0.2, **kw)

@@ -41,14 +41,18 @@ def test_transition(kw):
     Fl = ou_mode.phase_space_matrix(q, F)
     # q diag(.) q^T reconstructs I - lr K etc. to d eps ||F|| (eigh backward error)
     assert np.max(np.abs(m.discrete.F - Fl)) <= 8 * D * EPS * np.max(np.abs(m.discrete.F))
-    assert np.all(G == G[0]) and np.array_equal(m.discrete.G, np.vstack([G[0, 0, 0] * np.eye(D), G[0, 1, 0] * np.eye(D)]))
+    assert np.all(G == G[0]) and np.array_equal(
+        m.discrete.G, np.vstack([G[0, 0, 0] * np.eye(D), G[0, 1, 0] * np.eye(D)])
+    )
 
 
 @given(sgd_setups(D))
 def test_stationary_cov_any_noise(kw):
     m = SGDPhaseSpace(**kw)
     w, q, S = modal(m)
-    P = ou_mode.phase_space_matrix(q, discrete.pair_stationary_cov(w, S, batch_size=m.batch_size, **hyper(m)))
+    P = ou_mode.phase_space_matrix(
+        q, discrete.pair_stationary_cov(w, S, batch_size=m.batch_size, **hyper(m))
+    )
     # both backward-stable evaluations of P(H, Sigma): forward error eps cond(Stein operator)
     tol = 4 * 2 * D * EPS * stein_cond(m.discrete.F)
     assert np.linalg.norm(m.discrete.stationary_cov() - P, 2) <= tol * np.linalg.norm(P, 2)
@@ -61,14 +65,19 @@ def test_mode_variances_and_speed_exact(kw):
     w, q, S = modal(m)
     s = np.diag(S)
     P = discrete.stationary_cov(w, s, batch_size=m.batch_size, **hyper(m))
-    var_t, var_v, cov = modes.stationary_mode_variances(w, s, batch_size=m.batch_size, exact=True, **hyper(m))
+    var_t, var_v, cov = modes.stationary_mode_variances(
+        w, s, batch_size=m.batch_size, exact=True, **hyper(m)
+    )
     # closed forms of the same inputs; 2(1+beta) - lr K cancels near the stability edge, which
     # amplifies rounding by 2(1+beta) / (2(1+beta) - lr K)
     edge = 2 * (1 + m.momentum) / (2 * (1 + m.momentum) - m.lr * (w + m.weight_decay))
     for got, ref in ((var_t, P[:, 0, 0]), (var_v, P[:, 1, 1])):
         assert np.all(np.abs(got - ref) <= 16 * EPS * (1 + edge) * np.abs(ref))
     # dynlab writes Cov(theta_i, v_i) with (k_i - beta k_i): relative rounding eps / (1 - beta)
-    assert np.all(np.abs(cov - P[:, 0, 1]) <= 16 * EPS * (1 + edge + 1 / (1 - m.momentum)) * np.abs(P[:, 0, 1]))
+    assert np.all(
+        np.abs(cov - P[:, 0, 1])
+        <= 16 * EPS * (1 + edge + 1 / (1 - m.momentum)) * np.abs(P[:, 0, 1])
+    )
     ref_speed = discrete.speed(w, s, batch_size=m.batch_size, **hyper(m))
     assert abs(m.speed(exact=True) - ref_speed) <= 16 * D * EPS * np.max(1 + edge) * ref_speed
 
@@ -84,7 +93,10 @@ def test_displacement_exact(kw, k):
     ref = sum(2 * P[i, 0, 0] - 2 * (powers[i] @ P[i])[0, 0] for i in range(D))
     # F^k by repeated squaring: error k eps max_j ||F^j|| (transient growth of a non-normal F);
     # the result subtracts from 2 Var theta_i, so the error is absolute in units of it
-    growth = max(max(np.linalg.norm(np.linalg.matrix_power(F[i], j), 2) for j in range(k + 1)) for i in range(D))
+    growth = max(
+        max(np.linalg.norm(np.linalg.matrix_power(F[i], j), 2) for j in range(k + 1))
+        for i in range(D)
+    )
     tol = 4 * (k + 1) * EPS * growth * 2 * np.sum(P[:, 0, 0])
     assert abs(m.displacement(np.array([k]), exact=True)[0] - ref) <= tol
 
@@ -98,7 +110,10 @@ def test_mean_exact(kw, k):
     a0, b0 = m.q.T @ (theta0 - m.mu), m.q.T @ v0
     ab = np.array([np.linalg.matrix_power(F[i], k) @ [a0[i], b0[i]] for i in range(D)])
     th, v = m.mean(np.array(k), theta0, v0, exact=True)
-    growth = max(max(np.linalg.norm(np.linalg.matrix_power(F[i], j), 2) for j in range(k + 1)) for i in range(D))
+    growth = max(
+        max(np.linalg.norm(np.linalg.matrix_power(F[i], j), 2) for j in range(k + 1))
+        for i in range(D)
+    )
     # as in test_displacement_exact, then a rotation by q (d eps)
     tol = 2 * D * (k + 1) * EPS * growth * (np.linalg.norm(theta0 - m.mu) + np.linalg.norm(v0))
     assert np.linalg.norm(th - (m.mu + m.q @ ab[:, 0])) <= tol + 2 * D * EPS * np.linalg.norm(m.mu)
@@ -138,7 +153,9 @@ def test_equipartition_exact(kw):
 def test_stability_limit(kw, margin):
     kw = dict(kw)
     rho_max = float(np.linalg.eigvalsh(kw["H"])[-1])
-    limit = float(discrete.stability_limit(rho_max, momentum=kw["momentum"], weight_decay=kw["weight_decay"]))
+    limit = float(
+        discrete.stability_limit(rho_max, momentum=kw["momentum"], weight_decay=kw["weight_decay"])
+    )
     SGDPhaseSpace(**{**kw, "lr": limit * (1 - margin)})
     with pytest.raises(StabilityRegionError):
         SGDPhaseSpace(**{**kw, "lr": limit * (1 + margin)})

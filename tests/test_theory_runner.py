@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_python_m_theory_passes():
     # the CI entry point: a fresh interpreter, every module, exit status 0
-    done = subprocess.run([sys.executable, "-m", "theory"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "theory"], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert " 0 failed" in done.stdout
     for name in theory.MODULES:
@@ -37,7 +39,9 @@ def test_claims_can_fail():
     x = sp.Symbol("x")
     assert vanishes(sp.sin(x) ** 2 + sp.cos(x) ** 2 - 1, sp.expand, sp.trigsimp)
     assert not vanishes(x**2 - x)
-    outcomes = run_claims("d", [("raises", lambda: 1 / 0), ("false", lambda: False), ("not a bool", lambda: 1)])
+    outcomes = run_claims(
+        "d", [("raises", lambda: 1 / 0), ("false", lambda: False), ("not a bool", lambda: 1)]
+    )
     assert [o.passed for o in outcomes] == [False, False, False]
     assert "ZeroDivisionError" in outcomes[0].detail and "not a bool" in outcomes[2].detail
 

@@ -10,15 +10,21 @@ from dynlab.testing.strategies import seeds
 from theory import neural_mechanics as tnm
 
 EPS = config.EPS
-hyper = dict(lr=st.floats(1e-3, 0.5), momentum=st.floats(0.0, 0.99), weight_decay=st.floats(0.0, 0.5))
+hyper = dict(
+    lr=st.floats(1e-3, 0.5), momentum=st.floats(0.0, 0.99), weight_decay=st.floats(0.0, 0.5)
+)
 
 
 @given(q0=st.floats(-3, 3), p0=st.floats(-1, 1), n=st.integers(1, 300), **hyper)
 def test_translation_heavy_ball(q0, p0, n, lr, momentum, weight_decay):
-    ours = discrete_law("translation", q0, lr=lr, n_steps=n, momentum=momentum, weight_decay=weight_decay, p0=p0)
+    ours = discrete_law(
+        "translation", q0, lr=lr, n_steps=n, momentum=momentum, weight_decay=weight_decay, p0=p0
+    )
     ref = tnm.translation_heavy_ball(q0, p0, n, lr=lr, momentum=momentum, weight_decay=weight_decay)
     # two evaluations of one linear recursion: rounding ~ n eps max|state|
-    np.testing.assert_allclose(ours, ref, rtol=0, atol=8 * n * EPS * (1 + np.abs(ref).max() + abs(p0)))
+    np.testing.assert_allclose(
+        ours, ref, rtol=0, atol=8 * n * EPS * (1 + np.abs(ref).max() + abs(p0))
+    )
 
 
 @given(st.floats(0.1, 10), seeds, st.integers(1, 300), st.floats(1e-3, 0.5), st.floats(0.0, 0.5))
@@ -32,7 +38,9 @@ def test_scale_gd_with_gradient_drive(q0, seed, n, lr, weight_decay):
 @given(q0=st.floats(0.1, 10), p0=st.floats(-1, 1), seed=seeds, n=st.integers(1, 300), **hyper)
 def test_scale_heavy_ball_with_kinetic_drive(q0, p0, seed, n, lr, momentum, weight_decay):
     Kin = np.random.default_rng(seed).exponential(1.0, n)
-    ours = discrete_law("scale", q0, lr=lr, momentum=momentum, weight_decay=weight_decay, p0=p0, kinetic=Kin)
+    ours = discrete_law(
+        "scale", q0, lr=lr, momentum=momentum, weight_decay=weight_decay, p0=p0, kinetic=Kin
+    )
     ref, _ = tnm.heavy_ball_scale(q0, p0, Kin, lr=lr, momentum=momentum, weight_decay=weight_decay)
     scale = 1 + np.abs(ref).max() + lr**2 * Kin.sum()
     np.testing.assert_allclose(ours, ref, rtol=0, atol=16 * n * EPS * scale)

@@ -44,11 +44,21 @@ def test_vmf_moments_and_entropy_match_quadrature_of_the_marginal(d, T_scale):
     g = VonMisesFisherGibbs(d, field=1.3)
     T = 1.3 * T_scale / d
     # d = 2's log(sin phi) endpoint singularities cap QUADPACK's attainable accuracy at ~1e-9.
-    kw = dict(limit=400, epsabs=0.0, epsrel=1e-9 if d == 2 else 1e-11, points=[np.arccos(g.mean_cosine(T))])
+    kw = dict(
+        limit=400,
+        epsabs=0.0,
+        epsrel=1e-9 if d == 2 else 1e-11,
+        points=[np.arccos(g.mean_cosine(T))],
+    )
 
     def integral(f):
         # t = cos(phi) removes the (1 - t^2)^{-1/2} endpoint singularity of d = 2.
-        return quad(lambda phi: f(np.cos(phi)) * np.exp(g.cosine_logpdf(np.cos(phi), T)) * np.sin(phi), 0, np.pi, **kw)[0]
+        return quad(
+            lambda phi: f(np.cos(phi)) * np.exp(g.cosine_logpdf(np.cos(phi), T)) * np.sin(phi),
+            0,
+            np.pi,
+            **kw,
+        )[0]
 
     # The marginal must be normalised, and its moments and entropy, integrated independently,
     # must equal the Bessel closed forms to the quadrature's accuracy.
@@ -115,7 +125,9 @@ def test_axial_entropy_estimator_on_uniform_and_vmf_samples(d):
         kappa = 4.0
         u = rng.uniform(size=n)
         t = -np.log(np.exp(kappa) - u * (np.exp(kappa) - np.exp(-kappa))) / kappa
-        assert axial_sphere_entropy(t, 3) == pytest.approx(VonMisesFisherGibbs(3).entropy(1 / kappa), abs=0.05)
+        assert axial_sphere_entropy(t, 3) == pytest.approx(
+            VonMisesFisherGibbs(3).entropy(1 / kappa), abs=0.05
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,8 +135,13 @@ def test_axial_entropy_estimator_on_uniform_and_vmf_samples(d):
 # ---------------------------------------------------------------------------------------------
 
 
-@given(d=dims, protocol=st.sampled_from(["sphere", "elr", "lr"]), lr=st.floats(1e-4, 1e-1), sigma2=st.floats(0.1, 10.0),
-       x=st.floats(0.1, 10.0))
+@given(
+    d=dims,
+    protocol=st.sampled_from(["sphere", "elr", "lr"]),
+    lr=st.floats(1e-4, 1e-1),
+    sigma2=st.floats(0.1, 10.0),
+    x=st.floats(0.1, 10.0),
+)
 def test_equation_of_state_and_stationarity(d, protocol, lr, sigma2, x):
     if protocol == "sphere":
         p = ScaleInvariantSGD(d, protocol, lr, sigma2, radius=x)
@@ -206,7 +223,9 @@ def test_kernel_one_step_law_matches_a_numpy_reference_step():
         z = (acc[:, 0].mean() - t_ref.mean()) / np.hypot(acc[:, 0].std(), t_ref.std()) * np.sqrt(n)
         assert abs(z) < 4.5
         r_ref = np.linalg.norm(w1, axis=1)
-        assert acc[:, 2].mean() == pytest.approx(r_ref.mean(), rel=5 * r_ref.std() / r_ref.mean() / np.sqrt(n) + 1e-12)
+        assert acc[:, 2].mean() == pytest.approx(
+            r_ref.mean(), rel=5 * r_ref.std() / r_ref.mean() / np.sqrt(n) + 1e-12
+        )
 
 
 @pytest.mark.montecarlo

@@ -56,7 +56,11 @@ def test_quick_run_report(tmp_path):
     gaps = results["values"]["sde_gap"]
     for beta in (0.9, 0.99):
         for key, sign in SDE_SIGN.items():
-            entries = [e for name, e in gaps.items() if f"momentum {beta:g}]" in name and name.startswith(_label(key))]
+            entries = [
+                e
+                for name, e in gaps.items()
+                if f"momentum {beta:g}]" in name and name.startswith(_label(key))
+            ]
             assert len(entries) == 1, (key, beta)
             e = entries[0]
             assert e["theory_sign"] == sign
@@ -66,7 +70,9 @@ def test_quick_run_report(tmp_path):
     # the SDE misses the exact recursion's position-velocity correlation entirely, and the
     # Gaussian simulation resolves that (its z against the SDE value is large)
     cov = [e for name, e in gaps.items() if name.startswith(_label("cov_theta_v_1"))]
-    assert len(cov) == 2 and all(e["sde"] == 0.0 and abs(e["z_sde_vs_gaussian_sim"]) > 10 for e in cov)
+    assert len(cov) == 2 and all(
+        e["sde"] == 0.0 and abs(e["z_sde_vs_gaussian_sim"]) > 10 for e in cov
+    )
 
     # 3. the minibatch simulation's gaps are measured (not gated) for the same quantities
     mb = results["values"]["minibatch_gap"]
@@ -77,8 +83,14 @@ def test_quick_run_report(tmp_path):
 
     # 4. figures written, linked from the report, and not blank
     names = {f["file"] for f in results["figures"]}
-    assert names == {"mean_trajectory.png", "phase_portraits.png", "displacement.png", "isotropy.png",
-                     "velocity.png", "sweeps.png"}
+    assert names == {
+        "mean_trajectory.png",
+        "phase_portraits.png",
+        "displacement.png",
+        "isotropy.png",
+        "velocity.png",
+        "sweeps.png",
+    }
     report = (tmp_path / "report.md").read_text()
     assert "## Summary" in report and "exact predictions within |z| <= 4" in report
     from PIL import Image
@@ -126,7 +138,9 @@ def test_mode_ou_is_the_sde_projected_on_the_mode_plane(model, i):
     lyap_cond = np.linalg.cond(np.kron(np.eye(2 * sgd.d), A) + np.kron(A, np.eye(2 * sgd.d)))
     tol = 100 * EPS * lyap_cond * np.abs(B).max() / sgd.kappa
     np.testing.assert_allclose(ou.stationary_cov(), E.T @ B @ E / sgd.kappa, atol=tol)
-    np.testing.assert_allclose(plane_cov(sgd, i, i, exact=False, plane="phase"), E.T @ B @ E / sgd.kappa, atol=tol)
+    np.testing.assert_allclose(
+        plane_cov(sgd, i, i, exact=False, plane="phase"), E.T @ B @ E / sgd.kappa, atol=tol
+    )
     # marginal current: J_y(y) = -E^T Q E (E^T B E)^-1 (y - mu_y) p_y(y), with Q from the general
     # route A = (D + Q) U of the full process (derivation in predict.mode_ou)
     Q = A @ B - D
@@ -135,9 +149,13 @@ def test_mode_ou_is_the_sde_projected_on_the_mode_plane(model, i):
     y = ou.mu + rng.standard_normal((7, 2)) * np.sqrt(np.diag(By / sgd.kappa))
     Cy = By / sgd.kappa
     dy = y - ou.mu
-    p = np.exp(-0.5 * np.einsum("ni,ij,nj->n", dy, np.linalg.inv(Cy), dy)) / (2 * np.pi * np.sqrt(np.linalg.det(Cy)))
+    p = np.exp(-0.5 * np.einsum("ni,ij,nj->n", dy, np.linalg.inv(Cy), dy)) / (
+        2 * np.pi * np.sqrt(np.linalg.det(Cy))
+    )
     ref = -(dy @ (Qy @ np.linalg.inv(By)).T) * p[:, None]
-    np.testing.assert_allclose(ou.current(y), ref, rtol=1e-6 * lyap_cond, atol=1e-12 * np.abs(ref).max())
+    np.testing.assert_allclose(
+        ou.current(y), ref, rtol=1e-6 * lyap_cond, atol=1e-12 * np.abs(ref).max()
+    )
 
 
 def test_plane_covariances_match_the_stein_solution(model):
@@ -149,13 +167,23 @@ def test_plane_covariances_match_the_stein_solution(model):
     tol = 100 * EPS * stein_cond * np.abs(P).max()
     i, j = 0, d - 1
     Qt = sgd.q[:, [i, j]]
-    np.testing.assert_allclose(plane_cov(sgd, i, j, exact=True, plane="theta"), Qt.T @ P[:d, :d] @ Qt, atol=tol)
-    np.testing.assert_allclose(plane_cov(sgd, i, j, exact=True, plane="v"), Qt.T @ P[d:, d:] @ Qt, atol=tol)
-    np.testing.assert_allclose(plane_cov(sgd, i, j, exact=True, plane="phase"), _E(sgd, i).T @ P @ _E(sgd, i), atol=tol)
+    np.testing.assert_allclose(
+        plane_cov(sgd, i, j, exact=True, plane="theta"), Qt.T @ P[:d, :d] @ Qt, atol=tol
+    )
+    np.testing.assert_allclose(
+        plane_cov(sgd, i, j, exact=True, plane="v"), Qt.T @ P[d:, d:] @ Qt, atol=tol
+    )
+    np.testing.assert_allclose(
+        plane_cov(sgd, i, j, exact=True, plane="phase"), _E(sgd, i).T @ P @ _E(sgd, i), atol=tol
+    )
     pred = stationary_predictions(sgd, j)
     # speed and potential through the Stein solution (lr^2 tr P_vv, 1/2 tr(H P_thth))
-    assert pred["speed"].exact == pytest.approx(sgd.lr**2 * np.trace(P[d:, d:]), rel=100 * EPS * stein_cond)
-    assert pred["potential"].exact == pytest.approx(0.5 * np.trace(sgd.H @ P[:d, :d]), rel=100 * EPS * stein_cond)
+    assert pred["speed"].exact == pytest.approx(
+        sgd.lr**2 * np.trace(P[d:, d:]), rel=100 * EPS * stein_cond
+    )
+    assert pred["potential"].exact == pytest.approx(
+        0.5 * np.trace(sgd.H @ P[:d, :d]), rel=100 * EPS * stein_cond
+    )
     for key, sign in SDE_SIGN.items():
         assert np.sign(pred[key].sde - pred[key].exact) == sign, key
 
@@ -225,8 +253,12 @@ def test_cifar_layouts_agree(tmp_path):
         Image.fromarray(img).save(buf, format="JPEG", quality=95)
         blobs.append(np.frombuffer(buf.getvalue(), dtype=np.uint8))
     offsets = np.concatenate([[0], np.cumsum([b.size for b in blobs])])
-    np.savez(tmp_path / "cifar10_jpeg.npz", train_jpeg=np.concatenate(blobs), train_offsets=offsets,
-             train_labels=labels.astype(np.uint8))
+    np.savez(
+        tmp_path / "cifar10_jpeg.npz",
+        train_jpeg=np.concatenate(blobs),
+        train_offsets=offsets,
+        train_labels=labels.astype(np.uint8),
+    )
 
     assert find_layout(tmp_path / "batches") == ("batches", root)
     assert find_layout(root)[0] == "batches"
@@ -234,22 +266,30 @@ def test_cifar_layouts_agree(tmp_path):
     assert find_layout(tmp_path)[0] == "npz"
     Xb, yb, kind = load_cifar10_train(tmp_path / "batches")
     assert kind == "batches" and Xb.shape == (30, 3072)
-    np.testing.assert_array_equal(Xb[0], np.r_[np.ones(1024), np.zeros(1024), np.full(1024, 128 / 255)])
+    np.testing.assert_array_equal(
+        Xb[0], np.r_[np.ones(1024), np.zeros(1024), np.full(1024, 128 / 255)]
+    )
     np.testing.assert_array_equal(Xb, flat / 255.0)
     np.testing.assert_array_equal(yb, labels)
-    Xf, yf, _ = load_cifar10_train(tmp_path / "folder")  # class-sorted, then file order: the same here
+    Xf, yf, _ = load_cifar10_train(
+        tmp_path / "folder"
+    )  # class-sorted, then file order: the same here
     np.testing.assert_array_equal(Xf, Xb)
     np.testing.assert_array_equal(yf, yb)
     Xn, yn, _ = load_cifar10_train(tmp_path / "cifar10_jpeg.npz")
     np.testing.assert_array_equal(yn, labels)
-    decoded = np.stack([np.asarray(Image.open(io.BytesIO(b.tobytes())).convert("RGB")) for b in blobs])
+    decoded = np.stack(
+        [np.asarray(Image.open(io.BytesIO(b.tobytes())).convert("RGB")) for b in blobs]
+    )
     np.testing.assert_array_equal(Xn, decoded.transpose(0, 3, 1, 2).reshape(30, -1) / 255.0)
     Xs, ys, _ = load_cifar10_train(tmp_path / "batches", n_samples=12)
     assert Xs.shape == (12, 3072) and len(np.unique(ys)) > 3  # a random subset, not the first class
 
 
 def test_cifar_missing_data_is_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="cifar-10-batches-py.*cifar10_jpeg.npz.*ImageFolder"):
+    with pytest.raises(
+        FileNotFoundError, match="cifar-10-batches-py.*cifar10_jpeg.npz.*ImageFolder"
+    ):
         find_layout(tmp_path)
 
 

@@ -56,7 +56,9 @@ class Derivation:
     C_vv: dict  # regime -> C_vv(t)
     displacement: dict  # regime -> trace form
     step_sum: sp.Expr  # sum_{m=1}^{k-1} (k - m) r^m, r != 1 (sympy summation), in r, k
-    exponentials: dict  # regime -> [(weight, rate, power)]: C_vv(tau)/C_vv(0) = sum w tau^p e^{x tau}
+    exponentials: (
+        dict  # regime -> [(weight, rate, power)]: C_vv(tau)/C_vv(0) = sum w tau^p e^{x tau}
+    )
     eq13: dict  # regime -> lr^2 [k C(0) + 2 sum_{m<k} (k - m) C(lr m)] in closed form
 
 
@@ -64,7 +66,9 @@ def _expm(regime: str, at: sp.Expr) -> sp.Matrix:
     o = oscillator.derive()
     a, b = o.a[regime], o.b[regime]
     unit = ({oscillator.a0: 1, oscillator.b0: 0}, {oscillator.a0: 0, oscillator.b0: 1})
-    return sp.Matrix([[a.subs(unit[0]), a.subs(unit[1])], [b.subs(unit[0]), b.subs(unit[1])]]).subs(t, at)
+    return sp.Matrix([[a.subs(unit[0]), a.subs(unit[1])], [b.subs(unit[0]), b.subs(unit[1])]]).subs(
+        t, at
+    )
 
 
 @cache
@@ -87,7 +91,9 @@ def derive() -> Derivation:
     # lr^2 [k C(0) + 2 sum_{m=1}^{k-1} (k - m) C(lr m)], summed in closed form by sympy
     m_, k_ = sp.symbols("m k", integer=True, positive=True)
     total = sp.summation((k_ - m_) * r_sym**m_, (m_, 1, k_ - 1))
-    step_sum = sp.factor(total.replace(lambda e: isinstance(e, sp.Piecewise), lambda e: e.args[-1][0]))
+    step_sum = sp.factor(
+        total.replace(lambda e: isinstance(e, sp.Piecewise), lambda e: e.args[-1][0])
+    )
     g, a, I = oscillator.gamma, oscillator.alpha, sp.I
     expos = {  # C_vv(tau) / C_vv(0) = sum_j w_j tau^p_j e^{x_j tau}: checked by a claim
         "over": [((1 - g / a) / 2, -g + a, 0), ((1 + g / a) / 2, -g - a, 0)],
@@ -102,7 +108,12 @@ def derive() -> Derivation:
             ssum = step_sum
             for _ in range(pw):
                 ssum = r_sym * sp.diff(ssum, r_sym)
-            acc += 2 * w * sym.lr**pw * ssum.subs(r_sym**k_, sp.exp(x * sym.lr * k_)).subs(r_sym, sp.exp(x * sym.lr))
+            acc += (
+                2
+                * w
+                * sym.lr**pw
+                * ssum.subs(r_sym**k_, sp.exp(x * sym.lr * k_)).subs(r_sym, sp.exp(x * sym.lr))
+            )
         eq13[regime] = sym.lr**2 * C[regime].subs(t, 0) * acc
     return Derivation(speed, B, C, Dis, step_sum, expos, eq13)
 
@@ -124,7 +135,11 @@ def _numeric():
     d = derive()
     fns = {}
     for regime in oscillator.REGIMES:
-        args = [t, oscillator.gamma] + ([] if regime == "critical" else [oscillator.alpha]) + [sym.s, kappa]
+        args = (
+            [t, oscillator.gamma]
+            + ([] if regime == "critical" else [oscillator.alpha])
+            + [sym.s, kappa]
+        )
         D = d.displacement[regime]
         fns[regime] = tuple(sp.lambdify(args, e, "numpy") for e in (D, D.diff(t), d.C_vv[regime]))
     return fns
@@ -151,7 +166,15 @@ def displacement_eq13(k, rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_s
         if dps is None:
             total += float(sp.re(expr.evalf(subs=subs)))
         else:
-            total += sp.re(expr.evalf(dps, subs={key: sp.Float(v, dps) if not isinstance(v, int) else v for key, v in subs.items()}))
+            total += sp.re(
+                expr.evalf(
+                    dps,
+                    subs={
+                        key: sp.Float(v, dps) if not isinstance(v, int) else v
+                        for key, v in subs.items()
+                    },
+                )
+            )
     return total
 
 
@@ -231,7 +254,9 @@ def _printed_C() -> bool:
         "under": sp.exp(-g * t) * (sp.cos(a * t) - g / a * sp.sin(a * t)),
     }
     return all(
-        vanishes((d.C_vv[r] / d.C_vv[r].subs(t, 0) - printed[r]).rewrite(sp.exp), sp.expand, sp.simplify)
+        vanishes(
+            (d.C_vv[r] / d.C_vv[r].subs(t, 0) - printed[r]).rewrite(sp.exp), sp.expand, sp.simplify
+        )
         for r in oscillator.REGIMES
     )
 
@@ -261,7 +286,9 @@ def _discrete_step_sum() -> bool:
         Fm.append((Fm[-1] * F).applyfunc(sp.expand))
     for k in range(1, _STEPS + 1):
         trace_form = 2 * P[0, 0] - 2 * (Fm[k] * P)[0, 0]
-        step_sum = sym.lr**2 * (k * P[1, 1] + 2 * sum((k - j) * (Fm[j] * P)[1, 1] for j in range(1, k)))
+        step_sum = sym.lr**2 * (
+            k * P[1, 1] + 2 * sum((k - j) * (Fm[j] * P)[1, 1] for j in range(1, k))
+        )
         ok &= vanishes(sp.together(trace_form - step_sum), sp.cancel)
     return bool(ok)
 
@@ -270,8 +297,12 @@ def _exponentials() -> bool:
     d = derive()
     return all(
         vanishes(
-            (d.C_vv[r] / d.C_vv[r].subs(t, 0) - sum(w * t**p * sp.exp(x * t) for w, x, p in d.exponentials[r])).rewrite(sp.exp),
-            sp.expand, lambda e: sp.simplify(sp.expand_complex(e)),
+            (
+                d.C_vv[r] / d.C_vv[r].subs(t, 0)
+                - sum(w * t**p * sp.exp(x * t) for w, x, p in d.exponentials[r])
+            ).rewrite(sp.exp),
+            sp.expand,
+            lambda e: sp.simplify(sp.expand_complex(e)),
         )
         for r in oscillator.REGIMES
     )
@@ -291,9 +322,9 @@ def _eq13_expansion() -> bool:
     gap = sp.series(step - trace, lr, 0, 3).removeO()
     slope = sp.diff(sp.exp(x * t), t).subs(t, 0)
     first = sp.diff(d.C_vv["over"], t).subs(t, 0) / d.C_vv["over"].subs(t, 0)
-    return vanishes(gap - lr**2 * (1 - sp.exp(x * tt) - tt * slope) / 6, sp.expand, sp.simplify) and vanishes(
-        first + 2 * oscillator.gamma, sp.expand, sp.simplify
-    )
+    return vanishes(
+        gap - lr**2 * (1 - sp.exp(x * tt) - tt * slope) / 6, sp.expand, sp.simplify
+    ) and vanishes(first + 2 * oscillator.gamma, sp.expand, sp.simplify)
 
 
 def verify() -> list[Outcome]:
@@ -303,7 +334,10 @@ def verify() -> list[Outcome]:
         [
             ("derivation completes (speed, C_vv, trace form x3)", lambda: derive() is not None),
             ("speed lr^2 Var v agrees with eq. 12 as printed", _eq12),
-            ("trace form = 2 int (t - tau) C_vv (eq. 13 form), 3 regimes", _trace_equals_velocity_form),
+            (
+                "trace form = 2 int (t - tau) C_vv (eq. 13 form), 3 regimes",
+                _trace_equals_velocity_form,
+            ),
             ("C_vv(tau)/C_vv(0) = app. G.2's C_l, tau in SDE time", _printed_C),
             ("D ~ t^2 tr Var v as t -> 0; D -> 2 Var theta as t -> oo", _limits),
             (f"exact recursion: step-sum form = trace form, k <= {_STEPS}", _discrete_step_sum),

@@ -121,11 +121,23 @@ def _numeric():
         "G": sp.lambdify(fargs, d.G.subs(k_of), "numpy"),
         "P": sp.lambdify(args, d.P.subs(k_of), "numpy"),
         "pair": sp.lambdify(
-            (sym.rho, sp.Symbol("rho_j"), s_ij, sym.lr, sym.momentum, sym.weight_decay, sym.batch_size),
-            d.pair_P.subs({K_i: sym.rho + sym.weight_decay, K_j: sp.Symbol("rho_j") + sym.weight_decay}),
+            (
+                sym.rho,
+                sp.Symbol("rho_j"),
+                s_ij,
+                sym.lr,
+                sym.momentum,
+                sym.weight_decay,
+                sym.batch_size,
+            ),
+            d.pair_P.subs(
+                {K_i: sym.rho + sym.weight_decay, K_j: sp.Symbol("rho_j") + sym.weight_decay}
+            ),
             "numpy",
         ),
-        "limit": sp.lambdify((sym.rho, sym.momentum, sym.weight_decay), (d.stable[1] / K).subs(k_of), "numpy"),
+        "limit": sp.lambdify(
+            (sym.rho, sym.momentum, sym.weight_decay), (d.stable[1] / K).subs(k_of), "numpy"
+        ),
     }
 
 
@@ -151,12 +163,16 @@ def pair_stationary_cov(rho, sigma_modal, *, lr, momentum, weight_decay=0.0, bat
 
     ``sigma_modal = q^T Sigma q``; assemble with :func:`theory.ou_mode.phase_space_matrix`.
     """
-    return over_pairs(_numeric()["pair"], rho, sigma_modal, (lr, momentum, weight_decay, batch_size))
+    return over_pairs(
+        _numeric()["pair"], rho, sigma_modal, (lr, momentum, weight_decay, batch_size)
+    )
 
 
 def speed(rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_size=1):
     """Exact stationary ``E||theta_{k+1} - theta_k||^2 = lr^2 sum_i P_vv,i``."""
-    P = stationary_cov(rho, sigma2, lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size)
+    P = stationary_cov(
+        rho, sigma2, lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size
+    )
     return float(lr**2 * np.sum(P[..., 1, 1]))
 
 
@@ -177,7 +193,9 @@ def frequency(rho, *, lr, momentum, weight_decay=0.0):
 
 def stability_limit(rho, *, momentum, weight_decay=0.0):
     """Largest stable lr of each mode, ``2 (1 + beta) / (rho + lambda)`` (Jury conditions)."""
-    return np.asarray(_numeric()["limit"](np.asarray(rho, dtype=float), momentum, weight_decay), dtype=float)
+    return np.asarray(
+        _numeric()["limit"](np.asarray(rho, dtype=float), momentum, weight_decay), dtype=float
+    )
 
 
 # ----------------------------------------------------------------------------- claims
@@ -284,7 +302,10 @@ def verify() -> list[Outcome]:
     return run_claims(
         NAME,
         [
-            ("derivation completes (update -> F, G -> Stein -> Jury)", lambda: derive() is not None),
+            (
+                "derivation completes (update -> F, G -> Stein -> Jury)",
+                lambda: derive() is not None,
+            ),
             ("Jury: stable iff 0 < lr K < 2(1+beta); P blows up at the edge", _jury),
             ("Stein system non-singular inside the stable region", _stein_unique),
             ("P positive definite inside the stable region", _positive_inside),

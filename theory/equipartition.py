@@ -114,11 +114,17 @@ def derive() -> Derivation:
 
     # exact recursion (d = 2): F, G assembled from the derived per-mode forms with K -> matrix
     eta, beta = sym.lr, sym.momentum
-    F = sp.Matrix(sp.BlockMatrix([[sp.eye(2) - eta * Kmat, eta * beta * sp.eye(2)], [-Kmat, beta * sp.eye(2)]]))
+    F = sp.Matrix(
+        sp.BlockMatrix(
+            [[sp.eye(2) - eta * Kmat, eta * beta * sp.eye(2)], [-Kmat, beta * sp.eye(2)]]
+        )
+    )
     G = sp.Matrix.vstack(-eta * sp.eye(2), -sp.eye(2))
     P = B
     stein = F * P * F.T + G * Sigma * G.T / sym.batch_size - P
-    stein_cert = _certificate((Kmat * P[:2, :2]).trace() - sde.mass * P[2:, 2:].trace(), stein, unknowns)
+    stein_cert = _certificate(
+        (Kmat * P[:2, :2]).trace() - sde.mass * P[2:, 2:].trace(), stein, unknowns
+    )
     return Derivation(mu, e_loss, e_kin, constant, lyap_certs, stein_cert)
 
 
@@ -133,7 +139,9 @@ def loss_at_mean(H, m, *, weight_decay):
 def expected_kinetic(Sigma, *, lr, momentum, batch_size=1):
     """SDE ``E K(v) = M tr Var v / 2 = lr tr Sigma / (4 S (1 - beta))`` for any Sigma."""
     d = derive()
-    f = sp.lambdify((sigma2, sym.rho, sym.lr, sym.momentum, sym.batch_size), d.expected_kinetic, "numpy")
+    f = sp.lambdify(
+        (sigma2, sym.rho, sym.lr, sym.momentum, sym.batch_size), d.expected_kinetic, "numpy"
+    )
     # per mode E K = lr sigma^2 rho / (4 S (1 - beta)) is linear in s = sigma^2 rho; sum s = tr Sigma
     return float(f(1.0, float(np.trace(np.asarray(Sigma, dtype=float))), lr, momentum, batch_size))
 
@@ -158,7 +166,9 @@ def _printed_kinetic() -> bool:
     # G.3 (legible): E K = lr / (4 S (1 - beta)) tr(sigma^2 H), per mode sigma^2 rho
     d = derive()
     printed = sym.lr * sigma2 * sym.rho / (4 * sym.batch_size * (1 - sym.momentum))
-    return vanishes(d.expected_kinetic - printed) and vanishes(d.expected_loss - d.constant - printed)
+    return vanishes(d.expected_kinetic - printed) and vanishes(
+        d.expected_loss - d.constant - printed
+    )
 
 
 def _printed_constant_wrong() -> bool:
@@ -169,7 +179,11 @@ def _printed_constant_wrong() -> bool:
     as_true = lam / 2 * m_true**2
     as_ridge = lam / 2 * d.mu**2
     first_order = sp.series(d.constant - as_true, lam, 0, 2).removeO()
-    return (not vanishes(d.constant - as_true)) and (not vanishes(d.constant - as_ridge)) and vanishes(first_order)
+    return (
+        (not vanishes(d.constant - as_true))
+        and (not vanishes(d.constant - as_ridge))
+        and vanishes(first_order)
+    )
 
 
 def _any_sigma_sde() -> bool:
@@ -187,7 +201,9 @@ def _exact_level() -> bool:
     K = discrete.K
     sde_level = (mass / 2 * m.B[1, 1] / m.kappa).subs(sym.rho, K - sym.weight_decay)
     factor = 2 * (1 + sym.momentum) / (2 * (1 + sym.momentum) - sym.lr * K)
-    return vanishes(mass / 2 * d.P[1, 1] - factor * sde_level) and vanishes(K * d.P[0, 0] - mass * d.P[1, 1])
+    return vanishes(mass / 2 * d.P[1, 1] - factor * sde_level) and vanishes(
+        K * d.P[0, 0] - mass * d.P[1, 1]
+    )
 
 
 def verify() -> list[Outcome]:

@@ -133,7 +133,9 @@ def derive() -> Derivation:
     )
     noise_mean = sp.factor(sp.expand(even - noisy.subs({xi1: 0, xi2: 0})))
     linear = tuple(sp.factor(noisy.diff(x).subs({xi1: 0, xi2: 0})) for x in (xi1, xi2))
-    return Derivation(Phi, Phi_blocks, shadow, shadow_blocks, modified_h, jm1, jp1, delta_h, noise_mean, linear)
+    return Derivation(
+        Phi, Phi_blocks, shadow, shadow_blocks, modified_h, jm1, jp1, delta_h, noise_mean, linear
+    )
 
 
 # ----------------------------------------------------------------------------- numeric exports
@@ -147,7 +149,10 @@ def step_matrix(h_, K, inv_mass, gamma_=0.0) -> np.ndarray:
     env = {Kmat: K, Mmat: M}
     scal = {h: h_, gamma: gamma_}
     blocks = d.Phi_blocks.blocks
-    rows = [np.hstack([evaluate(blocks[i, j], env, scal, K.shape[0]) for j in range(2)]) for i in range(2)]
+    rows = [
+        np.hstack([evaluate(blocks[i, j], env, scal, K.shape[0]) for j in range(2)])
+        for i in range(2)
+    ]
     return np.vstack(rows)
 
 
@@ -180,7 +185,9 @@ def shadow_energy(theta_, p_, h_, K, inv_mass) -> np.ndarray:
     blocks = derive().shadow_blocks.blocks
     top = evaluate(blocks[0, 0], {Kmat: K, Mmat: M}, {h: h_}, d)
     th, pp = np.asarray(theta_, dtype=float), np.asarray(p_, dtype=float)
-    return 0.5 * (np.einsum("...i,ij,...j->...", th, top, th) + np.einsum("...i,ij,...j->...", pp, M, pp))
+    return 0.5 * (
+        np.einsum("...i,ij,...j->...", th, top, th) + np.einsum("...i,ij,...j->...", pp, M, pp)
+    )
 
 
 def stability_limit(omega, gamma_=0.0) -> float:
@@ -209,7 +216,11 @@ def _shadow() -> bool:
     R = sp.block_collapse(d.Phi_blocks.T * d.shadow_blocks * d.Phi_blocks)
     sym = {sp.Transpose(Kmat): Kmat, sp.Transpose(Mmat): Mmat}  # K, M symmetric
     blocks = (
-        sp.expand(sp.expand((R.blocks[i, j] - d.shadow_blocks.blocks[i, j]).subs(gamma, 0).doit()).xreplace(sym))
+        sp.expand(
+            sp.expand(
+                (R.blocks[i, j] - d.shadow_blocks.blocks[i, j]).subs(gamma, 0).doit()
+            ).xreplace(sym)
+        )
         for i in range(2)
         for j in range(2)
     )
@@ -239,16 +250,30 @@ def _stability() -> bool:
     plus = vanishes(d.jury_plus1 - x * (1 + c) / 2, sp.expand, sp.simplify)
     minus = vanishes(d.jury_minus1 - (2 * (1 + c**2) - x * (1 + c) / 2), sp.expand, sp.simplify)
     cc = sp.Symbol("cc", positive=True)
-    lower = sp.factor(4 - 4 * (1 + cc**2) / (1 + cc))  # = 4 cc (1 - cc) / (1 + cc) > 0 for 0 < cc < 1
+    lower = sp.factor(
+        4 - 4 * (1 + cc**2) / (1 + cc)
+    )  # = 4 cc (1 - cc) / (1 + cc) > 0 for 0 < cc < 1
     undamped = sp.solve(sp.Eq(d.jury_minus1.subs(gamma, 0), 0), h)
-    return plus and minus and vanishes(lower - 4 * cc * (1 - cc) / (1 + cc)) and undamped == [2 / sp.sqrt(k * m)]
+    return (
+        plus
+        and minus
+        and vanishes(lower - 4 * cc * (1 - cc) / (1 + cc))
+        and undamped == [2 / sp.sqrt(k * m)]
+    )
 
 
 def _delta_h() -> bool:
     # gamma = 0: Delta H = h^3 k^2 m^2 (2p - h k theta)(4 theta + 2 h m p - h^2 k m theta)/32 = O(h^3);
     # gamma > 0: Delta H = -gamma h m p^2 + O(h^2)
     d = derive()
-    exact0 = h**3 * k**2 * m**2 * (2 * p - h * k * theta) * (4 * theta + 2 * h * m * p - h**2 * k * m * theta) / 32
+    exact0 = (
+        h**3
+        * k**2
+        * m**2
+        * (2 * p - h * k * theta)
+        * (4 * theta + 2 * h * m * p - h**2 * k * m * theta)
+        / 32
+    )
     lead = sp.series(d.delta_h, h, 0, 2).removeO()
     return vanishes(d.delta_h.subs(gamma, 0) - exact0) and vanishes(lead + gamma * h * m * p**2)
 
@@ -260,7 +285,11 @@ def _eq6_terms() -> bool:
     # noise      E[Delta H] gains m sigma^2 h^2/4 (the sigma^2 dt^2 term), but Delta H has a
     #            zero-mean part -(h m p/2)(xi1 + xi2): O(sigma dt), absent from eq. 6
     d = derive()
-    E, phi, x = sp.Symbol("E", positive=True), sp.Symbol("phi", real=True), sp.Symbol("x", positive=True)
+    E, phi, x = (
+        sp.Symbol("E", positive=True),
+        sp.Symbol("phi", real=True),
+        sp.Symbol("x", positive=True),
+    )
     shell = {theta: sp.sqrt(2 * E / k) * sp.cos(phi), p: sp.sqrt(2 * E / m) * sp.sin(phi)}
     cubic = sp.series(d.delta_h.subs(gamma, 0), h, 0, 4).removeO().subs(shell)
     linear = sp.series(d.delta_h, h, 0, 2).removeO().subs(shell)
@@ -269,7 +298,9 @@ def _eq6_terms() -> bool:
     ok &= vanishes(sp.simplify(linear + 2 * gamma * h * E * sp.sin(phi) ** 2))
     # medians over a uniform phase: P(|sin 2phi| <= x) = (2/pi) asin x, P(sin^2 phi <= x) = (2/pi) asin sqrt x
     ok &= sp.solve(sp.Eq(2 / sp.pi * sp.asin(x), sp.Rational(1, 2)), x) == [sp.sqrt(2) / 2]
-    ok &= sp.solve(sp.Eq(2 / sp.pi * sp.asin(sp.sqrt(x)), sp.Rational(1, 2)), x) == [sp.Rational(1, 2)]
+    ok &= sp.solve(sp.Eq(2 / sp.pi * sp.asin(sp.sqrt(x)), sp.Rational(1, 2)), x) == [
+        sp.Rational(1, 2)
+    ]
     ok &= vanishes(sp.series(d.noise_mean, h, 0, 3).removeO() - m * sigma**2 * h**2 / 4)
     ok &= all(vanishes(sp.series(g, h, 0, 2).removeO() + h * m * p / 2) for g in d.noise_linear)
     return bool(ok)
@@ -282,7 +313,9 @@ def _time_symmetry() -> bool:
     back = d.Phi.subs(h, -h)
     prod = (back * d.Phi).applyfunc(sp.expand)
     seed_undamped = vanishes((prod - sp.eye(2)).subs(gamma, 0))
-    seed_damped = not vanishes((prod - sp.eye(2)).subs(gamma, sp.Rational(1, 3)), sp.expand, sp.simplify)
+    seed_damped = not vanishes(
+        (prod - sp.eye(2)).subs(gamma, sp.Rational(1, 3)), sp.expand, sp.simplify
+    )
 
     def palindrome(th, pp, hh):
         c = sp.exp(-gamma * hh / 2)
@@ -302,7 +335,9 @@ def _reversibility() -> bool:
     d = derive()
     R = sp.diag(1, -1)
     rt = (R * d.Phi * R * d.Phi - sp.eye(2)).applyfunc(sp.expand)
-    return vanishes(rt.subs(gamma, 0)) and not vanishes(rt.subs(gamma, sp.Rational(1, 3)), sp.expand, sp.simplify)
+    return vanishes(rt.subs(gamma, 0)) and not vanishes(
+        rt.subs(gamma, sp.Rational(1, 3)), sp.expand, sp.simplify
+    )
 
 
 def verify() -> list[Outcome]:
@@ -310,7 +345,10 @@ def verify() -> list[Outcome]:
     return run_claims(
         NAME,
         [
-            ("derivation completes (map, shadow, log, Jury, Delta H)", lambda: derive() is not None),
+            (
+                "derivation completes (map, shadow, log, Jury, Delta H)",
+                lambda: derive() is not None,
+            ),
             ("det Phi = e^{-gamma h}: area-preserving iff gamma = 0", _det),
             ("gamma=0 conserves diag(K - h^2 KMK/4, M), any K, M", _shadow),
             ("log-Phi Hamiltonian = H + h^2 BCH term + O(h^4)", _modified_hamiltonian),

@@ -83,7 +83,9 @@ def _general_invariant(x: sp.Matrix, u: sp.Matrix, prefix: str):
     """Gradient and Hessian of F(u(x)) with F's derivative values as free symbols."""
     r = len(u)
     Fi = sp.Matrix(sp.symbols(f"{prefix}_1:{r + 1}", real=True))
-    Fij = sp.Matrix(r, r, lambda i, j: sp.Symbol(f"{prefix}_{min(i, j) + 1}{max(i, j) + 1}", real=True))
+    Fij = sp.Matrix(
+        r, r, lambda i, j: sp.Symbol(f"{prefix}_{min(i, j) + 1}{max(i, j) + 1}", real=True)
+    )
     Ju = u.jacobian(x)
     g = Ju.T * Fi
     H = Ju.T * Fij * Ju + sum((Fi[i] * sp.hessian(u[i], x) for i in range(r)), sp.zeros(len(x)))
@@ -180,7 +182,9 @@ def momentum_flow_coefficients(kind, *, lr, momentum, weight_decay):
 
 def translation_gd(charge0, k, *, lr, weight_decay):
     """Exact GD: ``<theta_k, 1> = (1 - lr lambda)^k <theta_0, 1>`` (k = step index)."""
-    return np.asarray(charge0, dtype=float) * (1.0 - lr * weight_decay) ** np.asarray(k, dtype=float)
+    return np.asarray(charge0, dtype=float) * (1.0 - lr * weight_decay) ** np.asarray(
+        k, dtype=float
+    )
 
 
 def translation_flow(charge0, t, *, lr, weight_decay):
@@ -231,7 +235,9 @@ def translation_heavy_ball(charge0, velocity_charge0, n_steps, *, lr, momentum, 
 def _invariance() -> bool:
     d = derive()
     return all(
-        vanishes(sy.u.subs(dict(zip(sy.x, sy.act)), simultaneous=True) - sy.u, sp.expand, sp.simplify)
+        vanishes(
+            sy.u.subs(dict(zip(sy.x, sy.act)), simultaneous=True) - sy.u, sp.expand, sp.simplify
+        )
         for sy in d.symmetries.values()
     )
 
@@ -282,7 +288,9 @@ def _modified_flow() -> bool:
     g, th = d.flow_g, d.flow_theta
     H = g.jacobian(th)
     g_l, H_l = g + lam * th, H + lam * sp.eye(2)
-    return vanishes(d.modified_flow - (g_l + lr / 2 * H_l * g_l)) and vanishes(d.decay_rate - lam * (1 + lr * lam / 2))
+    return vanishes(d.modified_flow - (g_l + lr / 2 * H_l * g_l)) and vanishes(
+        d.decay_rate - lam * (1 + lr * lam / 2)
+    )
 
 
 def _printed_modified_flow_wrong() -> bool:
@@ -405,14 +413,20 @@ def verify() -> list[Outcome]:
     return run_claims(
         NAME,
         [
-            ("derivation completes (invariant losses, modified flow)", lambda: derive() is not None),
+            (
+                "derivation completes (invariant losses, modified flow)",
+                lambda: derive() is not None,
+            ),
             ("invariants are invariant under each action", _invariance),
             ("gradient constraints <g, d_a psi> = 0 (3 symmetries)", _gradient_constraints),
             ("Hessian: H1=0, H theta=-g, H[t1;-t2]=-[g1;-g2]", _hessian_constraints),
             ("rescale Hessian read literally (no sign flip) fails", _printed_rescale_hessian),
             ("charges conserved under gradient flow", _gradient_flow_conserves),
             ("modified flow F~ = g_l + (lr/2) H_l g_l; lambda~ = l(1+lr l/2)", _modified_flow),
-            ("slide's F~ = (1+l)g + l theta + lr/2(Hg + H theta) differs", _printed_modified_flow_wrong),
+            (
+                "slide's F~ = (1+l)g + l theta + lr/2(Hg + H theta) differs",
+                _printed_modified_flow_wrong,
+            ),
             ("projected ODEs: decay lambda~, drive lr/2 |g|^2 terms", _projected_odes),
             ("d|th|^2/dt = -2 l~|th|^2 + lr|g|^2 (slide: half of it)", _printed_scale_ode),
             ("exact GD laws; modified flow matches them to O(lr^2)", _exact_gd_laws),

@@ -20,9 +20,9 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
+from . import _symbols as sym
 from . import ou_mode
 from ._claims import Outcome, run_claims, vanishes
-from . import _symbols as sym
 from ._symbols import t
 
 __all__ = [
@@ -98,9 +98,7 @@ def _trig_form(regime: str, kind: str) -> sp.Expr:
 
 
 def _same(x: sp.Expr, y: sp.Expr) -> bool:
-    return vanishes(
-        (x - y).rewrite(sp.exp), sp.expand, lambda e: sp.simplify(sp.expand_complex(e))
-    )
+    return vanishes((x - y).rewrite(sp.exp), sp.expand, lambda e: sp.simplify(sp.expand_complex(e)))
 
 
 # ----------------------------------------------------------------------------- numeric exports
@@ -114,7 +112,9 @@ def _numeric():
             sp.lambdify(args, _trig_form(regime, "a"), "numpy"),
             sp.lambdify(args, _trig_form(regime, "b"), "numpy"),
         )
-    fns["params"] = sp.lambdify((sym.rho, sym.lr, sym.momentum, sym.weight_decay), (d.gamma, sp.sqrt(d.omega2)), "numpy")
+    fns["params"] = sp.lambdify(
+        (sym.rho, sym.lr, sym.momentum, sym.weight_decay), (d.gamma, sp.sqrt(d.omega2)), "numpy"
+    )
     return fns
 
 
@@ -133,7 +133,9 @@ def mean(t, gamma, omega, a0, b0):
     accuracy as ``alpha t -> 0`` (cancellation in ``sinh(alpha t)/alpha``), so use them away from
     critical damping. Arguments broadcast; t is SDE time.
     """
-    t, g, w, x0, v0 = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (t, gamma, omega, a0, b0)))
+    t, g, w, x0, v0 = np.broadcast_arrays(
+        *(np.asarray(v, dtype=float) for v in (t, gamma, omega, a0, b0))
+    )
     a, b = np.empty(t.shape), np.empty(t.shape)
     fns = _numeric()
     for regime, mask in (("over", g > w), ("critical", g == w), ("under", g < w)):
@@ -161,7 +163,9 @@ def _printed_gamma_omega() -> bool:
     # appendix F: gamma = (1-beta)/(lr(1+beta)), omega^2 = 2(rho+lambda)/(lr(1+beta)); after
     # eq. 13: zeta = (1-beta)/sqrt(2 lr (1+beta)(rho+lambda))
     d = derive()
-    zeta_print = (1 - sym.momentum) / sp.sqrt(2 * sym.lr * (1 + sym.momentum) * (sym.rho + sym.weight_decay))
+    zeta_print = (1 - sym.momentum) / sp.sqrt(
+        2 * sym.lr * (1 + sym.momentum) * (sym.rho + sym.weight_decay)
+    )
     return (
         vanishes(d.gamma - (1 - sym.momentum) / (sym.lr * (1 + sym.momentum)))
         and vanishes(d.omega2 - 2 * (sym.rho + sym.weight_decay) / (sym.lr * (1 + sym.momentum)))
@@ -214,8 +218,10 @@ def _matrix_exponential() -> bool:
     for regime in REGIMES:
         M = sp.Matrix([[0, -1], [_OMEGA2[regime], 2 * gamma]])
         E = (-M * t).exp()
-        cols = [[d.a[regime].subs({a0: 1, b0: 0}), d.a[regime].subs({a0: 0, b0: 1})],
-                [d.b[regime].subs({a0: 1, b0: 0}), d.b[regime].subs({a0: 0, b0: 1})]]
+        cols = [
+            [d.a[regime].subs({a0: 1, b0: 0}), d.a[regime].subs({a0: 0, b0: 1})],
+            [d.b[regime].subs({a0: 1, b0: 0}), d.b[regime].subs({a0: 0, b0: 1})],
+        ]
         ok &= all(_same(E[i, j], cols[i][j]) for i in range(2) for j in range(2))
     return bool(ok)
 
@@ -223,9 +229,13 @@ def _matrix_exponential() -> bool:
 def _printed_critical() -> bool:
     # appendix F, critical case (legible): e^{-S_i t} = e^{-gamma t}[[1 + gamma t, t], [-omega^2 t, 1 - gamma t]]
     d = derive()
-    E = sp.exp(-gamma * t) * sp.Matrix([[1 + gamma * t, t], [-gamma**2 * t, 1 - gamma * t]])
-    got = sp.Matrix([[d.a["critical"].subs({a0: 1, b0: 0}), d.a["critical"].subs({a0: 0, b0: 1})],
-                     [d.b["critical"].subs({a0: 1, b0: 0}), d.b["critical"].subs({a0: 0, b0: 1})]])
+    E = sp.exp(-gamma * t) * sp.Matrix([[1 + gamma * t, t], [-(gamma**2) * t, 1 - gamma * t]])
+    got = sp.Matrix(
+        [
+            [d.a["critical"].subs({a0: 1, b0: 0}), d.a["critical"].subs({a0: 0, b0: 1})],
+            [d.b["critical"].subs({a0: 1, b0: 0}), d.b["critical"].subs({a0: 0, b0: 1})],
+        ]
+    )
     return vanishes(got - E)
 
 

@@ -102,6 +102,7 @@ def _pair(sde) -> sp.Matrix:
     In the eigenbasis of H the Lyapunov equation of the full 2d x 2d system splits into one
     such equation per pair (i, j), with ``D_ij = [[0, 0], [0, c2 q_i^T Sigma q_j]]``.
     """
+
     def block(r):
         return sp.Matrix([[0, -1], [sde.c1 * (r + weight_decay), sde.c2]])
 
@@ -137,7 +138,9 @@ def mode_lyapunov(rho, sigma2, *, lr, momentum, weight_decay=0.0) -> np.ndarray:
     return _blocks("B", rho, sigma2, lr, momentum, weight_decay)
 
 
-def mode_decomposition(rho, sigma2, *, lr, momentum, weight_decay=0.0) -> tuple[np.ndarray, np.ndarray]:
+def mode_decomposition(
+    rho, sigma2, *, lr, momentum, weight_decay=0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-mode ``(Q, U)`` with ``A_i = (D_i + Q) U`` (seed 003 eq. 9)."""
     return (
         _blocks("Q", rho, sigma2, lr, momentum, weight_decay),

@@ -78,7 +78,9 @@ def derive() -> Derivation:
     H, Sigma = _sym_matrix("h"), _sym_matrix("sigma")
     b = sp.Matrix(sp.symbols(f"b1:{_D + 1}", real=True))
     xi = sp.Matrix(sp.symbols(f"xi1:{_D + 1}", real=True))
-    th_prev, th_k, th_next = (sp.Matrix(sp.symbols(f"{n}1:{_D + 1}", real=True)) for n in ("p", "c", "n"))
+    th_prev, th_k, th_next = (
+        sp.Matrix(sp.symbols(f"{n}1:{_D + 1}", real=True)) for n in ("p", "c", "n")
+    )
     v_k, v_next = (sp.Matrix(sp.symbols(f"{n}1:{_D + 1}")) for n in ("vk", "vn"))
 
     # 1. the update (eq. 2) with g_B = H theta - b + xi; eliminate the velocities
@@ -222,7 +224,8 @@ def _block_form() -> bool:
         and vanishes(A[:n, n:] + I)
         and vanishes(A[n:, :n] - d.c1 * (d.H + weight_decay * I))
         and vanishes(A[n:, n:] - d.c2 * I)
-        and vanishes(D[:n, :]) and vanishes(D[:, :n])
+        and vanishes(D[:n, :])
+        and vanishes(D[:, :n])
         and vanishes(D[n:, n:] - d.c2 * d.Sigma)
     )
 
@@ -240,7 +243,9 @@ def _kappa_all_entries() -> bool:
     n = _D
     # the noise covariance rate of the v block, rebuilt from the derived mass and intensity
     rate = d.noise_intensity * d.Sigma / batch_size / d.mass**2
-    return vanishes(2 * d.D[n:, n:] / d.kappa - rate) and vanishes(d.kappa - batch_size * (1 - momentum**2))
+    return vanishes(2 * d.D[n:, n:] / d.kappa - rate) and vanishes(
+        d.kappa - batch_size * (1 - momentum**2)
+    )
 
 
 def _ridge_mean() -> bool:
@@ -282,13 +287,22 @@ def verify() -> list[Outcome]:
     return run_claims(
         NAME,
         [
-            ("derivation completes (update -> modified equation -> OU)", lambda: derive() is not None),
+            (
+                "derivation completes (update -> modified equation -> OU)",
+                lambda: derive() is not None,
+            ),
             ("forward/backward quotients carry +-(lr/2) theta'' (app. A)", _euler_quotients),
             ("A, D have the block form of eq. 4", _block_form),
-            ("c1 = 2/(lr(1+beta)), c2 = 2(1-beta)/(lr(1+beta)) as eq. 3 prints", _printed_coefficients),
+            (
+                "c1 = 2/(lr(1+beta)), c2 = 2(1-beta)/(lr(1+beta)) as eq. 3 prints",
+                _printed_coefficients,
+            ),
             ("kappa = S(1-beta^2) matches every entry of 2D/kappa", _kappa_all_entries),
             ("stationary mean [mu; 0], (H + lambda I) mu = b", _ridge_mean),
-            ("slow rate = exact recursion's through O(lr); Euler's is not", _slow_rate_through_order_lr),
+            (
+                "slow rate = exact recursion's through O(lr); Euler's is not",
+                _slow_rate_through_order_lr,
+            ),
             ("A is Routh-Hurwitz stable for rho + lambda > 0, 0 <= beta < 1", _routh_hurwitz),
         ],
     )

@@ -52,35 +52,76 @@ def _window(lf: LeapfrogQuadratic, init_cov, horizon: int):
 
 def exact_curves(report: Report, quad, inv_mass, init_cov, quick: bool, horizon: int) -> dict:
     out = {}
-    report.section("Seed 000's protocol on linear regression (exact)", (
-        f"Window median of |Delta H_k|, k in [{int(0.8 * horizon)}, {horizon}), from theta_0 ~ N(0, I/(3d)), p_0 = 0, "
-        f"gamma = {GAMMA}, batch {BATCH}, M^-1 = {inv_mass[0]:.3g} (eq. 5)."))
+    report.section(
+        "Seed 000's protocol on linear regression (exact)",
+        (
+            f"Window median of |Delta H_k|, k in [{int(0.8 * horizon)}, {horizon}), from theta_0 ~ N(0, I/(3d)), p_0 = 0, "
+            f"gamma = {GAMMA}, batch {BATCH}, M^-1 = {inv_mass[0]:.3g} (eq. 5)."
+        ),
+    )
     rows = []
     for name, band in [("canonical band", CANONICAL), ("wide band", WIDE)]:
         band = band[[0, 1, 3]] if quick else band
-        drift = np.array([_window(LeapfrogQuadratic(quad, dt=dt, gamma=GAMMA, inv_mass=inv_mass, batch_size=BATCH),
-                                  init_cov, horizon)[1] for dt in progress(band, desc=name)])
+        drift = np.array(
+            [
+                _window(
+                    LeapfrogQuadratic(
+                        quad, dt=dt, gamma=GAMMA, inv_mass=inv_mass, batch_size=BATCH
+                    ),
+                    init_cov,
+                    horizon,
+                )[1]
+                for dt in progress(band, desc=name)
+            ]
+        )
         fit = ols_loglog(band, drift)
-        rows.append([name, f"[{band[0]:g}, {band[-1]:g}]", fit.slope, f"[{fit.ci_low:.3f}, {fit.ci_high:.3f}]"])
-        out[name] = dict(dt=band.tolist(), drift=drift.tolist(), slope=fit.slope, ci=[fit.ci_low, fit.ci_high])
+        rows.append(
+            [
+                name,
+                f"[{band[0]:g}, {band[-1]:g}]",
+                fit.slope,
+                f"[{fit.ci_low:.3f}, {fit.ci_high:.3f}]",
+            ]
+        )
+        out[name] = dict(
+            dt=band.tolist(), drift=drift.tolist(), slope=fit.slope, ci=[fit.ci_low, fit.ci_high]
+        )
         report.value(f"window_drift_{name.replace(' ', '_')}", out[name])
-    report.table(["band", "dt", "OLS slope (exact)", "95% CI of the fit (dynlab.observables.ols_loglog)"], rows)
+    report.table(
+        ["band", "dt", "OLS slope (exact)", "95% CI of the fit (dynlab.observables.ols_loglog)"],
+        rows,
+    )
     grid = np.geomspace(0.002, 0.05, 3 if quick else 16)
     for label, S in [("batch 128", BATCH), ("noise-free", None)]:
         prob = quad if S is not None else QuadraticProblem(quad.H, quad.b, c=quad.c)
-        drift = np.array([_window(LeapfrogQuadratic(prob, dt=dt, gamma=GAMMA, inv_mass=inv_mass, batch_size=S or 1),
-                                  init_cov, horizon)[1] for dt in progress(grid, desc=label)])
-        out[label] = dict(dt=grid.tolist(), drift=drift.tolist(), slope=loglog_slope(grid, drift).tolist())
+        drift = np.array(
+            [
+                _window(
+                    LeapfrogQuadratic(
+                        prob, dt=dt, gamma=GAMMA, inv_mass=inv_mass, batch_size=S or 1
+                    ),
+                    init_cov,
+                    horizon,
+                )[1]
+                for dt in progress(grid, desc=label)
+            ]
+        )
+        out[label] = dict(
+            dt=grid.tolist(), drift=drift.tolist(), slope=loglog_slope(grid, drift).tolist()
+        )
     exact = np.array(out["batch 128"]["drift"])
     coef, fit = heuristic_fit(grid, exact, sigma2=np.trace(quad.noise_cov) / BATCH, gamma=GAMMA)
-    out["heuristic"] = dict(coef=coef.tolist(), fit=fit.tolist(), max_rel_err=float(np.max(np.abs(fit / exact - 1))))
+    out["heuristic"] = dict(
+        coef=coef.tolist(), fit=fit.tolist(), max_rel_err=float(np.max(np.abs(fit / exact - 1)))
+    )
     neg = np.array(out["batch 128"]["slope"]) < 0
     report.text(
         f"On the fine grid dt in [{grid[0]:g}, {grid[-1]:g}] the exact local slope is negative at "
         f"{int(neg.sum())} of {grid.size} points (batch 128), {int((np.array(out['noise-free']['slope']) < 0).sum())} "
         f"without noise. Eq. 6 fitted to the curve (a, b, c = {coef[0]:.3g}, {coef[1]:.3g}, {coef[2]:.3g}) has slope "
         f"{loglog_slope(grid, fit).min():.2f} to {loglog_slope(grid, fit).max():.2f}: never negative (it misses "
-        f"the exact curve by up to {100 * out['heuristic']['max_rel_err']:.0f}%).")
+        f"the exact curve by up to {100 * out['heuristic']['max_rel_err']:.0f}%)."
+    )
     report.value("window_curves", out)
     return out
 
@@ -94,11 +135,17 @@ def stationary_scan(report: Report, quad, inv_mass, quick: bool, seed: int) -> d
         drift = []
         for dt in grid:
             try:
-                drift.append(LeapfrogQuadratic(quad, dt=dt, gamma=gamma, inv_mass=inv_mass, batch_size=BATCH).stationary_drift())
+                drift.append(
+                    LeapfrogQuadratic(
+                        quad, dt=dt, gamma=gamma, inv_mass=inv_mass, batch_size=BATCH
+                    ).stationary_drift()
+                )
             except StabilityRegionError:
                 break
         dts = grid[: len(drift)]
-        out["regression"][gamma] = dict(dt=dts.tolist(), drift=drift, slope=loglog_slope(dts, np.array(drift)).tolist())
+        out["regression"][gamma] = dict(
+            dt=dts.tolist(), drift=drift, slope=loglog_slope(dts, np.array(drift)).tolist()
+        )
     rng = np.random.default_rng(seed)
     scan = []
     for _ in progress(range(3 if quick else 40), desc="stationary scan"):
@@ -106,15 +153,23 @@ def stationary_scan(report: Report, quad, inv_mass, quick: bool, seed: int) -> d
         Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
         rho = np.concatenate([[1.0], 10.0 ** rng.uniform(-3, 0, d - 1)])
         G = rng.standard_normal((d, d))
-        prob = QuadraticProblem((Q * rho) @ Q.T, rng.standard_normal(d), noise_cov=G @ G.T / d + 1e-3 * np.eye(d))
+        prob = QuadraticProblem(
+            (Q * rho) @ Q.T, rng.standard_normal(d), noise_cov=G @ G.T / d + 1e-3 * np.eye(d)
+        )
         gamma = float(10 ** rng.uniform(-3, 1))
         minv = 10 ** rng.uniform(np.log10(1 / 8), np.log10(8), d)
         noise = str(rng.choice(["step", "kick", "fsal"]))
-        wm = np.sqrt(np.max(np.linalg.eigvalsh(np.sqrt(minv)[:, None] * prob.H * np.sqrt(minv)[None, :])))
+        wm = np.sqrt(
+            np.max(np.linalg.eigvalsh(np.sqrt(minv)[:, None] * prob.H * np.sqrt(minv)[None, :]))
+        )
         dts, drift = [], []
         for dt in np.geomspace(1e-3, 1.9, 12) / wm:
             try:
-                drift.append(LeapfrogQuadratic(prob, dt=dt, gamma=gamma, inv_mass=minv, noise=noise).stationary_drift())
+                drift.append(
+                    LeapfrogQuadratic(
+                        prob, dt=dt, gamma=gamma, inv_mass=minv, noise=noise
+                    ).stationary_drift()
+                )
                 dts.append(dt * wm)
             except StabilityRegionError:
                 break
@@ -122,11 +177,15 @@ def stationary_scan(report: Report, quad, inv_mass, quick: bool, seed: int) -> d
         scan.append(dict(d=d, gamma=gamma, noise=noise, dt_w=dts, slope=slope.tolist()))
     out["scan"] = scan
     smin = min(min(s["slope"]) for s in scan)
-    report.section("Stationarity (exact)", (
-        f"Local log-log slope of the stationary median |Delta H| over {len(scan)} random quadratics (d = 1, 2, 4; "
-        "friction 1e-3..10; diagonal masses 1/8..8; the three noise conventions), dt from 1e-3 to the stability "
-        f"limit: minimum {smin:.3f}. As dt -> 0 it tends to 3/2 (Delta H ~ -dt p^T M^-1 xi with p ~ dt^(1/2)). "
-        "No anti-dissipative band exists at stationarity."))
+    report.section(
+        "Stationarity (exact)",
+        (
+            f"Local log-log slope of the stationary median |Delta H| over {len(scan)} random quadratics (d = 1, 2, 4; "
+            "friction 1e-3..10; diagonal masses 1/8..8; the three noise conventions), dt from 1e-3 to the stability "
+            f"limit: minimum {smin:.3f}. As dt -> 0 it tends to 3/2 (Delta H ~ -dt p^T M^-1 xi with p ~ dt^(1/2)). "
+            "No anti-dissipative band exists at stationarity."
+        ),
+    )
     report.value("stationary_min_slope", smin)
     report.value("stationary", out)
     return out
@@ -151,41 +210,78 @@ def band_map(report: Report, quad, inv_mass, quick: bool) -> dict:
             med[i, j] = np.median(dH[int(0.8 * T) : T])
     slope = np.gradient(np.log(med), np.log(dts), axis=1)
     frac = float(np.mean(slope < 0))
-    report.text(f"Noise-free map (theta_0 = 0): the local slope is negative on {100 * frac:.1f}% of the "
-                f"(dt, horizon) grid, in bands that move as 1 / horizon (figure).")
+    report.text(
+        f"Noise-free map (theta_0 = 0): the local slope is negative on {100 * frac:.1f}% of the "
+        f"(dt, horizon) grid, in bands that move as 1 / horizon (figure)."
+    )
     report.value("band_map", dict(dt=dts.tolist(), horizon=horizons.tolist(), slope=slope.tolist()))
     return dict(dt=dts, horizon=horizons, slope=slope)
 
 
-def simulations(report: Report, reg, quad, inv_mass, init_cov, quick: bool, seed: int, horizon: int) -> dict:
+def simulations(
+    report: Report, reg, quad, inv_mass, init_cov, quick: bool, seed: int, horizon: int
+) -> dict:
     """The zoo's damped_leapfrog against the exact laws."""
     n_paths = 200 if quick else 2000
     rng = np.random.default_rng(seed)
     out = {}
     k0 = int(0.8 * horizon)
-    dts = np.concatenate([CANONICAL[[0, -1]], WIDE[[0, -1]]]) if quick else np.concatenate([CANONICAL, WIDE])
-    report.section("Exact laws vs the zoo's damped_leapfrog", (
-        "Rows 'P(abs dH <= exact median)': the fraction of simulated |Delta H| below the exact median, "
-        "predicted 1/2 (per-path window fractions averaged over independent paths; z from their spread)."))
+    dts = (
+        np.concatenate([CANONICAL[[0, -1]], WIDE[[0, -1]]])
+        if quick
+        else np.concatenate([CANONICAL, WIDE])
+    )
+    report.section(
+        "Exact laws vs the zoo's damped_leapfrog",
+        (
+            "Rows 'P(abs dH <= exact median)': the fraction of simulated |Delta H| below the exact median, "
+            "predicted 1/2 (per-path window fractions averaged over independent paths; z from their spread)."
+        ),
+    )
     for dt in progress(dts, desc="window sims"):
         lf = LeapfrogQuadratic(quad, dt=dt, gamma=GAMMA, inv_mass=inv_mass, batch_size=BATCH)
         _, pred = _window(lf, init_cov, horizon)
         theta0 = rng.multivariate_normal(np.zeros(quad.d), init_cov, size=n_paths)
-        for label, prob, exact in [("Gaussian-noise quadratic", quad, True), ("regression minibatches", reg, False)]:
-            rec = run("damped_leapfrog", prob, n_paths=n_paths, n_steps=horizon, record=Recording(every=1),
-                      seed=int(rng.integers(2**31)), theta0=theta0, dt=float(dt), friction=GAMMA,
-                      inv_mass=inv_mass, batch_size=BATCH)
+        for label, prob, exact in [
+            ("Gaussian-noise quadratic", quad, True),
+            ("regression minibatches", reg, False),
+        ]:
+            rec = run(
+                "damped_leapfrog",
+                prob,
+                n_paths=n_paths,
+                n_steps=horizon,
+                record=Recording(every=1),
+                seed=int(rng.integers(2**31)),
+                theta0=theta0,
+                dt=float(dt),
+                friction=GAMMA,
+                inv_mass=inv_mass,
+                batch_size=BATCH,
+            )
             dH = np.abs(rec.energy_change[k0:horizon])  # rows k0..T-1: Delta H_k0 .. Delta H_{T-1}
             frac = np.mean(dH <= pred, axis=0)
-            report.predict(f"P(abs dH <= exact window median) [dt={dt:g}, {label}]", 0.5, frac.mean(),
-                           frac.std(ddof=1) / np.sqrt(n_paths), exact=exact,
-                           note="exact law" if exact else "Gaussian model of minibatch noise")
+            report.predict(
+                f"P(abs dH <= exact window median) [dt={dt:g}, {label}]",
+                0.5,
+                frac.mean(),
+                frac.std(ddof=1) / np.sqrt(n_paths),
+                exact=exact,
+                note="exact law" if exact else "Gaussian model of minibatch noise",
+            )
             if exact:
                 # seed 000 eq. 1 per path (one run's tail median), averaged over the paths
-                per_path = tail_median_abs(rec.energy_change[:horizon], tail=(horizon - k0) / horizon)
-                report.predict(f"eq. 1 drift, mean over paths [dt={dt:g}]", pred, per_path.mean(),
-                               per_path.std(ddof=1) / np.sqrt(n_paths), exact=False,
-                               note="one run's tail median is a biased, noisy estimate of the exact median")
+                per_path = tail_median_abs(
+                    rec.energy_change[:horizon], tail=(horizon - k0) / horizon
+                )
+                report.predict(
+                    f"eq. 1 drift, mean over paths [dt={dt:g}]",
+                    pred,
+                    per_path.mean(),
+                    per_path.std(ddof=1) / np.sqrt(n_paths),
+                    exact=False,
+                    note="one run's tail median is a biased, noisy estimate of the exact median",
+                )
             out[(float(dt), label)] = (pred, float(np.median(dH)))
     # stationarity, friction 1 (relaxation in ~ 1 / (gamma dt) steps)
     w_max = np.sqrt(np.max(np.linalg.eigvalsh(quad.H)) * inv_mass[0])
@@ -195,15 +291,37 @@ def simulations(report: Report, reg, quad, inv_mass, init_cov, quick: bool, seed
         law = lf.delta_h_law(*lf.stationary())
         pred = law.abs_quantile()
         n_steps = int(np.ceil(20.0 / (1.0 - lf.spectral_radius)))  # 20 e-folds of the slowest mode
-        rec = run("damped_leapfrog", quad, n_paths=n_paths, n_steps=n_steps, record=Recording(every=n_steps),
-                  seed=int(rng.integers(2**31)), dt=float(dt), friction=1.0, inv_mass=inv_mass, batch_size=BATCH)
+        rec = run(
+            "damped_leapfrog",
+            quad,
+            n_paths=n_paths,
+            n_steps=n_steps,
+            record=Recording(every=n_steps),
+            seed=int(rng.integers(2**31)),
+            dt=float(dt),
+            friction=1.0,
+            inv_mass=inv_mass,
+            batch_size=BATCH,
+        )
         dH = rec.energy_change[-1]
         ind = np.abs(dH) <= pred
-        report.predict(f"P(abs dH <= exact stationary median) [dt w_max={x:g}]", 0.5, ind.mean(),
-                       ind.std(ddof=1) / np.sqrt(n_paths), exact=True, note="exact law")
+        report.predict(
+            f"P(abs dH <= exact stationary median) [dt w_max={x:g}]",
+            0.5,
+            ind.mean(),
+            ind.std(ddof=1) / np.sqrt(n_paths),
+            exact=True,
+            note="exact law",
+        )
         m4 = np.mean((dH - dH.mean()) ** 4)
-        report.predict(f"Var dH, stationary [dt w_max={x:g}]", law.var, dH.var(ddof=1),
-                       np.sqrt(max(m4 - dH.var() ** 2, 0.0) / n_paths), exact=True, note="exact law")
+        report.predict(
+            f"Var dH, stationary [dt w_max={x:g}]",
+            law.var,
+            dH.var(ddof=1),
+            np.sqrt(max(m4 - dH.var() ** 2, 0.0) / n_paths),
+            exact=True,
+            note="exact law",
+        )
     return out
 
 
@@ -215,7 +333,9 @@ def _figures(report: Report, curves, stat, bmap, sims) -> None:
         dt = np.array(c["dt"])
         neg = np.array(c["slope"]) < 0
         ax.loglog(dt[neg], np.array(c["drift"])[neg], "o", color=f"C{j}", ms=5, mfc="none")
-    ax.loglog(curves["batch 128"]["dt"], curves["heuristic"]["fit"], "k--", lw=0.8, label="eq. 6 fitted")
+    ax.loglog(
+        curves["batch 128"]["dt"], curves["heuristic"]["fit"], "k--", lw=0.8, label="eq. 6 fitted"
+    )
     sim = [(dt, m) for (dt, lab), (_, m) in sims.items() if lab == "Gaussian-noise quadratic"]
     if sim:
         ax.loglog(*zip(*sim), "kx", label="zoo simulation (median)")
@@ -229,8 +349,15 @@ def _figures(report: Report, curves, stat, bmap, sims) -> None:
     from matplotlib.colors import ListedColormap
     from matplotlib.ticker import NullFormatter
 
-    ax.pcolormesh(bmap["dt"], bmap["horizon"], (bmap["slope"] < 0).astype(float), shading="auto",
-                  cmap=ListedColormap(["#dde6f2", "#c0392b"]), vmin=0, vmax=1)
+    ax.pcolormesh(
+        bmap["dt"],
+        bmap["horizon"],
+        (bmap["slope"] < 0).astype(float),
+        shading="auto",
+        cmap=ListedColormap(["#dde6f2", "#c0392b"]),
+        vmin=0,
+        vmax=1,
+    )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.axhline(HORIZON, color="k", lw=0.8, ls="--")
@@ -241,9 +368,13 @@ def _figures(report: Report, curves, stat, bmap, sims) -> None:
     ax.set_title("Noise-free, theta_0 = 0: local slope < 0 in red", fontsize=9)
     for a in axes:
         a.xaxis.set_minor_formatter(NullFormatter())
-    report.figure(fig, "energy_window.png", "Seed 000's finite-window drift on linear regression. Left: exact window "
-                  "medians (batch 128 and noise-free), zoo simulation, eq. 6 fitted; grey: the canonical and wide bands. "
-                  "Right: where the local slope is negative over (dt, horizon); bars: the seed's bands at T = 400.")
+    report.figure(
+        fig,
+        "energy_window.png",
+        "Seed 000's finite-window drift on linear regression. Left: exact window "
+        "medians (batch 128 and noise-free), zoo simulation, eq. 6 fitted; grey: the canonical and wide bands. "
+        "Right: where the local slope is negative over (dt, horizon); bars: the seed's bands at T = 400.",
+    )
 
     fig, axes = new_figure(1, 2)
     for j, (gamma, c) in enumerate(stat["regression"].items()):
@@ -258,18 +389,31 @@ def _figures(report: Report, curves, stat, bmap, sims) -> None:
     axes[1].axhline(0.0, color="r", lw=0.8, label="0 (anti-dissipative)")
     axes[1].set_xlabel("dt * omega_max")
     axes[1].set_ylabel("local log-log slope")
-    axes[1].set_title(f"Random scan: min slope {min(min(s['slope']) for s in stat['scan']):.2f}", fontsize=9)
+    axes[1].set_title(
+        f"Random scan: min slope {min(min(s['slope']) for s in stat['scan']):.2f}", fontsize=9
+    )
     axes[1].legend(fontsize=7)
-    report.figure(fig, "energy_stationary.png", "Exact stationary drift. Left: linear regression, three frictions. "
-                  "Right: local log-log slope over a random scan of quadratics: 3/2 at small dt, never negative.")
+    report.figure(
+        fig,
+        "energy_stationary.png",
+        "Exact stationary drift. Left: linear regression, three frictions. "
+        "Right: local log-log slope over a random scan of quadratics: 3/2 at small dt, never negative.",
+    )
 
 
 def main(argv=None) -> int:
-    parser = cli_parser("energy_drift", __doc__, seed=2000, quick_help="small model, few dt values (seconds)")
-    parser.add_argument("--d", type=int, default=None, help="regression dimension (default 8, quick 4)")
+    parser = cli_parser(
+        "energy_drift", __doc__, seed=2000, quick_help="small model, few dt values (seconds)"
+    )
+    parser.add_argument(
+        "--d", type=int, default=None, help="regression dimension (default 8, quick 4)"
+    )
     args = parser.parse_args(argv)
-    report = Report(args.out, "Seed 000: exact energy drift of damped leapfrog",
-                    command=command_line("energy_drift", argv))
+    report = Report(
+        args.out,
+        "Seed 000: exact energy drift of damped leapfrog",
+        command=command_line("energy_drift", argv),
+    )
     d = args.d or (4 if args.quick else 8)
     horizon = 100 if args.quick else HORIZON  # quick: a 20-step window instead of the seed's 80
     reg, quad, inv_mass, init_cov = _setup(d, args.seed)

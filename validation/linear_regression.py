@@ -41,43 +41,99 @@ DEFAULT_DIM, QUICK_DIM = 64, 32
 
 #: Ensemble sizes per profile.
 PROFILES = {
-    "quick": Sizes(paths=200, steps=300, transient_paths=200, transient_steps=150, sweep_paths=100,
-                   sweep_steps=200, sweep_points=3, burn_in_cap=300),
-    "default": Sizes(paths=1000, steps=800, transient_paths=1000, transient_steps=300, sweep_paths=200,
-                     sweep_steps=400, sweep_points=5, burn_in_cap=1000),
+    "quick": Sizes(
+        paths=200,
+        steps=300,
+        transient_paths=200,
+        transient_steps=150,
+        sweep_paths=100,
+        sweep_steps=200,
+        sweep_points=3,
+        burn_in_cap=300,
+    ),
+    "default": Sizes(
+        paths=1000,
+        steps=800,
+        transient_paths=1000,
+        transient_steps=300,
+        sweep_paths=200,
+        sweep_steps=400,
+        sweep_points=5,
+        burn_in_cap=1000,
+    ),
     # CIFAR-10: d = 3073 makes every path-step cost ~3 d^2 flops; the modes below q_1 do not
     # decorrelate within a few hundred steps, so stationary estimates need paths, not steps
     # (with 16 paths, quantities dominated by one mode are chi-square(1)-like and their
     # standard errors unreliable); the transient covers the 4 epochs of seed 003 Table 2
-    "cifar": Sizes(paths=64, steps=120, transient_paths=32, transient_steps=390, sweep_paths=0,
-                   sweep_steps=0, sweep_points=0, burn_in_cap=200),
+    "cifar": Sizes(
+        paths=64,
+        steps=120,
+        transient_paths=32,
+        transient_steps=390,
+        sweep_paths=0,
+        sweep_steps=0,
+        sweep_points=0,
+        burn_in_cap=200,
+    ),
 }
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m validation.linear_regression", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default="runs/linear_regression", help="output folder (default: %(default)s)")
+    p = argparse.ArgumentParser(
+        prog="python -m validation.linear_regression",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--out", default="runs/linear_regression", help="output folder (default: %(default)s)"
+    )
     p.add_argument("--quick", action="store_true", help="small ensembles, for CI (< 30 s)")
-    p.add_argument("--data-root", metavar="DIR",
-                   help="CIFAR-10 folder (cifar-10-batches-py, an ImageFolder tree or cifar10_jpeg.npz): "
-                        "run the seed 003 Fig. 2 experiment instead of the synthetic problem")
-    p.add_argument("--column", type=int, default=0, help="CIFAR-10: one-hot column (class index) to regress")
-    p.add_argument("--n-samples", type=int, help="CIFAR-10: use a fixed random subset of the training set")
-    p.add_argument("--dim", type=int, help="synthetic problem: dimension d (default: 64, 32 with --quick)")
-    p.add_argument("--lr", type=float, help="learning rate (default: 0.15 synthetic, 1e-5 CIFAR-10)")
-    p.add_argument("--batch-size", type=int, help="batch size (default: 128 synthetic, 512 CIFAR-10)")
+    p.add_argument(
+        "--data-root",
+        metavar="DIR",
+        help="CIFAR-10 folder (cifar-10-batches-py, an ImageFolder tree or cifar10_jpeg.npz): "
+        "run the seed 003 Fig. 2 experiment instead of the synthetic problem",
+    )
+    p.add_argument(
+        "--column", type=int, default=0, help="CIFAR-10: one-hot column (class index) to regress"
+    )
+    p.add_argument(
+        "--n-samples", type=int, help="CIFAR-10: use a fixed random subset of the training set"
+    )
+    p.add_argument(
+        "--dim", type=int, help="synthetic problem: dimension d (default: 64, 32 with --quick)"
+    )
+    p.add_argument(
+        "--lr", type=float, help="learning rate (default: 0.15 synthetic, 1e-5 CIFAR-10)"
+    )
+    p.add_argument(
+        "--batch-size", type=int, help="batch size (default: 128 synthetic, 512 CIFAR-10)"
+    )
     p.add_argument("--momenta", type=float, nargs="+", help="momenta compared (default: 0.9 0.99)")
     p.add_argument("--paths", type=int, help="paths per stationary and transient ensemble")
     p.add_argument("--steps", type=int, help="steps per stationary ensemble")
-    p.add_argument("--no-sweeps", action="store_true", help="skip the lr / batch size / momentum sweeps")
-    p.add_argument("--seed", type=int, default=0, help="master seed of every random stream (default: %(default)s)")
+    p.add_argument(
+        "--no-sweeps", action="store_true", help="skip the lr / batch size / momentum sweeps"
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="master seed of every random stream (default: %(default)s)",
+    )
     return p
 
 
 def _setup(args):
-    hyper = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size),
-                               ("momenta", tuple(args.momenta) if args.momenta else None)) if v is not None}
+    hyper = {
+        k: v
+        for k, v in (
+            ("lr", args.lr),
+            ("batch_size", args.batch_size),
+            ("momenta", tuple(args.momenta) if args.momenta else None),
+        )
+        if v is not None
+    }
     if args.data_root:
         return cifar_setup(args.data_root, column=args.column, n_samples=args.n_samples, **hyper)
     d = args.dim or (QUICK_DIM if args.quick else DEFAULT_DIM)
@@ -125,8 +181,14 @@ def _intro(report, setup, sizes, args) -> None:
         "Stationary ensembles start at the exact stationary law N([mu; 0], P) (P: Stein solution of the "
         "recursion); (b) then burns in before measuring. Transient ensembles start at theta_0 = 0, v_0 = 0.\n\n"
         f"Sizes: stationary {sizes.paths} paths x {sizes.steps} steps, transient {sizes.transient_paths} x "
-        f"{sizes.transient_steps}, " + (f"sweeps {sizes.sweep_points} points per axis of {sizes.sweep_paths} x "
-                                        f"{sizes.sweep_steps}" if sizes.sweep_points else "no sweeps") + ".\n\n"
+        f"{sizes.transient_steps}, "
+        + (
+            f"sweeps {sizes.sweep_points} points per axis of {sizes.sweep_paths} x "
+            f"{sizes.sweep_steps}"
+            if sizes.sweep_points
+            else "no sweeps"
+        )
+        + ".\n\n"
         "**Standard errors.** Every estimate is first reduced to one number per path (a time average along the "
         "path for stationary quantities, the value at one step for displacements and means); the standard "
         "error is the standard deviation of these per-path numbers over sqrt(number of paths). The paths are "
@@ -138,23 +200,41 @@ def _intro(report, setup, sizes, args) -> None:
 
 def _figures(report, settings, sweeps, setup) -> None:
     report.section("Figures")
-    report.figure(figures.mean_trajectory_figure(settings, setup), "mean_trajectory.png",
-                  "Fig. 2: position and velocity on q_1 from theta_0 = 0; ensemble means (bands: 2 s.e.) against "
-                  "the exact mean and the SDE's eq. 5")
-    report.figure(figures.phase_portrait_figure(settings, setup), "phase_portraits.png",
-                  "Phase space on q_1 and the low-curvature eigenvector: stationary samples, 95% regions of the "
-                  "exact and SDE stationary laws, and streamlines of the SDE's probability current J_ss (eq. 8)")
-    report.figure(figures.displacement_figure(settings), "displacement.png",
-                  "Figs. 6-7: E||theta_k - theta_0||^2 from stationarity (log-log) against the exact and SDE "
-                  "curves and the paper's eq. 13; fitted exponent c against the trajectory length")
-    report.figure(figures.isotropy_figure(settings[0], setup), "isotropy.png",
-                  "Fig. 3: the position trajectory is nearly isotropic on (q_1, q_low) although the training "
-                  "loss is not; it follows the modified loss")
-    report.figure(figures.velocity_figure(settings[0], setup), "velocity.png",
-                  "Fig. 4: the velocity follows the inverse-Hessian contours of Psi_v")
+    report.figure(
+        figures.mean_trajectory_figure(settings, setup),
+        "mean_trajectory.png",
+        "Fig. 2: position and velocity on q_1 from theta_0 = 0; ensemble means (bands: 2 s.e.) against "
+        "the exact mean and the SDE's eq. 5",
+    )
+    report.figure(
+        figures.phase_portrait_figure(settings, setup),
+        "phase_portraits.png",
+        "Phase space on q_1 and the low-curvature eigenvector: stationary samples, 95% regions of the "
+        "exact and SDE stationary laws, and streamlines of the SDE's probability current J_ss (eq. 8)",
+    )
+    report.figure(
+        figures.displacement_figure(settings),
+        "displacement.png",
+        "Figs. 6-7: E||theta_k - theta_0||^2 from stationarity (log-log) against the exact and SDE "
+        "curves and the paper's eq. 13; fitted exponent c against the trajectory length",
+    )
+    report.figure(
+        figures.isotropy_figure(settings[0], setup),
+        "isotropy.png",
+        "Fig. 3: the position trajectory is nearly isotropic on (q_1, q_low) although the training "
+        "loss is not; it follows the modified loss",
+    )
+    report.figure(
+        figures.velocity_figure(settings[0], setup),
+        "velocity.png",
+        "Fig. 4: the velocity follows the inverse-Hessian contours of Psi_v",
+    )
     if sweeps:
-        report.figure(figures.sweep_figure(sweeps, setup), "sweeps.png",
-                      "Fig. 6: speed and fitted exponent against lr, batch size and momentum (error bars: 2 s.e.)")
+        report.figure(
+            figures.sweep_figure(sweeps, setup),
+            "sweeps.png",
+            "Fig. 6: speed and fitted exponent against lr, batch size and momentum (error bars: 2 s.e.)",
+        )
 
 
 def main(argv=None) -> int:
@@ -165,12 +245,17 @@ def main(argv=None) -> int:
     setup = _setup(args)
     sizes = _sizes(args)
     title = "Linear regression: heavy-ball SGD, theory vs simulation"
-    report = Report(args.out, f"{title} ({setup.name})",
-                    command=" ".join(["python -m validation.linear_regression", *argv]))
+    report = Report(
+        args.out,
+        f"{title} ({setup.name})",
+        command=" ".join(["python -m validation.linear_regression", *argv]),
+    )
     _intro(report, setup, sizes, args)
     n_intro = len(report.blocks)
-    settings = [run_setting(setup, beta, sizes, args.seed, i)
-                for i, beta in enumerate(progress(setup.momenta, desc="momentum settings", unit="setting"))]
+    settings = [
+        run_setting(setup, beta, sizes, args.seed, i)
+        for i, beta in enumerate(progress(setup.momenta, desc="momentum settings", unit="setting"))
+    ]
     gaps = Gaps()
     for s in settings:
         write_setting(report, gaps, s, setup)
@@ -182,21 +267,36 @@ def main(argv=None) -> int:
     head = summary(report)
     n_sde = sum(1 for e in gaps.sde.values() if "sign_as_theory" in e)
     n_sign = sum(1 for e in gaps.sde.values() if e.get("sign_as_theory"))
-    report.blocks.insert(n_intro, (
-        f"## Summary\n\n**{head['n_within_4']} of {head['n_exact']} exact predictions within |z| <= {Z_LIMIT:g}** "
-        f"(largest |z| = {head['max_abs_z']:.2f}, rms z = {head['rms_z']:.2f}; for correct predictions rms z is "
-        f"about 1). SDE-vs-exact gaps: {n_sign} of {n_sde} with the sign the theory fixes. "
-        f"Wall time {time.time() - t0:.0f} s.\n"))
+    report.blocks.insert(
+        n_intro,
+        (
+            f"## Summary\n\n**{head['n_within_4']} of {head['n_exact']} exact predictions within |z| <= {Z_LIMIT:g}** "
+            f"(largest |z| = {head['max_abs_z']:.2f}, rms z = {head['rms_z']:.2f}; for correct predictions rms z is "
+            f"about 1). SDE-vs-exact gaps: {n_sign} of {n_sde} with the sign the theory fixes. "
+            f"Wall time {time.time() - t0:.0f} s.\n"
+        ),
+    )
     report.section("All predictions", "Every row recorded (also in results.json).")
     report.prediction_table()
-    report.value("setup", {**setup.info, "lr": setup.lr, "batch_size": setup.batch_size,
-                           "momenta": list(setup.momenta), "low_mode": setup.low_mode + 1,
-                           "sizes": dataclasses.asdict(sizes), "seed": args.seed})
+    report.value(
+        "setup",
+        {
+            **setup.info,
+            "lr": setup.lr,
+            "batch_size": setup.batch_size,
+            "momenta": list(setup.momenta),
+            "low_mode": setup.low_mode + 1,
+            "sizes": dataclasses.asdict(sizes),
+            "seed": args.seed,
+        },
+    )
     report.value("wall_time_s", time.time() - t0)
     path = report.write()
     ok = head["max_abs_z"] <= Z_LIMIT
-    print(f"{path}: {head['n_within_4']}/{head['n_exact']} exact predictions within |z| <= {Z_LIMIT:g} "
-          f"(max |z| {head['max_abs_z']:.2f}); {time.time() - t0:.0f} s")
+    print(
+        f"{path}: {head['n_within_4']}/{head['n_exact']} exact predictions within |z| <= {Z_LIMIT:g} "
+        f"(max |z| {head['max_abs_z']:.2f}); {time.time() - t0:.0f} s"
+    )
     return 0 if ok else 1
 
 

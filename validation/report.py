@@ -97,7 +97,9 @@ class Prediction:
     @property
     def rel_gap(self) -> float:
         """(measured - predicted) / |predicted|."""
-        return (self.measured - self.predicted) / abs(self.predicted) if self.predicted else math.nan
+        return (
+            (self.measured - self.predicted) / abs(self.predicted) if self.predicted else math.nan
+        )
 
 
 class Report:
@@ -117,8 +119,10 @@ class Report:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.title = title
-        self.command = command if command is not None else "python -m " + " ".join(
-            [Path(sys.argv[0]).stem] + sys.argv[1:]
+        self.command = (
+            command
+            if command is not None
+            else "python -m " + " ".join([Path(sys.argv[0]).stem] + sys.argv[1:])
         )
         self.started = time.time()
         self.blocks: list[str] = []
@@ -146,7 +150,9 @@ class Report:
         lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in rows]
         self.blocks.append("\n".join(lines) + "\n")
 
-    def predict(self, name, predicted, measured, stderr, *, exact: bool, note: str = "") -> Prediction:
+    def predict(
+        self, name, predicted, measured, stderr, *, exact: bool, note: str = ""
+    ) -> Prediction:
         """Record a prediction; returns the row (with its z-score)."""
         p = Prediction(name, predicted, measured, stderr, exact, note)
         self.predictions.append(p)
@@ -174,7 +180,15 @@ class Report:
     def prediction_table(self) -> None:
         """Append the table of every prediction recorded so far."""
         rows = [
-            [p.name, p.predicted, p.measured, p.stderr, f"{p.z:+.2f}", "exact" if p.exact else "approx", p.note]
+            [
+                p.name,
+                p.predicted,
+                p.measured,
+                p.stderr,
+                f"{p.z:+.2f}",
+                "exact" if p.exact else "approx",
+                p.note,
+            ]
             for p in self.predictions
         ]
         self.table(["quantity", "predicted", "measured", "std. error", "z", "kind", "note"], rows)
@@ -204,7 +218,9 @@ class Report:
         """Write ``report.md`` and ``results.json``; returns the report path."""
         head = f"# {self.title}\n\nCommand: `{self.command}`\n\n"
         atomic_write_text(self.out_dir / "report.md", head + "\n".join(self.blocks))
-        atomic_write_text(self.out_dir / "results.json", json.dumps(self.results(), indent=2) + "\n")
+        atomic_write_text(
+            self.out_dir / "results.json", json.dumps(self.results(), indent=2) + "\n"
+        )
         return self.out_dir / "report.md"
 
 
@@ -223,7 +239,9 @@ def cli_parser(module: str, doc: str, *, seed: int, quick_help: str) -> argparse
     quick_help : str
         What ``--quick`` does (shown by ``--help``).
     """
-    p = argparse.ArgumentParser(prog=f"python -m validation.{module}", description=doc.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        prog=f"python -m validation.{module}", description=doc.split("\n\n")[0]
+    )
     p.add_argument("--quick", action="store_true", help=quick_help)
     p.add_argument("--out", default=f"runs/{module}", help="output folder (default: %(default)s)")
     p.add_argument("--seed", type=int, default=seed, help="master seed (default: %(default)s)")

@@ -35,9 +35,13 @@ WEIGHT_DECAY = 0.05
 
 def _models(seed: int) -> dict:
     return {
-        "softmax (translation)": SoftmaxRegression.synthetic(n_samples=256, d=4, n_classes=3, seed=seed),
+        "softmax (translation)": SoftmaxRegression.synthetic(
+            n_samples=256, d=4, n_classes=3, seed=seed
+        ),
         "batchnorm (scale)": BatchNormNet.synthetic(n_samples=256, d=5, width=3, seed=seed + 1),
-        "relu net (rescale)": TwoLayerNet.synthetic(n_samples=256, d=4, width=4, k=2, seed=seed + 2),
+        "relu net (rescale)": TwoLayerNet.synthetic(
+            n_samples=256, d=4, width=4, k=2, seed=seed + 2
+        ),
     }
 
 
@@ -47,9 +51,23 @@ def _laws(sym, traj):
     hyper = dict(lr=traj.lr, weight_decay=traj.weight_decay)
     p0 = sym.momentum(traj.theta[0], traj.v[0])
     if sym.quadratic:
-        disc = discrete_law(sym, q[0], momentum=traj.momentum, p0=p0, kinetic=sym.drive(traj.v[1:]), **hyper)
-        mom = momentum_flow_law(sym, q[0], traj.t, momentum=traj.momentum, dq0=2 * p0, kinetic=sym.drive(traj.v), **hyper)
-        mod = modified_flow_law(sym, q[0], traj.t[:-1], grad_sq=sym.drive(traj.grad), **hyper) if traj.momentum == 0 else None
+        disc = discrete_law(
+            sym, q[0], momentum=traj.momentum, p0=p0, kinetic=sym.drive(traj.v[1:]), **hyper
+        )
+        mom = momentum_flow_law(
+            sym,
+            q[0],
+            traj.t,
+            momentum=traj.momentum,
+            dq0=2 * p0,
+            kinetic=sym.drive(traj.v),
+            **hyper,
+        )
+        mod = (
+            modified_flow_law(sym, q[0], traj.t[:-1], grad_sq=sym.drive(traj.grad), **hyper)
+            if traj.momentum == 0
+            else None
+        )
     else:
         n = len(traj.t) - 1
         disc = discrete_law(sym, q[0], momentum=traj.momentum, p0=p0, n_steps=n, **hyper)
@@ -82,31 +100,75 @@ def run_all(quick: bool, seed: int, report: Report) -> None:
             worst_g = max(worst_g, float(np.max(np.abs(g_res) / size)))
             worst_h = max(worst_h, float(np.max(np.max(np.abs(h_res), axis=1) / size)))
         bound = 64 * model.n_params * EPS
-        report.predict(f"<g, X> / scale [{name}]", 0.0, worst_g, bound, exact=True, note="gradient constraint, rounding bound")
-        report.predict(f"norm(H X + s g) / scale [{name}]", 0.0, worst_h, bound, exact=True, note="Hessian constraint, rounding bound")
+        report.predict(
+            f"<g, X> / scale [{name}]",
+            0.0,
+            worst_g,
+            bound,
+            exact=True,
+            note="gradient constraint, rounding bound",
+        )
+        report.predict(
+            f"norm(H X + s g) / scale [{name}]",
+            0.0,
+            worst_h,
+            bound,
+            exact=True,
+            note="Hessian constraint, rounding bound",
+        )
         # -- gradient flow conserves every charge (DOP853, rtol 1e-10)
         if "relu" not in name:  # ReLU's kinks stall an adaptive solver; rescale is checked below
             theta0 = model.init(rng)
-            sol = solve_ivp(lambda t, th: -model.grad(th), (0.0, 3.0), theta0, method="DOP853", rtol=1e-10, atol=1e-12)
-            drift = max(abs(s.charge(sol.y[:, -1]) - s.charge(theta0)) / (1 + abs(s.charge(theta0))) for s in model.symmetries)
-            report.predict(f"max abs(Q(3) - Q(0)) under gradient flow [{name}]", 0.0, drift, 1e-8, exact=True,
-                           note="integrator tolerance bound")
+            sol = solve_ivp(
+                lambda t, th: -model.grad(th),
+                (0.0, 3.0),
+                theta0,
+                method="DOP853",
+                rtol=1e-10,
+                atol=1e-12,
+            )
+            drift = max(
+                abs(s.charge(sol.y[:, -1]) - s.charge(theta0)) / (1 + abs(s.charge(theta0)))
+                for s in model.symmetries
+            )
+            report.predict(
+                f"max abs(Q(3) - Q(0)) under gradient flow [{name}]",
+                0.0,
+                drift,
+                1e-8,
+                exact=True,
+                note="integrator tolerance bound",
+            )
         # -- SGD and heavy ball with weight decay
         theta0 = model.init(rng)
-        for label, hyper in [("SGD", dict(lr=0.05, momentum=0.0, weight_decay=WEIGHT_DECAY, n_steps=n_steps)),
-                             ("heavy ball", dict(lr=0.01, momentum=0.98, weight_decay=0.2, n_steps=n_steps // 4))]:
+        for label, hyper in [
+            ("SGD", dict(lr=0.05, momentum=0.0, weight_decay=WEIGHT_DECAY, n_steps=n_steps)),
+            ("heavy ball", dict(lr=0.01, momentum=0.98, weight_decay=0.2, n_steps=n_steps // 4)),
+        ]:
             traj = simulate(model, theta0, batch_size=16, seed=rng, **hyper)
             trajs[(name, label)] = traj
             sym = model.symmetries[0]
             q, laws = _laws(sym, traj)
             scale = np.max(np.abs(q)) + traj.lr**2 * np.sum(np.abs(sym.s) @ (traj.v**2).T)
             bound = 8 * hyper["n_steps"] * model.n_params * EPS * scale
-            report.predict(f"Q_n, exact discrete law [{name}, {label}]", laws["discrete"][-1], q[-1], bound, exact=True,
-                           note=f"rounding bound; max gap over the run {np.max(np.abs(laws['discrete'] - q)):.2g}")
+            report.predict(
+                f"Q_n, exact discrete law [{name}, {label}]",
+                laws["discrete"][-1],
+                q[-1],
+                bound,
+                exact=True,
+                note=f"rounding bound; max gap over the run {np.max(np.abs(laws['discrete'] - q)):.2g}",
+            )
             for law in ("modified_flow", "momentum_flow", "gradient_flow"):
                 if laws[law] is not None:
-                    report.predict(f"Q_end, {law.replace('_', ' ')} [{name}, {label}]", laws[law][-1], q[len(laws[law]) - 1],
-                                   0.0, exact=False, note="seed 001 continuous law")
+                    report.predict(
+                        f"Q_end, {law.replace('_', ' ')} [{name}, {label}]",
+                        laws[law][-1],
+                        q[len(laws[law]) - 1],
+                        0.0,
+                        exact=False,
+                        note="seed 001 continuous law",
+                    )
     orders = _orders(report, models, quick)
     report.value("convergence", orders)
     _figures(report, models, trajs, orders)
@@ -121,7 +183,13 @@ def _orders(report: Report, models: dict, quick: bool) -> dict:
         theta0 = model.init(11)
         errs = {k: [] for k in expected}
         for lr in lrs:
-            traj = simulate(model, theta0, lr=float(lr), n_steps=int(round(10.0 / lr)), weight_decay=WEIGHT_DECAY)
+            traj = simulate(
+                model,
+                theta0,
+                lr=float(lr),
+                n_steps=int(round(10.0 / lr)),
+                weight_decay=WEIGHT_DECAY,
+            )
             sym = model.symmetries[0]
             q, laws = _laws(sym, traj)
             for k in expected:
@@ -129,8 +197,14 @@ def _orders(report: Report, models: dict, quick: bool) -> dict:
         out[name] = {"lr": lrs.tolist(), **{k: v for k, v in errs.items()}}
         for k, p in expected.items():
             local = np.log(errs[k][-2] / errs[k][-1]) / np.log(lrs[-2] / lrs[-1])
-            report.predict(f"order in lr, {k.replace('_', ' ')} [{name}]", p, local, 0.0, exact=False,
-                           note=f"log error ratio at lr {lrs[-2]:g} -> {lrs[-1]:g} (GD, momentum 0)")
+            report.predict(
+                f"order in lr, {k.replace('_', ' ')} [{name}]",
+                p,
+                local,
+                0.0,
+                exact=False,
+                note=f"log error ratio at lr {lrs[-2]:g} -> {lrs[-1]:g} (GD, momentum 0)",
+            )
     return out
 
 
@@ -147,30 +221,55 @@ def _figures(report: Report, models: dict, trajs: dict, orders: dict) -> None:
             ax.plot(t[::step], q[::step], "k.", ms=4, label="simulation")
             ax.plot(t, laws["discrete"], "-", color="C0", lw=1, label="exact discrete law")
             if laws["modified_flow"] is not None:
-                ax.plot(t[:-1], laws["modified_flow"], "--", color="C1", lw=1, label="modified flow")
-            ax.plot(t, laws["momentum_flow"], ":", color="C2", lw=1.5, label="momentum flow (oscillator)")
+                ax.plot(
+                    t[:-1], laws["modified_flow"], "--", color="C1", lw=1, label="modified flow"
+                )
+            ax.plot(
+                t,
+                laws["momentum_flow"],
+                ":",
+                color="C2",
+                lw=1.5,
+                label="momentum flow (oscillator)",
+            )
             ax.plot(t, laws["gradient_flow"], "-.", color="C3", lw=1, label="gradient flow + wd")
             ax.set_title(f"{name}, {label}", fontsize=9)
             ax.set_xlabel("t = lr k")
         axes[0, j].set_ylabel("charge Q")
     axes[0, 0].legend(fontsize=6)
-    report.figure(fig, "symmetry_laws.png", "Broken conservation laws: the first symmetry's charge of each model "
-                  "under minibatch SGD (top) and heavy ball (bottom) with weight decay, and every law's prediction.")
+    report.figure(
+        fig,
+        "symmetry_laws.png",
+        "Broken conservation laws: the first symmetry's charge of each model "
+        "under minibatch SGD (top) and heavy ball (bottom) with weight decay, and every law's prediction.",
+    )
 
     fig, ax = new_figure()
     for j, (name, d) in enumerate(orders.items()):
         for k, ls in [("modified_flow", "-o"), ("momentum_flow", "--s"), ("gradient_flow", ":^")]:
-            ax.loglog(d["lr"], d[k], ls, color=f"C{j}", ms=4, label=f"{name}: {k.replace('_', ' ')}")
+            ax.loglog(
+                d["lr"], d[k], ls, color=f"C{j}", ms=4, label=f"{name}: {k.replace('_', ' ')}"
+            )
     ax.set_xlabel("lr")
     ax.set_ylabel("max relative error of the law (GD, t <= 10)")
     ax.legend(fontsize=5.5)
     ax.set_title("Continuous laws: modified flow O(lr^2), others O(lr)")
-    report.figure(fig, "symmetry_orders.png", "Error of seed 001's continuous laws against the discrete run, vs lr.")
+    report.figure(
+        fig,
+        "symmetry_orders.png",
+        "Error of seed 001's continuous laws against the discrete run, vs lr.",
+    )
 
 
 def main(argv=None) -> int:
-    args = cli_parser("symmetry", __doc__, seed=2021, quick_help="short runs (a few seconds)").parse_args(argv)
-    report = Report(args.out, "Seed 001: neural mechanics on toy networks", command=command_line("symmetry", argv))
+    args = cli_parser(
+        "symmetry", __doc__, seed=2021, quick_help="short runs (a few seconds)"
+    ).parse_args(argv)
+    report = Report(
+        args.out,
+        "Seed 001: neural mechanics on toy networks",
+        command=command_line("symmetry", argv),
+    )
     run_all(args.quick, args.seed, report)
     finish(report)
     return 0

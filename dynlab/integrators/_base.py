@@ -163,7 +163,9 @@ class Scheme(ABC):
         return (np.empty((M, self.d)),)
 
     @abstractmethod
-    def advance(self, loss, draws, rec, theta, v, state, work, k0: int, n: int, i0: int, i1: int) -> None:
+    def advance(
+        self, loss, draws, rec, theta, v, state, work, k0: int, n: int, i0: int, i1: int
+    ) -> None:
         """Advance the paths ``i0 <= i < i1`` from step ``k0`` to ``k0 + n`` in place.
 
         Runs in a worker thread (the kernels release the GIL); blocks of paths never overlap.
@@ -173,7 +175,11 @@ class Scheme(ABC):
 
     def _batch_size(self, value) -> int:
         S = as_positive_int(value, "batch_size")
-        if isinstance(self.problem, LinearRegressionProblem) and self.minibatch and S > self.problem.N:
+        if (
+            isinstance(self.problem, LinearRegressionProblem)
+            and self.minibatch
+            and S > self.problem.N
+        ):
             raise HyperparameterError(
                 f"batch_size must be <= the number of rows N = {self.problem.N}; got {S}"
             )

@@ -104,8 +104,13 @@ class ExactOU(LangevinScheme):
         d = self.d
         sigma = np.zeros((d, d)) if self.noise_cov is None else self.noise_cov
         ou = SGDPhaseSpace(
-            self.problem.H, self.problem.b, lr=out["lr"], momentum=out["momentum"],
-            weight_decay=out["weight_decay"], batch_size=out["batch_size"], noise_cov=sigma,
+            self.problem.H,
+            self.problem.b,
+            lr=out["lr"],
+            momentum=out["momentum"],
+            weight_decay=out["weight_decay"],
+            batch_size=out["batch_size"],
+            noise_cov=sigma,
         ).ou
         Phi, C = ou.transition(out["dt"])
         self._Phi = np.ascontiguousarray(Phi)
@@ -123,4 +128,6 @@ class ExactOU(LangevinScheme):
         return np.empty((M, 2 * self.d)), np.empty((M, 2 * self.d))
 
     def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
-        _exact_kernel(loss, draws, rec, theta, v, work, self._Phi, self._Phit, self._mu_z, k0, n, i0, i1)
+        _exact_kernel(
+            loss, draws, rec, theta, v, work, self._Phi, self._Phit, self._mu_z, k0, n, i0, i1
+        )

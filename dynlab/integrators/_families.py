@@ -30,7 +30,11 @@ def layer_inv_mass(layers) -> np.ndarray:
     for n_params, fan_in in layers:
         if int(n_params) != n_params or n_params < 1:
             raise ShapeError(f"layer parameter counts must be positive integers; got {n_params!r}")
-        m = 1.0 if fan_in is None else float(np.clip(1.0 / np.sqrt(max(1.0, fan_in)), 1.0 / 8.0, 8.0))
+        m = (
+            1.0
+            if fan_in is None
+            else float(np.clip(1.0 / np.sqrt(max(1.0, fan_in)), 1.0 / 8.0, 8.0))
+        )
         parts.append(np.full(int(n_params), m))
     if not parts:
         raise ShapeError("layers must list at least one layer")

@@ -206,8 +206,19 @@ def path_views(loss, dr, i):
     Returns ``(state, perm, batch, Z, W, pos, F, normals, batches, H, b, X, Y)``.
     """
     return (
-        dr.states[i], dr.perm[i], dr.batch[i], dr.Z[i], dr.W[i], dr.pos, dr.F, dr.normals, dr.batches,
-        loss.H, loss.b, loss.X, loss.Y,
+        dr.states[i],
+        dr.perm[i],
+        dr.batch[i],
+        dr.Z[i],
+        dr.W[i],
+        dr.pos,
+        dr.F,
+        dr.normals,
+        dr.batches,
+        loss.H,
+        loss.b,
+        loss.X,
+        loss.Y,
     )
 
 
@@ -219,7 +230,19 @@ def draw_batch(dr, k):
     """Step ``k``'s draws for every path (per-path streams), noise by one GEMM per slot."""
     no_factor = np.empty((0, 0))
     for i in range(dr.states.shape[0]):
-        draw_path(k, i, dr.states[i], dr.perm[i], dr.pos, dr.batch[i], dr.Z[i], dr.W[i], no_factor, dr.normals, dr.batches)
+        draw_path(
+            k,
+            i,
+            dr.states[i],
+            dr.perm[i],
+            dr.pos,
+            dr.batch[i],
+            dr.Z[i],
+            dr.W[i],
+            no_factor,
+            dr.normals,
+            dr.batches,
+        )
     if dr.F.shape[0] > 0:
         for slot in range(dr.Z.shape[1]):
             dr.W[:, slot, :] = np.dot(np.ascontiguousarray(dr.Z[:, slot, :]), dr.F)
@@ -232,7 +255,9 @@ def gradient_batch(loss, Y, batch, W, noisy, G):
     if batch.shape[1] > 0:
         none = Y[0, :0]
         for i in range(M):
-            gradient_path(loss.H, loss.b, loss.X, loss.Y, batch[i], W[i, 0] if noisy else none, Y[i], G[i])
+            gradient_path(
+                loss.H, loss.b, loss.X, loss.Y, batch[i], W[i, 0] if noisy else none, Y[i], G[i]
+            )
         return
     np.dot(Y, loss.H, G)
     for i in range(M):
@@ -269,7 +294,9 @@ def _energies(loss, rec, theta, p, out, i0, i1):
     for i in range(i0, i1):
         acc = 0.0
         for j in range(d):
-            acc += rec.inv_mass[j] * p[i, j] * p[i, j] + rec.weight_decay * theta[i, j] * theta[i, j]
+            acc += (
+                rec.inv_mass[j] * p[i, j] * p[i, j] + rec.weight_decay * theta[i, j] * theta[i, j]
+            )
         out[i] += 0.5 * acc
 
 

@@ -206,9 +206,18 @@ class _AdamFamily(Scheme):
     def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
         p = self.params
         beta1, beta2 = p["betas"]
-        hp = (float(p["lr"]), 0.0, float(p["weight_decay"]), float(beta1), float(beta2), float(p["eps"]))
+        hp = (
+            float(p["lr"]),
+            0.0,
+            float(p["weight_decay"]),
+            float(beta1),
+            float(beta2),
+            float(p["eps"]),
+        )
         rule = _ADAMW if self._decoupled else _ADAM
-        _optimizer_kernel(loss, draws, rec, theta, v, state["exp_avg_sq"], work[0], rule, hp, k0, n, i0, i1)
+        _optimizer_kernel(
+            loss, draws, rec, theta, v, state["exp_avg_sq"], work[0], rule, hp, k0, n, i0, i1
+        )
 
 
 class Adam(_AdamFamily):
@@ -216,7 +225,13 @@ class Adam(_AdamFamily):
 
     name = "adam"
     reference = "torch.optim.Adam (Kingma & Ba 2015, Algorithm 1)"
-    hyper = {"lr": REQUIRED, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "batch_size": 1}
+    hyper = {
+        "lr": REQUIRED,
+        "betas": (0.9, 0.999),
+        "eps": 1e-8,
+        "weight_decay": 0.0,
+        "batch_size": 1,
+    }
 
 
 class AdamW(_AdamFamily):
@@ -224,5 +239,11 @@ class AdamW(_AdamFamily):
 
     name = "adamw"
     reference = "torch.optim.AdamW (Loshchilov & Hutter 2019, Algorithm 2)"
-    hyper = {"lr": REQUIRED, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2, "batch_size": 1}
+    hyper = {
+        "lr": REQUIRED,
+        "betas": (0.9, 0.999),
+        "eps": 1e-8,
+        "weight_decay": 1e-2,
+        "batch_size": 1,
+    }
     _decoupled = True

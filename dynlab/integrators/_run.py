@@ -25,8 +25,16 @@ __all__ = ["Recording", "Record", "run", "normals_shape"]
 _CHUNK_STEPS = 4096
 
 _OBSERVABLES = (
-    "loss", "delta2", "Delta2", "proj_theta", "proj_v", "energy", "energy_change", "cap",
-    "theta_path", "v_path",
+    "loss",
+    "delta2",
+    "Delta2",
+    "proj_theta",
+    "proj_v",
+    "energy",
+    "energy_change",
+    "cap",
+    "theta_path",
+    "v_path",
 )
 
 
@@ -150,8 +158,12 @@ def _loss_bundle(problem, blas: bool) -> Loss:
     else:
         X, Y = np.zeros((0, d)), np.zeros(0)
     return Loss(
-        np.ascontiguousarray(problem.H), np.ascontiguousarray(problem.b), float(problem.c),
-        np.ascontiguousarray(X), np.ascontiguousarray(Y), blas,
+        np.ascontiguousarray(problem.H),
+        np.ascontiguousarray(problem.b),
+        float(problem.c),
+        np.ascontiguousarray(X),
+        np.ascontiguousarray(Y),
+        blas,
     )
 
 
@@ -167,10 +179,14 @@ def _draws_bundle(scheme, ss, M, n_steps, normals, batches) -> Draws:
         batches = np.zeros((0, 0, 0), dtype=np.int64)
     else:
         if not S:
-            raise ShapeError(f"scheme {scheme.name!r} draws no minibatch rows here; batches must be None")
+            raise ShapeError(
+                f"scheme {scheme.name!r} draws no minibatch rows here; batches must be None"
+            )
         b = np.asarray(batches)
         if b.shape != (n_steps, M, S) or not np.issubdtype(b.dtype, np.integer):
-            raise ShapeError(f"batches must be integers of shape {(n_steps, M, S)}; got {b.dtype} {b.shape}")
+            raise ShapeError(
+                f"batches must be integers of shape {(n_steps, M, S)}; got {b.dtype} {b.shape}"
+            )
         if b.size and (b.min() < 0 or b.max() >= N):
             raise ShapeError(f"batches must hold row indices in [0, {N})")
         batches = np.ascontiguousarray(b, dtype=np.int64)
@@ -205,13 +221,24 @@ def _rec_bundle(scheme, recording: Recording, theta, n_steps) -> Rec:
     R_energy = R if scheme.hamiltonian else 0
     R_traj = R if recording.trajectories else 0
     return Rec(
-        every, basis, scheme.recorded_inv_mass(), scheme.params.get("weight_decay", 0.0),
-        theta.copy(), np.zeros((M, d)), np.zeros(M), np.zeros((M, d)),
-        np.zeros((R, M)), np.zeros((R, M)), np.zeros((R, M)),
-        np.zeros((R, M, p)), np.zeros((R, M, p)),
-        np.zeros((R_energy, M)), np.zeros((R_energy, M)),
+        every,
+        basis,
+        scheme.recorded_inv_mass(),
+        scheme.params.get("weight_decay", 0.0),
+        theta.copy(),
+        np.zeros((M, d)),
+        np.zeros(M),
+        np.zeros((M, d)),
+        np.zeros((R, M)),
+        np.zeros((R, M)),
+        np.zeros((R, M)),
+        np.zeros((R, M, p)),
+        np.zeros((R, M, p)),
+        np.zeros((R_energy, M)),
+        np.zeros((R_energy, M)),
         np.zeros((R if scheme.capped else 0, M), dtype=np.int64),
-        np.zeros((R_traj, M, d)), np.zeros((R_traj, M, d)),
+        np.zeros((R_traj, M, d)),
+        np.zeros((R_traj, M, d)),
     )
 
 
@@ -219,7 +246,9 @@ def _scheme(scheme: str, problem, hyper: dict, extra_noise_cov):
     if scheme not in SCHEMES:
         raise ShapeError(f"unknown scheme {scheme!r}; SCHEMES has {sorted(SCHEMES)}")
     if extra_noise_cov is not None and not isinstance(problem, LinearRegressionProblem):
-        raise ShapeError("extra_noise_cov is for LinearRegressionProblem; a quadratic has noise_cov")
+        raise ShapeError(
+            "extra_noise_cov is for LinearRegressionProblem; a quadratic has noise_cov"
+        )
     if isinstance(problem, QuadraticProblem):
         noise_cov = problem.noise_cov
     elif extra_noise_cov is not None:
@@ -229,7 +258,9 @@ def _scheme(scheme: str, problem, hyper: dict, extra_noise_cov):
     return SCHEMES[scheme](problem, hyper, noise_cov)
 
 
-def normals_shape(scheme: str, problem, *, n_paths: int, n_steps: int, extra_noise_cov=None, **hyper):
+def normals_shape(
+    scheme: str, problem, *, n_paths: int, n_steps: int, extra_noise_cov=None, **hyper
+):
     """Shape ``(n_steps, n_slots, n_paths, dn)`` of the ``normals`` a :func:`run` consumes.
 
     ``n_slots`` normal vectors of length ``dn`` per path and step (0 slots: none drawn).
@@ -318,10 +349,16 @@ def run(
     work = sch.workspace(M)
     chunk = max(rec.every, _CHUNK_STEPS // rec.every * rec.every)
     blocks = _blocks(M, 1 if loss.blas else numba.get_num_threads())
-    with ThreadPoolExecutor(max_workers=len(blocks)) as pool, progress(total=K, desc=scheme, unit="step") as bar:
+    with (
+        ThreadPoolExecutor(max_workers=len(blocks)) as pool,
+        progress(total=K, desc=scheme, unit="step") as bar,
+    ):
         for k0 in range(0, K, chunk):
             n = min(chunk, K - k0)
-            jobs = [pool.submit(sch.advance, loss, draws, rec, theta, v, state, work, k0, n, i0, i1) for i0, i1 in blocks]
+            jobs = [
+                pool.submit(sch.advance, loss, draws, rec, theta, v, state, work, k0, n, i0, i1)
+                for i0, i1 in blocks
+            ]
             for job in jobs:
                 job.result()
             bar.update(n)

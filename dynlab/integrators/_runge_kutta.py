@@ -42,7 +42,9 @@ def _euler_update(theta, p, g, w, dt, inv_mass, force, friction, weight_decay):
 
 
 @njit(cache=True)
-def _euler_path(loss, dr, rec, theta, p, G, dt, inv_mass, force, friction, weight_decay, langevin, k0, n, i):
+def _euler_path(
+    loss, dr, rec, theta, p, G, dt, inv_mass, force, friction, weight_decay, langevin, k0, n, i
+):
     th, pp, g = theta[i], p[i], G[i]
     state, perm, batch, Z, W, pos, F, normals, batches, H, b, X, Y = path_views(loss, dr, i)
     none = th[:0]
@@ -61,7 +63,9 @@ def _euler_path(loss, dr, rec, theta, p, G, dt, inv_mass, force, friction, weigh
 
 
 @njit(cache=True)
-def _euler_batch(loss, dr, rec, theta, p, G, dt, inv_mass, force, friction, weight_decay, langevin, k0, n):
+def _euler_batch(
+    loss, dr, rec, theta, p, G, dt, inv_mass, force, friction, weight_decay, langevin, k0, n
+):
     M = theta.shape[0]
     none = theta[0, :0]
     noisy = dr.W.shape[1] > 0
@@ -73,20 +77,47 @@ def _euler_batch(loss, dr, rec, theta, p, G, dt, inv_mass, force, friction, weig
         gradient_batch(loss, theta, dr.batch, dr.W, noisy and not langevin, G)
         for i in range(M):
             _euler_update(
-                theta[i], p[i], G[i], dr.W[i, 0] if (noisy and langevin) else none,
-                dt, inv_mass, force, friction, weight_decay,
+                theta[i],
+                p[i],
+                G[i],
+                dr.W[i, 0] if (noisy and langevin) else none,
+                dt,
+                inv_mass,
+                force,
+                friction,
+                weight_decay,
             )
         if recording:
             record_after(loss, rec, k, theta, p, 0, M)
 
 
 @njit(cache=True, nogil=True)
-def _euler_kernel(loss, dr, rec, theta, p, G, dt, inv_mass, force, friction, weight_decay, langevin, k0, n, i0, i1):
+def _euler_kernel(
+    loss, dr, rec, theta, p, G, dt, inv_mass, force, friction, weight_decay, langevin, k0, n, i0, i1
+):
     if loss.blas:
-        _euler_batch(loss, dr, rec, theta, p, G, dt, inv_mass, force, friction, weight_decay, langevin, k0, n)
+        _euler_batch(
+            loss, dr, rec, theta, p, G, dt, inv_mass, force, friction, weight_decay, langevin, k0, n
+        )
     else:
         for i in range(i0, i1):
-            _euler_path(loss, dr, rec, theta, p, G, dt, inv_mass, force, friction, weight_decay, langevin, k0, n, i)
+            _euler_path(
+                loss,
+                dr,
+                rec,
+                theta,
+                p,
+                G,
+                dt,
+                inv_mass,
+                force,
+                friction,
+                weight_decay,
+                langevin,
+                k0,
+                n,
+                i,
+            )
 
 
 class ExplicitEuler(HamiltonianScheme):
@@ -100,8 +131,22 @@ class ExplicitEuler(HamiltonianScheme):
     def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
         p = self.params
         _euler_kernel(
-            loss, draws, rec, theta, v, work[0], p["dt"], p["inv_mass"], 1.0, p["friction"],
-            p["weight_decay"], False, k0, n, i0, i1,
+            loss,
+            draws,
+            rec,
+            theta,
+            v,
+            work[0],
+            p["dt"],
+            p["inv_mass"],
+            1.0,
+            p["friction"],
+            p["weight_decay"],
+            False,
+            k0,
+            n,
+            i0,
+            i1,
         )
 
 
@@ -120,13 +165,31 @@ class EulerMaruyama(LangevinScheme):
     def noise(self):
         if self.noise_cov is None:
             return 0, self.d, None
-        return 1, self.d, psd_sqrt(self.noise_cov) * np.sqrt(2.0 * self.c2 * self.params["dt"] / self.kappa)
+        return (
+            1,
+            self.d,
+            psd_sqrt(self.noise_cov) * np.sqrt(2.0 * self.c2 * self.params["dt"] / self.kappa),
+        )
 
     def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
         p = self.params
         _euler_kernel(
-            loss, draws, rec, theta, v, work[0], p["dt"], np.ones(self.d), self.c1, self.c2,
-            p["weight_decay"], True, k0, n, i0, i1,
+            loss,
+            draws,
+            rec,
+            theta,
+            v,
+            work[0],
+            p["dt"],
+            np.ones(self.d),
+            self.c1,
+            self.c2,
+            p["weight_decay"],
+            True,
+            k0,
+            n,
+            i0,
+            i1,
         )
 
 
@@ -177,7 +240,20 @@ def _rk4_path(loss, dr, rec, theta, p, work, dt, inv_mass, friction, weight_deca
         _rk4_start(th, pp, yt, yp, at, ap)
         for s in range(4):
             gradient_path(H, b, X, Y, batch, xi, yt, g)
-            _rk4_stage(th, pp, g, yt, yp, at, ap, _WEIGHTS[s], _NODES[s] * dt, inv_mass, friction, weight_decay)
+            _rk4_stage(
+                th,
+                pp,
+                g,
+                yt,
+                yp,
+                at,
+                ap,
+                _WEIGHTS[s],
+                _NODES[s] * dt,
+                inv_mass,
+                friction,
+                weight_decay,
+            )
         _rk4_finish(th, pp, at, ap, dt)
         if recording:
             record_after(loss, rec, k, theta, p, i, i + 1)
@@ -198,8 +274,18 @@ def _rk4_batch(loss, dr, rec, theta, p, work, dt, inv_mass, friction, weight_dec
             gradient_batch(loss, Yt, dr.batch, dr.W, dr.W.shape[1] > 0, G)
             for i in range(M):
                 _rk4_stage(
-                    theta[i], p[i], G[i], Yt[i], Yp[i], At[i], Ap[i], _WEIGHTS[s], _NODES[s] * dt,
-                    inv_mass, friction, weight_decay,
+                    theta[i],
+                    p[i],
+                    G[i],
+                    Yt[i],
+                    Yp[i],
+                    At[i],
+                    Ap[i],
+                    _WEIGHTS[s],
+                    _NODES[s] * dt,
+                    inv_mass,
+                    friction,
+                    weight_decay,
                 )
         for i in range(M):
             _rk4_finish(theta[i], p[i], At[i], Ap[i], dt)
@@ -230,8 +316,20 @@ class RK4(HamiltonianScheme):
     def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
         p = self.params
         _rk4_kernel(
-            loss, draws, rec, theta, v, work, p["dt"], p["inv_mass"], p["friction"], p["weight_decay"],
-            k0, n, i0, i1,
+            loss,
+            draws,
+            rec,
+            theta,
+            v,
+            work,
+            p["dt"],
+            p["inv_mass"],
+            p["friction"],
+            p["weight_decay"],
+            k0,
+            n,
+            i0,
+            i1,
         )
 
 
@@ -267,7 +365,9 @@ def _midpoint_finish(theta, p, Yt, Yp):
 
 
 @njit(cache=True)
-def _midpoint_path(loss, dr, rec, theta, p, work, dt, inv_mass, weight_decay, rtol, max_iter, k0, n, i):
+def _midpoint_path(
+    loss, dr, rec, theta, p, work, dt, inv_mass, weight_decay, rtol, max_iter, k0, n, i
+):
     """n steps of path i; returns the number of steps whose iteration did not converge."""
     G, Yt, Yp = work
     th, pp, g, yt, yp = theta[i], p[i], G[i], Yt[i], Yp[i]
@@ -294,7 +394,9 @@ def _midpoint_path(loss, dr, rec, theta, p, work, dt, inv_mass, weight_decay, rt
 
 
 @njit(cache=True)
-def _midpoint_batch(loss, dr, rec, theta, p, work, dt, inv_mass, weight_decay, rtol, max_iter, k0, n):
+def _midpoint_batch(
+    loss, dr, rec, theta, p, work, dt, inv_mass, weight_decay, rtol, max_iter, k0, n
+):
     """n steps of every path; returns the number of steps whose iteration did not converge."""
     G, Yt, Yp = work
     M = theta.shape[0]
@@ -311,7 +413,9 @@ def _midpoint_batch(loss, dr, rec, theta, p, work, dt, inv_mass, weight_decay, r
             gradient_batch(loss, Yt, dr.batch, dr.W, dr.W.shape[1] > 0, G)
             converged = True
             for i in range(M):
-                converged &= _midpoint_round(theta[i], p[i], G[i], Yt[i], Yp[i], 0.5 * dt, inv_mass, weight_decay, rtol)
+                converged &= _midpoint_round(
+                    theta[i], p[i], G[i], Yt[i], Yp[i], 0.5 * dt, inv_mass, weight_decay, rtol
+                )
             if converged:
                 break
         failures += not converged
@@ -323,13 +427,19 @@ def _midpoint_batch(loss, dr, rec, theta, p, work, dt, inv_mass, weight_decay, r
 
 
 @njit(cache=True, nogil=True)
-def _midpoint_kernel(loss, dr, rec, theta, p, work, dt, inv_mass, weight_decay, rtol, max_iter, k0, n, i0, i1):
+def _midpoint_kernel(
+    loss, dr, rec, theta, p, work, dt, inv_mass, weight_decay, rtol, max_iter, k0, n, i0, i1
+):
     """Returns the number of (path block, step) pairs whose iteration did not converge."""
     if loss.blas:
-        return _midpoint_batch(loss, dr, rec, theta, p, work, dt, inv_mass, weight_decay, rtol, max_iter, k0, n)
+        return _midpoint_batch(
+            loss, dr, rec, theta, p, work, dt, inv_mass, weight_decay, rtol, max_iter, k0, n
+        )
     failures = 0
     for i in range(i0, i1):
-        failures += _midpoint_path(loss, dr, rec, theta, p, work, dt, inv_mass, weight_decay, rtol, max_iter, k0, n, i)
+        failures += _midpoint_path(
+            loss, dr, rec, theta, p, work, dt, inv_mass, weight_decay, rtol, max_iter, k0, n, i
+        )
     return failures
 
 
@@ -353,8 +463,21 @@ class ImplicitMidpoint(HamiltonianScheme):
     def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
         p = self.params
         failures = _midpoint_kernel(
-            loss, draws, rec, theta, v, work, p["dt"], p["inv_mass"], p["weight_decay"],
-            config.IMPLICIT_RTOL, config.IMPLICIT_MAX_ITER, k0, n, i0, i1,
+            loss,
+            draws,
+            rec,
+            theta,
+            v,
+            work,
+            p["dt"],
+            p["inv_mass"],
+            p["weight_decay"],
+            config.IMPLICIT_RTOL,
+            config.IMPLICIT_MAX_ITER,
+            k0,
+            n,
+            i0,
+            i1,
         )
         if failures:
             raise StabilityRegionError(

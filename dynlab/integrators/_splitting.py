@@ -84,8 +84,25 @@ def _o_coefficients(friction, h, noisy_o):
 
 @njit(cache=True)
 def _splitting_path(
-    loss, dr, rec, theta, p, work, ops, fracs, dt, inv_mass, force, friction, weight_decay,
-    langevin, cap_alpha, H0, k0, n, i,
+    loss,
+    dr,
+    rec,
+    theta,
+    p,
+    work,
+    ops,
+    fracs,
+    dt,
+    inv_mass,
+    force,
+    friction,
+    weight_decay,
+    langevin,
+    cap_alpha,
+    H0,
+    k0,
+    n,
+    i,
 ):
     G, T, L = work
     th, pp, g, t = theta[i], p[i], G[i], T[i]
@@ -116,7 +133,10 @@ def _splitting_path(
             Lth = c
             for j in range(th.shape[0]):
                 Lth += th[j] * (0.5 * t[j] - b[j])
-            if _cap(th, pp, Lth, inv_mass, weight_decay, cap_alpha, H0[i]) and k // rec.every < rec.cap.shape[0]:
+            if (
+                _cap(th, pp, Lth, inv_mass, weight_decay, cap_alpha, H0[i])
+                and k // rec.every < rec.cap.shape[0]
+            ):
                 rec.cap[k // rec.every, i] += 1
         if recording:
             record_after(loss, rec, k, theta, p, i, i + 1)
@@ -124,8 +144,24 @@ def _splitting_path(
 
 @njit(cache=True)
 def _splitting_batch(
-    loss, dr, rec, theta, p, work, ops, fracs, dt, inv_mass, force, friction, weight_decay,
-    langevin, cap_alpha, H0, k0, n,
+    loss,
+    dr,
+    rec,
+    theta,
+    p,
+    work,
+    ops,
+    fracs,
+    dt,
+    inv_mass,
+    force,
+    friction,
+    weight_decay,
+    langevin,
+    cap_alpha,
+    H0,
+    k0,
+    n,
 ):
     G, T, L = work
     M = theta.shape[0]
@@ -155,7 +191,10 @@ def _splitting_batch(
         if cap_alpha > 0.0:
             losses(loss, theta, T, L, 0, M)
             for i in range(M):
-                if _cap(theta[i], p[i], L[i], inv_mass, weight_decay, cap_alpha, H0[i]) and k // rec.every < rec.cap.shape[0]:
+                if (
+                    _cap(theta[i], p[i], L[i], inv_mass, weight_decay, cap_alpha, H0[i])
+                    and k // rec.every < rec.cap.shape[0]
+                ):
                     rec.cap[k // rec.every, i] += 1
         if recording:
             record_after(loss, rec, k, theta, p, 0, M)
@@ -163,19 +202,70 @@ def _splitting_batch(
 
 @njit(cache=True, nogil=True)
 def _splitting_kernel(
-    loss, dr, rec, theta, p, work, ops, fracs, dt, inv_mass, force, friction, weight_decay,
-    langevin, cap_alpha, H0, k0, n, i0, i1,
+    loss,
+    dr,
+    rec,
+    theta,
+    p,
+    work,
+    ops,
+    fracs,
+    dt,
+    inv_mass,
+    force,
+    friction,
+    weight_decay,
+    langevin,
+    cap_alpha,
+    H0,
+    k0,
+    n,
+    i0,
+    i1,
 ):
     if loss.blas:
         _splitting_batch(
-            loss, dr, rec, theta, p, work, ops, fracs, dt, inv_mass, force, friction, weight_decay,
-            langevin, cap_alpha, H0, k0, n,
+            loss,
+            dr,
+            rec,
+            theta,
+            p,
+            work,
+            ops,
+            fracs,
+            dt,
+            inv_mass,
+            force,
+            friction,
+            weight_decay,
+            langevin,
+            cap_alpha,
+            H0,
+            k0,
+            n,
         )
     else:
         for i in range(i0, i1):
             _splitting_path(
-                loss, dr, rec, theta, p, work, ops, fracs, dt, inv_mass, force, friction, weight_decay,
-                langevin, cap_alpha, H0, k0, n, i,
+                loss,
+                dr,
+                rec,
+                theta,
+                p,
+                work,
+                ops,
+                fracs,
+                dt,
+                inv_mass,
+                force,
+                friction,
+                weight_decay,
+                langevin,
+                cap_alpha,
+                H0,
+                k0,
+                n,
+                i,
             )
 
 
@@ -201,9 +291,26 @@ class _HamiltonianSplitting(HamiltonianScheme):
         p = self.params
         H0 = state["H0"] if self.capped else np.zeros(theta.shape[0])
         _splitting_kernel(
-            loss, draws, rec, theta, v, work, np.array(self._ops, dtype=np.int64),
-            np.array(self._fracs, dtype=np.float64), p["dt"], p["inv_mass"], 1.0,
-            p.get("friction", 0.0), p["weight_decay"], False, self._cap(), H0, k0, n, i0, i1,
+            loss,
+            draws,
+            rec,
+            theta,
+            v,
+            work,
+            np.array(self._ops, dtype=np.int64),
+            np.array(self._fracs, dtype=np.float64),
+            p["dt"],
+            p["inv_mass"],
+            1.0,
+            p.get("friction", 0.0),
+            p["weight_decay"],
+            False,
+            self._cap(),
+            H0,
+            k0,
+            n,
+            i0,
+            i1,
         )
 
 
@@ -301,9 +408,26 @@ class _LangevinSplitting(LangevinScheme):
     def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
         p = self.params
         _splitting_kernel(
-            loss, draws, rec, theta, v, work, np.array(self._ops, dtype=np.int64),
-            np.array(self._fracs, dtype=np.float64), p["dt"], np.ones(self.d), self.c1, self.c2,
-            p["weight_decay"], True, 0.0, np.zeros(theta.shape[0]), k0, n, i0, i1,
+            loss,
+            draws,
+            rec,
+            theta,
+            v,
+            work,
+            np.array(self._ops, dtype=np.int64),
+            np.array(self._fracs, dtype=np.float64),
+            p["dt"],
+            np.ones(self.d),
+            self.c1,
+            self.c2,
+            p["weight_decay"],
+            True,
+            0.0,
+            np.zeros(theta.shape[0]),
+            k0,
+            n,
+            i0,
+            i1,
         )
 
 

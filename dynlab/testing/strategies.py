@@ -50,9 +50,7 @@ def spectra(draw, d: int, *, min_value: float = 1e-3, max_cond: float = 1e6) -> 
     ``[top / max_cond, top]``; all are floored at ``min_value``.
     """
     top = draw(st.floats(1.0, 10.0))
-    logs = draw(
-        st.lists(st.floats(-np.log10(max_cond), 0.0), min_size=d - 1, max_size=d - 1)
-    )
+    logs = draw(st.lists(st.floats(-np.log10(max_cond), 0.0), min_size=d - 1, max_size=d - 1))
     w = np.array([top] + [top * 10.0**x for x in logs])
     w = np.maximum(w, min_value)
     return np.sort(w)[::-1]
@@ -103,7 +101,9 @@ def stable_matrices(draw, n: int, *, min_real: float = 0.05, max_real: float = 5
 
 
 @st.composite
-def sgd_setups(draw, d: int, *, noise: str = "any", max_cond: float = 1e4, max_momentum: float = 0.999):
+def sgd_setups(
+    draw, d: int, *, noise: str = "any", max_cond: float = 1e4, max_momentum: float = 0.999
+):
     """Keyword arguments for :class:`dynlab.ou.SGDPhaseSpace` inside its stability region.
 
     ``lr`` is a drawn fraction in [0.01, 0.95] of the stability limit ``2 (1 + momentum) /

@@ -15,8 +15,18 @@ from dynlab.modes import mode_frequencies, stationary_mode_variances
 from dynlab.observables import dominant_frequencies, fit_power_law
 
 __all__ = [
-    "batch_means", "block_variance", "stationarity", "speed_law", "sigma2_trH_from_speed", "exponent_vs_window",
-    "velocity_spectrum_peak", "fft_peaks", "phase_space", "t_interval", "STATIONARITY_Z", "N_BLOCKS",
+    "batch_means",
+    "block_variance",
+    "stationarity",
+    "speed_law",
+    "sigma2_trH_from_speed",
+    "exponent_vs_window",
+    "velocity_spectrum_peak",
+    "fft_peaks",
+    "phase_space",
+    "t_interval",
+    "STATIONARITY_Z",
+    "N_BLOCKS",
 ]
 
 #: Number of blocks of the batch-means standard error of a time average. Twenty blocks of a
@@ -65,7 +75,11 @@ def stationarity(delta2, z_max: float = STATIONARITY_Z) -> dict:
 
 def speed_law(lr, momentum, batch_size, sigma2_trH):
     """Stationary ``E||delta||^2 = lr^2 sigma^2 tr(H) / (S (1 - beta^2))`` (seed 003 eq. 12)."""
-    return np.asarray(lr) ** 2 * sigma2_trH / (np.asarray(batch_size) * (1.0 - np.asarray(momentum) ** 2))
+    return (
+        np.asarray(lr) ** 2
+        * sigma2_trH
+        / (np.asarray(batch_size) * (1.0 - np.asarray(momentum) ** 2))
+    )
 
 
 def sigma2_trH_from_speed(speed, lr, momentum, batch_size):
@@ -143,7 +157,9 @@ def fft_peaks(x, segment: int = FFT_SEGMENT) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(x, dtype=float)
     seg = max(8, min(segment, len(x)))
     n = len(x) // seg
-    peaks = np.array([dominant_frequencies(x[j * seg : (j + 1) * seg], dt=1.0, n_peaks=1)[0] for j in range(n)])
+    peaks = np.array(
+        [dominant_frequencies(x[j * seg : (j + 1) * seg], dt=1.0, n_peaks=1)[0] for j in range(n)]
+    )
     sem = peaks.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full(peaks.shape[1:], np.nan)
     return peaks.mean(axis=0), sem
 
@@ -182,13 +198,24 @@ def phase_space(a, b, rho, *, lr, momentum, weight_decay, batch_size, qSq=None) 
     }
     va = np.array([block_variance(a2[:, i]) for i in range(len(rho))])
     vb = np.array([block_variance(b2[:, i]) for i in range(len(rho))])
-    out["var_a"], out["var_a_se"], out["var_b"], out["var_b_se"] = va[:, 0], va[:, 1], vb[:, 0], vb[:, 1]
+    out["var_a"], out["var_a_se"], out["var_b"], out["var_b_se"] = (
+        va[:, 0],
+        va[:, 1],
+        vb[:, 0],
+        vb[:, 1],
+    )
     for exact in (False, True):
         tag = "exact" if exact else "sde"
-        vth, vv, _ = stationary_mode_variances(rho, rho, **hyper, batch_size=batch_size, exact=exact)
+        vth, vv, _ = stationary_mode_variances(
+            rho, rho, **hyper, batch_size=batch_size, exact=exact
+        )
         out[f"assump5_var_a_{tag}"], out[f"assump5_var_b_{tag}"] = np.asarray(vth), np.asarray(vv)
         if qSq is not None:
-            vth, vv, _ = stationary_mode_variances(rho, np.asarray(qSq, dtype=float), **hyper,
-                                                   batch_size=batch_size, exact=exact)
-            out[f"measured_var_a_{tag}"], out[f"measured_var_b_{tag}"] = np.asarray(vth), np.asarray(vv)
+            vth, vv, _ = stationary_mode_variances(
+                rho, np.asarray(qSq, dtype=float), **hyper, batch_size=batch_size, exact=exact
+            )
+            out[f"measured_var_a_{tag}"], out[f"measured_var_b_{tag}"] = (
+                np.asarray(vth),
+                np.asarray(vv),
+            )
     return out

@@ -34,8 +34,19 @@ from .model import scale_invariant_weights
 __all__ = ["conservation_run", "translation_exact", "translation_seed", "scale_exact", "scale_seed"]
 
 
-def conservation_run(model, data: DeviceData, *, lr: float, momentum: float, weight_decay: float, batch_size: int,
-                     steps: int, seed: int, stream: int, augment: bool) -> dict:
+def conservation_run(
+    model,
+    data: DeviceData,
+    *,
+    lr: float,
+    momentum: float,
+    weight_decay: float,
+    batch_size: int,
+    steps: int,
+    seed: int,
+    stream: int,
+    augment: bool,
+) -> dict:
     """Resume heavy-ball SGD from the model's parameters and record both symmetries' quantities.
 
     Returns
@@ -73,16 +84,34 @@ def conservation_run(model, data: DeviceData, *, lr: float, momentum: float, wei
             rec[k, 0] = torch.stack([t.dot(t) for t in th])
             rec[k, 1] = torch.stack([t.dot(u) for t, u in zip(th, g)])
             rec[k, 2] = torch.stack([u.dot(u) for u in g])
-            heavy_ball_step(flat.theta, flat.grad, buf, scratch, lr=lr, momentum=momentum, weight_decay=weight_decay)
+            heavy_ball_step(
+                flat.theta,
+                flat.grad,
+                buf,
+                scratch,
+                lr=lr,
+                momentum=momentum,
+                weight_decay=weight_decay,
+            )
             rec[k, 3] = torch.stack([b.dot(b) for b in segs(buf)])
             colsum(k + 1)
     a_end = torch.stack([t.dot(t) for t in segs(flat.theta)])
     r = rec.cpu().numpy()
-    return {"layers": layers, "a": r[:, 0], "tg": r[:, 1], "gg": r[:, 2], "vv": r[:, 3],
-            "a_end": a_end.cpu().numpy(), "colsum": cols[:, :-1].cpu().numpy(), "biassum": cols[:, -1].cpu().numpy()}
+    return {
+        "layers": layers,
+        "a": r[:, 0],
+        "tg": r[:, 1],
+        "gg": r[:, 2],
+        "vv": r[:, 3],
+        "a_end": a_end.cpu().numpy(),
+        "colsum": cols[:, :-1].cpu().numpy(),
+        "biassum": cols[:, -1].cpu().numpy(),
+    }
 
 
-def translation_exact(s0, sv0, steps: int, *, lr: float, momentum: float, weight_decay: float) -> np.ndarray:
+def translation_exact(
+    s0, sv0, steps: int, *, lr: float, momentum: float, weight_decay: float
+) -> np.ndarray:
     """Exact ``s_k`` (k = 0..steps) of the translation recursion, for arrays ``s0``, ``sv0`` (= 1^T v_0)."""
     s, sv = np.array(s0, dtype=float), np.array(sv0, dtype=float)
     out = [s.copy()]
@@ -93,7 +122,9 @@ def translation_exact(s0, sv0, steps: int, *, lr: float, momentum: float, weight
     return np.array(out)
 
 
-def translation_seed(s0, steps: int, *, lr: float, momentum: float, weight_decay: float) -> np.ndarray:
+def translation_seed(
+    s0, steps: int, *, lr: float, momentum: float, weight_decay: float
+) -> np.ndarray:
     """Seed 001's ``s(t) = e^{-lambda t} s(0)``, t = lr k / (1 - momentum), k = 0..steps; shape (steps + 1, len(s0))."""
     t = lr * np.arange(steps + 1) / (1.0 - momentum)
     return np.exp(-weight_decay * t)[:, None] * np.atleast_1d(np.asarray(s0, dtype=float))[None, :]

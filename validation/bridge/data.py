@@ -52,7 +52,9 @@ class Cifar10:
 
 def _check(x: np.ndarray, y: np.ndarray, where: str) -> None:
     if x.ndim != 4 or x.shape[1:] != (32, 32, 3) or x.dtype != np.uint8:
-        raise ValueError(f"{where}: expected uint8 images of shape (N, 32, 32, 3); got {x.dtype} {x.shape}")
+        raise ValueError(
+            f"{where}: expected uint8 images of shape (N, 32, 32, 3); got {x.dtype} {x.shape}"
+        )
     if y.shape != (len(x),) or (len(y) and (y.min() < 0 or y.max() >= len(CLASSES))):
         raise ValueError(f"{where}: labels must be {len(x)} class indices in [0, 10)")
 
@@ -65,7 +67,9 @@ def _read_batches(folder: Path, n_train, n_test):
                 break
             with open(folder / name, "rb") as f:
                 d = pickle.load(f, encoding="bytes")
-            data = np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+            data = (
+                np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+            )
             xs.append(data)
             ys.append(np.asarray(d[b"labels"], dtype=np.int64))
             have += len(data)
@@ -103,9 +107,12 @@ def _read_folder(root: Path, n_train, n_test):
     def read(split, limit):
         classes = sorted(p.name for p in (root / split).iterdir() if p.is_dir())
         if tuple(classes) != tuple(sorted(CLASSES)):
-            raise ValueError(f"{root / split}: expected the 10 CIFAR-10 class folders; got {classes}")
+            raise ValueError(
+                f"{root / split}: expected the 10 CIFAR-10 class folders; got {classes}"
+            )
         per_class = [
-            [f for f in sorted((root / split / c).iterdir()) if f.suffix.lower() in _IMAGE_SUFFIXES] for c in classes
+            [f for f in sorted((root / split / c).iterdir()) if f.suffix.lower() in _IMAGE_SUFFIXES]
+            for c in classes
         ]
         # round-robin over the classes, so that any prefix (a smoke subset) holds every class
         files = [
@@ -114,7 +121,9 @@ def _read_folder(root: Path, n_train, n_test):
             for c, fs in zip(classes, per_class)
             if r < len(fs)
         ][:limit]
-        return _decode([f.read_bytes() for f, _ in files]), np.array([k for _, k in files], dtype=np.int64)
+        return _decode([f.read_bytes() for f, _ in files]), np.array(
+            [k for _, k in files], dtype=np.int64
+        )
 
     return read("train", n_train), read("test", n_test)
 
@@ -154,7 +163,10 @@ def load_cifar10(root, *, n_train: int | None = None, n_test: int | None = None)
 
 def stream_seed(*keys: int) -> int:
     """A 63-bit seed derived from integer keys (numpy SeedSequence: independent streams)."""
-    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(2, np.uint64)[0] >> np.uint64(1))
+    return int(
+        np.random.SeedSequence([int(k) for k in keys]).generate_state(2, np.uint64)[0]
+        >> np.uint64(1)
+    )
 
 
 class DeviceData:
@@ -171,7 +183,9 @@ class DeviceData:
         Floating type of the batches (float32; float64 for exactness checks on the CPU).
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, device, *, channels_last: bool, dtype=torch.float32):
+    def __init__(
+        self, x: np.ndarray, y: np.ndarray, device, *, channels_last: bool, dtype=torch.float32
+    ):
         self.device = torch.device(device)
         self.x = torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
         self.y = torch.from_numpy(np.asarray(y, dtype=np.int64)).to(self.device)
@@ -183,12 +197,16 @@ class DeviceData:
         self._j = torch.arange(32, device=self.device)
 
     def _to_input(self, nhwc: torch.Tensor) -> torch.Tensor:
-        x = nhwc.permute(0, 3, 1, 2).to(self.dtype)  # NCHW view of NHWC memory: channels_last already
+        x = nhwc.permute(0, 3, 1, 2).to(
+            self.dtype
+        )  # NCHW view of NHWC memory: channels_last already
         x = (x - self.mean) / self.std
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         return x.contiguous(memory_format=fmt)
 
-    def take(self, idx: torch.Tensor, *, augment: bool = False, generator: torch.Generator | None = None):
+    def take(
+        self, idx: torch.Tensor, *, augment: bool = False, generator: torch.Generator | None = None
+    ):
         """Normalized float batch ``(x, y)`` of the images ``idx``, optionally augmented.
 
         Augmentation: random crop of the zero-padded image and horizontal flip, as one gather on
@@ -198,7 +216,9 @@ class DeviceData:
         xb = self.x[idx]
         if augment:
             b = len(idx)
-            shift = torch.randint(0, 2 * CROP_PAD + 1, (2, b), device=self.device, generator=generator)
+            shift = torch.randint(
+                0, 2 * CROP_PAD + 1, (2, b), device=self.device, generator=generator
+            )
             flip = torch.randint(0, 2, (b,), device=self.device, generator=generator).bool()
             padded = torch.nn.functional.pad(xb, (0, 0, CROP_PAD, CROP_PAD, CROP_PAD, CROP_PAD))
             rows = shift[0, :, None] + self._j
@@ -225,8 +245,16 @@ class BatchStream:
 
     def __init__(self, data: DeviceData, batch_size: int, *, seed: int, stream: int, augment: bool):
         if not 1 <= batch_size <= data.n:
-            raise ValueError(f"batch_size must be in [1, {data.n}] (the dataset size); got {batch_size}")
-        self.data, self.batch_size, self.seed, self.stream, self.augment = data, batch_size, seed, stream, augment
+            raise ValueError(
+                f"batch_size must be in [1, {data.n}] (the dataset size); got {batch_size}"
+            )
+        self.data, self.batch_size, self.seed, self.stream, self.augment = (
+            data,
+            batch_size,
+            seed,
+            stream,
+            augment,
+        )
         self.steps_per_epoch = data.n // batch_size
         self._epoch, self._perm = None, None
 
@@ -239,7 +267,9 @@ class BatchStream:
         """Indices of the images of step ``k``."""
         epoch, pos = divmod(k, self.steps_per_epoch)
         if epoch != self._epoch:
-            self._perm = torch.randperm(self.data.n, device=self.data.device, generator=self._generator(epoch))
+            self._perm = torch.randperm(
+                self.data.n, device=self.data.device, generator=self._generator(epoch)
+            )
             self._epoch = epoch
         return self._perm[pos * self.batch_size : (pos + 1) * self.batch_size]
 

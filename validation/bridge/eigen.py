@@ -38,8 +38,19 @@ class EigenResult:
     seconds: float
 
 
-def lanczos_topk(matvec, n: int, k: int, *, max_iter: int | None = None, tol: float = 1e-3, seed: int = 0,
-                 device="cpu", dtype=torch.float32, check_every: int = 5, desc: str = "lanczos") -> EigenResult:
+def lanczos_topk(
+    matvec,
+    n: int,
+    k: int,
+    *,
+    max_iter: int | None = None,
+    tol: float = 1e-3,
+    seed: int = 0,
+    device="cpu",
+    dtype=torch.float32,
+    check_every: int = 5,
+    desc: str = "lanczos",
+) -> EigenResult:
     """The k algebraically largest eigenpairs of the symmetric operator ``matvec``.
 
     Parameters
@@ -82,12 +93,16 @@ def lanczos_topk(matvec, n: int, k: int, *, max_iter: int | None = None, tol: fl
             break
         if m >= k and m % check_every == 0:
             theta, s = eigh_tridiagonal(alpha[:m], beta[: m - 1])
-            if np.all(np.abs(beta[j] * s[-1, -k:]) <= tol * max(np.abs(theta).max(), np.finfo(float).tiny)):
+            if np.all(
+                np.abs(beta[j] * s[-1, -k:]) <= tol * max(np.abs(theta).max(), np.finfo(float).tiny)
+            ):
                 break
         V[j + 1] = w / beta[j]
     bar.close()
     if m < k:
-        raise ValueError(f"the operator has an invariant subspace of dimension {m} < k={k} containing the start vector")
+        raise ValueError(
+            f"the operator has an invariant subspace of dimension {m} < k={k} containing the start vector"
+        )
     theta, s = eigh_tridiagonal(alpha[:m], beta[: m - 1])
     top = np.argsort(theta)[::-1][:k]
     rho = theta[top]
@@ -100,5 +115,12 @@ def lanczos_topk(matvec, n: int, k: int, *, max_iter: int | None = None, tol: fl
         r = matvec(Q[i]) - float(rho[i]) * Q[i]
         residuals[i] = float(torch.linalg.vector_norm(r))
         n_matvec += 1
-    return EigenResult(rho=rho, Q=Q, residuals=residuals, ritz_bounds=ritz_bounds, n_matvec=n_matvec, n_iter=m,
-                       seconds=time.monotonic() - t0)
+    return EigenResult(
+        rho=rho,
+        Q=Q,
+        residuals=residuals,
+        ritz_bounds=ritz_bounds,
+        n_matvec=n_matvec,
+        n_iter=m,
+        seconds=time.monotonic() - t0,
+    )

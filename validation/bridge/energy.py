@@ -107,7 +107,9 @@ def energy_run(run: EnergyRun, model, data: DeviceData, *, augment: bool, stream
     K = torch.zeros((), device=dev)
     H0 = None
     if run.method == "adamw":
-        opt = torch.optim.AdamW(flat.params, lr=run.step, weight_decay=run.weight_decay, foreach=False)
+        opt = torch.optim.AdamW(
+            flat.params, lr=run.step, weight_decay=run.weight_decay, foreach=False
+        )
     with full_precision():
         for t in range(run.steps):
             x, y = batches.batch(t)
@@ -122,14 +124,23 @@ def energy_run(run: EnergyRun, model, data: DeviceData, *, augment: bool, stream
                 p.mul_(decay).add_(flat.grad, alpha=-dt / 2)
                 K1 = 0.5 * (minv * p * p).sum()
                 over = (K1 + L1) > run.cap * H0
-                scale = torch.sqrt(torch.clamp(run.cap * H0 - L1, min=CAP_EPS) / torch.clamp(K1, min=CAP_EPS))
+                scale = torch.sqrt(
+                    torch.clamp(run.cap * H0 - L1, min=CAP_EPS) / torch.clamp(K1, min=CAP_EPS)
+                )
                 p.mul_(torch.where(over, scale, torch.ones_like(scale)))
                 K1 = 0.5 * (minv * p * p).sum()
             else:
                 prev.copy_(theta)
                 if run.method == "sgd":
-                    heavy_ball_step(theta, flat.grad, p, scratch, lr=run.step, momentum=run.momentum,
-                                    weight_decay=run.weight_decay)
+                    heavy_ball_step(
+                        theta,
+                        flat.grad,
+                        p,
+                        scratch,
+                        lr=run.step,
+                        momentum=run.momentum,
+                        weight_decay=run.weight_decay,
+                    )
                 else:
                     opt.step()
                 with torch.no_grad():
@@ -137,11 +148,19 @@ def energy_run(run: EnergyRun, model, data: DeviceData, *, augment: bool, stream
                 prev.sub_(theta)
                 K1 = prev.dot(prev) / (2 * run.step)
                 over = torch.zeros((), device=dev, dtype=torch.bool)
-            torch.stack([L0.double(), L1.double(), K.double(), K1.double(), over.double()], out=rec[t])
+            torch.stack(
+                [L0.double(), L1.double(), K.double(), K1.double(), over.double()], out=rec[t]
+            )
             K = K1
     out = rec.cpu().numpy()
-    return {"L0": out[:, 0], "L1": out[:, 1], "K0": out[:, 2], "K1": out[:, 3], "capped": out[:, 4],
-            "H0": float(H0)}
+    return {
+        "L0": out[:, 0],
+        "L1": out[:, 1],
+        "K0": out[:, 2],
+        "K1": out[:, 3],
+        "capped": out[:, 4],
+        "H0": float(H0),
+    }
 
 
 def delta_H(res: dict) -> dict:
@@ -150,8 +169,18 @@ def delta_H(res: dict) -> dict:
     return {"consecutive": np.diff(H), "same_batch": res["K1"] + res["L1"] - H}
 
 
-def round_trip(method: str, dt: float, n_steps: int, model, data: DeviceData, *, seed: int, stream: int,
-               batch_size: int, augment: bool) -> float:
+def round_trip(
+    method: str,
+    dt: float,
+    n_steps: int,
+    model,
+    data: DeviceData,
+    *,
+    seed: int,
+    stream: int,
+    batch_size: int,
+    augment: bool,
+) -> float:
     """Normalized round-trip error of seed 000 Fig. 2, through ``dynlab.observables.reversibility_error``.
 
     ``n_steps`` steps forward from rest on batches ``B_1..B_n``, momentum reversed, ``n_steps`` steps

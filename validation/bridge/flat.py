@@ -46,7 +46,9 @@ class FlatParams:
         self.layout, offset = [], 0
         for n, p in named:
             if _dense_span(p.shape, p.stride()) != p.numel():
-                raise ValueError(f"parameter {n} is not dense (shape {tuple(p.shape)}, stride {p.stride()})")
+                raise ValueError(
+                    f"parameter {n} is not dense (shape {tuple(p.shape)}, stride {p.stride()})"
+                )
             self.layout.append((tuple(p.shape), tuple(p.stride()), offset, p.numel()))
             offset += p.numel()
         self.n = offset
@@ -63,7 +65,10 @@ class FlatParams:
         """Parameter-shaped views of a flat vector with this layout."""
         if vec.shape != (self.n,):
             raise ValueError(f"flat vector must have shape ({self.n},); got {tuple(vec.shape)}")
-        return [torch.as_strided(vec, shape, stride, vec.storage_offset() + off) for shape, stride, off, _ in self.layout]
+        return [
+            torch.as_strided(vec, shape, stride, vec.storage_offset() + off)
+            for shape, stride, off, _ in self.layout
+        ]
 
     def segment(self, vec: torch.Tensor, name: str) -> torch.Tensor:
         """The contiguous slice of ``vec`` holding parameter ``name`` (in memory order)."""
@@ -82,7 +87,9 @@ class FlatParams:
         return out
 
 
-def heavy_ball_step(theta, grad, buf, scratch, *, lr: float, momentum: float, weight_decay: float) -> None:
+def heavy_ball_step(
+    theta, grad, buf, scratch, *, lr: float, momentum: float, weight_decay: float
+) -> None:
     """One step of PyTorch's SGD (dampening 0, no Nesterov) on flat vectors, in place.
 
     ``d = g + weight_decay * theta; buf = momentum * buf + d; theta = theta - lr * buf``, in the

@@ -69,16 +69,34 @@ def hvp_operator(model: nn.Module, flat: FlatParams, batches: list):
     return matvec
 
 
-def top_eigenpairs(model, flat: FlatParams, batches: list, k: int, *, max_iter=None, tol=1e-3,
-                   seed=0) -> EigenResult:
+def top_eigenpairs(
+    model, flat: FlatParams, batches: list, k: int, *, max_iter=None, tol=1e-3, seed=0
+) -> EigenResult:
     """Top-k eigenpairs of the fixed-batch Hessian at the current parameters (Lanczos)."""
-    return lanczos_topk(hvp_operator(model, flat, batches), flat.n, k, max_iter=max_iter, tol=tol, seed=seed,
-                        device=flat.theta.device, dtype=flat.theta.dtype, desc="hessian")
+    return lanczos_topk(
+        hvp_operator(model, flat, batches),
+        flat.n,
+        k,
+        max_iter=max_iter,
+        tol=tol,
+        seed=seed,
+        device=flat.theta.device,
+        dtype=flat.theta.dtype,
+        desc="hessian",
+    )
 
 
 @torch.no_grad()
-def loss_surface(model, flat: FlatParams, center: torch.Tensor, dirs: torch.Tensor, xs, ys, batches: list,
-                 autocast) -> np.ndarray:
+def loss_surface(
+    model,
+    flat: FlatParams,
+    center: torch.Tensor,
+    dirs: torch.Tensor,
+    xs,
+    ys,
+    batches: list,
+    autocast,
+) -> np.ndarray:
     """Fixed-batch loss at ``center + x dirs[0] + y dirs[1]`` on the grid ``ys x xs`` (rows: y).
 
     The parameters are restored to ``center`` afterwards.
@@ -92,6 +110,8 @@ def loss_surface(model, flat: FlatParams, center: torch.Tensor, dirs: torch.Tens
                 flat.theta.add_(dirs[1], alpha=float(yv))
                 for x, y in batches:
                     with autocast():
-                        out[i, j] += nn.functional.cross_entropy(model(x).float(), y, reduction="sum")
+                        out[i, j] += nn.functional.cross_entropy(
+                            model(x).float(), y, reduction="sum"
+                        )
     flat.theta.copy_(center)
     return (out / n_total).cpu().numpy()

@@ -24,8 +24,19 @@ from .flat import FlatParams, frozen_bn
 __all__ = ["minibatch_gradients", "noise_covariance"]
 
 
-def minibatch_gradients(model, flat: FlatParams, data: DeviceData, Q: torch.Tensor, *, batch_size: int,
-                        n_batches: int, seed: int, stream: int, augment: bool, autocast) -> dict:
+def minibatch_gradients(
+    model,
+    flat: FlatParams,
+    data: DeviceData,
+    Q: torch.Tensor,
+    *,
+    batch_size: int,
+    n_batches: int,
+    seed: int,
+    stream: int,
+    augment: bool,
+    autocast,
+) -> dict:
     """Projections and norms of ``n_batches`` minibatch gradients at the current parameters.
 
     Returns
@@ -59,8 +70,13 @@ def minibatch_gradients(model, flat: FlatParams, data: DeviceData, Q: torch.Tens
             rec[b, k] = centred.dot(centred)
     flat.zero_grad()
     out = rec.cpu().numpy()
-    return {"proj": out[:, :k], "centred_sqnorm": out[:, k], "mean_sqnorm": float(mean.dot(mean)),
-            "N": data.n, "S": batch_size}
+    return {
+        "proj": out[:, :k],
+        "centred_sqnorm": out[:, k],
+        "mean_sqnorm": float(mean.dot(mean)),
+        "N": data.n,
+        "S": batch_size,
+    }
 
 
 def noise_covariance(res: dict) -> dict:
@@ -79,5 +95,10 @@ def noise_covariance(res: dict) -> dict:
     var_se = np.sqrt(np.maximum(m4 - var**2, 0.0) / M)
     tr = c.sum() / (M - 1)
     tr_se = np.std(c, ddof=1) / np.sqrt(M) * M / (M - 1)
-    return {"qSq": S * fpc * var, "qSq_se": S * fpc * var_se, "trSigma": S * fpc * tr, "trSigma_se": S * fpc * tr_se,
-            "fpc": fpc}
+    return {
+        "qSq": S * fpc * var,
+        "qSq_se": S * fpc * var_se,
+        "trSigma": S * fpc * tr,
+        "trSigma_se": S * fpc * tr_se,
+        "fpc": fpc,
+    }

@@ -22,8 +22,18 @@ from .flat import FlatParams
 from .hessian import fixed_batches, loss_surface, top_eigenpairs
 from .model import ResNet18
 from .noise import minibatch_gradients
-from .train import (STREAM_CONSERVATION, STREAM_ENERGY, STREAM_NOISE, PretrainConfig, Runtime, SGDRun,
-                    build_model, evaluate, pretrain, run_sgd)
+from .train import (
+    STREAM_CONSERVATION,
+    STREAM_ENERGY,
+    STREAM_NOISE,
+    PretrainConfig,
+    Runtime,
+    SGDRun,
+    build_model,
+    evaluate,
+    pretrain,
+    run_sgd,
+)
 
 __all__ = ["EXPERIMENTS", "Context", "needed_phases", "run_phases"]
 
@@ -70,7 +80,9 @@ class Context:
         if self.budget.exhausted:
             raise Interrupted(f"stopped before phase {phase}")
         if phase in ATOMIC and self.budget.deadline is not None and self.budget.steps > 0:
-            raise Interrupted(f"phase {phase} runs in one piece: it starts at the beginning of the next invocation")
+            raise Interrupted(
+                f"phase {phase} runs in one piece: it starts at the beginning of the next invocation"
+            )
 
 
 def theta_star(ctx: Context) -> dict:
@@ -83,20 +95,35 @@ def theta_star(ctx: Context) -> dict:
         model = build_model(width, ctx.rt, sd)
         test_loss, test_acc = evaluate(model, ctx.test, ctx.rt)
         ctx.log(f"theta*: loaded {a.checkpoint} (width {width}): test accuracy {test_acc:.4f}")
-        return {"model": sd, "width": width, "test_acc": test_acc, "test_loss": test_loss, "seconds": None,
-                "history": [], "source": str(a.checkpoint)}
+        return {
+            "model": sd,
+            "width": width,
+            "test_acc": test_acc,
+            "test_loss": test_loss,
+            "seconds": None,
+            "history": [],
+            "source": str(a.checkpoint),
+        }
     done = ctx.state.load("pretrained")
     if done is None:
-        cfg = PretrainConfig(epochs=a.pretrain_epochs, batch_size=a.pretrain_batch_size, lr=a.pretrain_lr,
-                             momentum=0.9, weight_decay=a.pretrain_weight_decay, warmup_epochs=a.pretrain_warmup,
-                             seed=a.seed)
+        cfg = PretrainConfig(
+            epochs=a.pretrain_epochs,
+            batch_size=a.pretrain_batch_size,
+            lr=a.pretrain_lr,
+            momentum=0.9,
+            weight_decay=a.pretrain_weight_decay,
+            warmup_epochs=a.pretrain_warmup,
+            seed=a.seed,
+        )
         done = pretrain(a.width, cfg, ctx.train, ctx.test, ctx.rt, ctx.state, ctx.budget, ctx.log)
         done["source"] = "pretrained in this run"
         ctx.state.save("pretrained", done)
         ctx.state.drop("pretrain_partial")
         target = a.checkpoint if a.checkpoint is not None else a.out / "pretrained.pt"
         save(target, {"model": done["model"], "width": done["width"], "test_acc": done["test_acc"]})
-        ctx.log(f"pretrain: test accuracy {done['test_acc']:.4f} in {done['seconds']:.0f} s; saved {target}")
+        ctx.log(
+            f"pretrain: test accuracy {done['test_acc']:.4f} in {done['seconds']:.0f} s; saved {target}"
+        )
     return done
 
 
@@ -111,19 +138,39 @@ def phase_hessian(ctx: Context, star: dict) -> dict:
     model = build_model(star["width"], ctx.rt, star["model"])
     flat = FlatParams(model)
     batches = fixed_batches(ctx.train, min(a.hessian_samples, ctx.train.n), a.batch_size)
-    eig = top_eigenpairs(model, flat, batches, a.top_k, max_iter=a.lanczos_iters, tol=a.lanczos_tol, seed=a.seed)
+    eig = top_eigenpairs(
+        model, flat, batches, a.top_k, max_iter=a.lanczos_iters, tol=a.lanczos_tol, seed=a.seed
+    )
     ctx.budget.tick(eig.n_matvec)
-    ctx.log(f"hessian: top-{a.top_k} in {eig.seconds:.1f} s, {eig.n_matvec} Hv products; rho_1 = {eig.rho[0]:.4g}, "
-            f"max relative residual {np.max(eig.residuals) / abs(eig.rho[0]):.2e}")
-    return {"rho": torch.as_tensor(eig.rho), "Q": eig.Q.cpu(), "residuals": torch.as_tensor(eig.residuals),
-            "ritz_bounds": torch.as_tensor(eig.ritz_bounds), "n_matvec": eig.n_matvec, "n_iter": eig.n_iter,
-            "seconds": eig.seconds, "samples": sum(len(y) for _, y in batches), "n_params": flat.n}
+    ctx.log(
+        f"hessian: top-{a.top_k} in {eig.seconds:.1f} s, {eig.n_matvec} Hv products; rho_1 = {eig.rho[0]:.4g}, "
+        f"max relative residual {np.max(eig.residuals) / abs(eig.rho[0]):.2e}"
+    )
+    return {
+        "rho": torch.as_tensor(eig.rho),
+        "Q": eig.Q.cpu(),
+        "residuals": torch.as_tensor(eig.residuals),
+        "ritz_bounds": torch.as_tensor(eig.ritz_bounds),
+        "n_matvec": eig.n_matvec,
+        "n_iter": eig.n_iter,
+        "seconds": eig.seconds,
+        "samples": sum(len(y) for _, y in batches),
+        "n_params": flat.n,
+    }
 
 
 def base_run(ctx: Context) -> SGDRun:
     a = ctx.args
-    return SGDRun("base", lr=a.lr, momentum=a.momentum, weight_decay=a.weight_decay, batch_size=a.batch_size,
-                  steps=a.steps, augment=a.augment, seed=a.seed)
+    return SGDRun(
+        "base",
+        lr=a.lr,
+        momentum=a.momentum,
+        weight_decay=a.weight_decay,
+        batch_size=a.batch_size,
+        steps=a.steps,
+        augment=a.augment,
+        seed=a.seed,
+    )
 
 
 def sweep_runs(ctx: Context) -> list[tuple[str, float, SGDRun]]:
@@ -131,11 +178,26 @@ def sweep_runs(ctx: Context) -> list[tuple[str, float, SGDRun]]:
     a = ctx.args
     base = dict(lr=a.lr, momentum=a.momentum, weight_decay=a.weight_decay, batch_size=a.batch_size)
     out = []
-    for key, values in (("lr", a.sweep_lr), ("batch_size", a.sweep_batch_size), ("momentum", a.sweep_momentum)):
+    for key, values in (
+        ("lr", a.sweep_lr),
+        ("batch_size", a.sweep_batch_size),
+        ("momentum", a.sweep_momentum),
+    ):
         for v in values:
             hp = dict(base, **{key: v})
-            out.append((key, v, SGDRun(f"{key}={v:g}", **hp, steps=a.sweep_steps, augment=a.augment,
-                                       seed=a.seed + 1)))
+            out.append(
+                (
+                    key,
+                    v,
+                    SGDRun(
+                        f"{key}={v:g}",
+                        **hp,
+                        steps=a.sweep_steps,
+                        augment=a.augment,
+                        seed=a.seed + 1,
+                    ),
+                )
+            )
     return out
 
 
@@ -143,8 +205,18 @@ def phase_noise(ctx: Context, star: dict, Q: torch.Tensor) -> dict:
     a = ctx.args
     model = build_model(star["width"], ctx.rt, star["model"])
     flat = FlatParams(model)
-    res = minibatch_gradients(model, flat, ctx.train, Q, batch_size=a.batch_size, n_batches=a.noise_batches,
-                              seed=a.seed, stream=STREAM_NOISE, augment=a.augment, autocast=ctx.rt.autocast)
+    res = minibatch_gradients(
+        model,
+        flat,
+        ctx.train,
+        Q,
+        batch_size=a.batch_size,
+        n_batches=a.noise_batches,
+        seed=a.seed,
+        stream=STREAM_NOISE,
+        augment=a.augment,
+        autocast=ctx.rt.autocast,
+    )
     ctx.budget.tick(2 * a.noise_batches)
     return {k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v for k, v in res.items()}
 
@@ -165,7 +237,9 @@ def phase_surface(ctx: Context, star: dict, Q: torch.Tensor, base: dict, proj: l
     center = flat.theta.clone()
     for split, data in (("train", ctx.train), ("test", ctx.test)):
         batches = fixed_batches(data, n, a.batch_size)
-        out[split] = torch.as_tensor(loss_surface(model, flat, center, dirs, xs, ys, batches, ctx.rt.autocast))
+        out[split] = torch.as_tensor(
+            loss_surface(model, flat, center, dirs, xs, ys, batches, ctx.rt.autocast)
+        )
     ctx.budget.tick(2 * a.surface_grid**2)
     return out
 
@@ -174,9 +248,18 @@ def phase_conservation(ctx: Context, star: dict) -> dict:
     a = ctx.args
     model = build_model(star["width"], ctx.rt, star["model"])
     model.train()
-    res = conservation_run(model, ctx.train, lr=a.conservation_lr, momentum=a.conservation_momentum,
-                           weight_decay=a.conservation_weight_decay, batch_size=a.batch_size,
-                           steps=a.conservation_steps, seed=a.seed, stream=STREAM_CONSERVATION, augment=a.augment)
+    res = conservation_run(
+        model,
+        ctx.train,
+        lr=a.conservation_lr,
+        momentum=a.conservation_momentum,
+        weight_decay=a.conservation_weight_decay,
+        batch_size=a.batch_size,
+        steps=a.conservation_steps,
+        seed=a.seed,
+        stream=STREAM_CONSERVATION,
+        augment=a.augment,
+    )
     ctx.budget.tick(a.conservation_steps)
     return {k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v for k, v in res.items()}
 
@@ -213,15 +296,31 @@ def phase_energy(ctx: Context, star: dict) -> dict:
                 res = ctx.state.load(name)
                 if res is None:
                     ctx.stop_if_exhausted(name)
-                    run = EnergyRun(method, float(h), seed=a.seed + seed, steps=a.energy_steps,
-                                    batch_size=a.energy_batch_size, damping=a.damping, cap=a.cap,
-                                    momentum=a.momentum if method == "sgd" else 0.0,
-                                    weight_decay=a.adamw_weight_decay if method == "adamw" else
-                                    (a.weight_decay if method == "sgd" else 0.0))
+                    run = EnergyRun(
+                        method,
+                        float(h),
+                        seed=a.seed + seed,
+                        steps=a.energy_steps,
+                        batch_size=a.energy_batch_size,
+                        damping=a.damping,
+                        cap=a.cap,
+                        momentum=a.momentum if method == "sgd" else 0.0,
+                        weight_decay=a.adamw_weight_decay
+                        if method == "adamw"
+                        else (a.weight_decay if method == "sgd" else 0.0),
+                    )
                     t0 = time.monotonic()
-                    r = energy_run(run, _energy_model(ctx, star, a.seed + seed), ctx.train, augment=True,
-                                   stream=STREAM_ENERGY)
-                    res = {k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v for k, v in r.items()}
+                    r = energy_run(
+                        run,
+                        _energy_model(ctx, star, a.seed + seed),
+                        ctx.train,
+                        augment=True,
+                        stream=STREAM_ENERGY,
+                    )
+                    res = {
+                        k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v
+                        for k, v in r.items()
+                    }
                     res.update(run=asdict(run), seconds=time.monotonic() - t0)
                     ctx.state.save(name, res)
                     ctx.budget.tick(a.energy_steps)
@@ -232,8 +331,17 @@ def phase_energy(ctx: Context, star: dict) -> dict:
         res = ctx.state.load(name)
         if res is None:
             ctx.stop_if_exhausted(name)
-            err = round_trip(method, dt_mid, a.reversibility_steps, _energy_model(ctx, star, a.seed), ctx.train,
-                             seed=a.seed, stream=STREAM_ENERGY, batch_size=a.energy_batch_size, augment=True)
+            err = round_trip(
+                method,
+                dt_mid,
+                a.reversibility_steps,
+                _energy_model(ctx, star, a.seed),
+                ctx.train,
+                seed=a.seed,
+                stream=STREAM_ENERGY,
+                batch_size=a.energy_batch_size,
+                augment=True,
+            )
             res = {"error": err, "dt": dt_mid, "steps": a.reversibility_steps}
             ctx.state.save(name, res)
             ctx.budget.tick(2 * a.reversibility_steps)
@@ -262,17 +370,43 @@ def run_phases(ctx: Context, experiments) -> dict:
             if phase == "hessian":
                 done = phase_hessian(ctx, star)
             elif phase == "base":
-                done = run_sgd(base_run(ctx), star["model"], star["width"], ctx.train, ctx.rt, ctx.state, ctx.budget,
-                               ctx.log, Q=None if Q_dev is None else Q_dev[proj], test=ctx.test,
-                               chunk=a.checkpoint_every)
+                done = run_sgd(
+                    base_run(ctx),
+                    star["model"],
+                    star["width"],
+                    ctx.train,
+                    ctx.rt,
+                    ctx.state,
+                    ctx.budget,
+                    ctx.log,
+                    Q=None if Q_dev is None else Q_dev[proj],
+                    test=ctx.test,
+                    chunk=a.checkpoint_every,
+                )
                 done["projected"] = proj
             elif phase == "sweeps":
                 done = {"runs": []}
                 for key, value, run in sweep_runs(ctx):
-                    r = run_sgd(run, star["model"], star["width"], ctx.train, ctx.rt, ctx.state, ctx.budget, ctx.log,
-                                chunk=a.checkpoint_every)
-                    done["runs"].append({"key": key, "value": value, "record": r["record"], "run": r["run"],
-                                         "seconds": r["seconds"]})
+                    r = run_sgd(
+                        run,
+                        star["model"],
+                        star["width"],
+                        ctx.train,
+                        ctx.rt,
+                        ctx.state,
+                        ctx.budget,
+                        ctx.log,
+                        chunk=a.checkpoint_every,
+                    )
+                    done["runs"].append(
+                        {
+                            "key": key,
+                            "value": value,
+                            "record": r["record"],
+                            "run": r["run"],
+                            "seconds": r["seconds"],
+                        }
+                    )
             elif phase == "noise":
                 done = phase_noise(ctx, star, Q_dev)
             elif phase == "surface":

@@ -24,7 +24,16 @@ from .data import BatchStream, DeviceData
 from .flat import FlatParams, heavy_ball_step
 from .model import ResNet18
 
-__all__ = ["Runtime", "build_model", "evaluate", "pretrain", "SGDRun", "InstrumentedSGD", "run_sgd", "RUN_COLUMNS"]
+__all__ = [
+    "Runtime",
+    "build_model",
+    "evaluate",
+    "pretrain",
+    "SGDRun",
+    "InstrumentedSGD",
+    "run_sgd",
+    "RUN_COLUMNS",
+]
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,9 @@ def build_model(width: int, rt: Runtime, state_dict=None) -> ResNet18:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: DeviceData, rt: Runtime, batch_size: int = 1000) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module, data: DeviceData, rt: Runtime, batch_size: int = 1000
+) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model`` (eval mode: running BN statistics) on ``data``."""
     was = model.training
     model.eval()
@@ -97,8 +108,16 @@ def _lr_at(step: int, total: int, warmup: int, peak: float) -> float:
 STREAM_PRETRAIN, STREAM_RESUME, STREAM_NOISE, STREAM_ENERGY, STREAM_CONSERVATION = range(5)
 
 
-def pretrain(width, cfg: PretrainConfig, train: DeviceData, test: DeviceData, rt: Runtime,
-             state: StateDir, budget: Budget, log) -> dict:
+def pretrain(
+    width,
+    cfg: PretrainConfig,
+    train: DeviceData,
+    test: DeviceData,
+    rt: Runtime,
+    state: StateDir,
+    budget: Budget,
+    log,
+) -> dict:
     """Train a ResNet-18 from scratch with augmentation; returns ``{"model": state_dict, ...}``.
 
     Resumable at any step: the checkpoint ``pretrain_partial`` holds the model, the optimizer
@@ -106,8 +125,14 @@ def pretrain(width, cfg: PretrainConfig, train: DeviceData, test: DeviceData, rt
     """
     torch.manual_seed(cfg.seed)
     model = build_model(width, rt)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
-                          weight_decay=cfg.weight_decay, foreach=True)
+    opt = torch.optim.SGD(
+        model.parameters(),
+        lr=cfg.lr,
+        momentum=cfg.momentum,
+        nesterov=True,
+        weight_decay=cfg.weight_decay,
+        foreach=True,
+    )
     stream = BatchStream(train, cfg.batch_size, seed=cfg.seed, stream=STREAM_PRETRAIN, augment=True)
     spe = stream.steps_per_epoch
     total, warmup = cfg.epochs * spe, int(round(cfg.warmup_epochs * spe))
@@ -123,8 +148,16 @@ def pretrain(width, cfg: PretrainConfig, train: DeviceData, test: DeviceData, rt
     loss_sum = torch.zeros((), device=rt.device)
 
     def checkpoint():
-        state.save("pretrain_partial", {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                                        "seconds": seconds + time.monotonic() - t0, "history": history})
+        state.save(
+            "pretrain_partial",
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "step": step,
+                "seconds": seconds + time.monotonic() - t0,
+                "history": history,
+            },
+        )
 
     bar = progress(total=total, desc="pretrain", unit="step")
     bar.update(step)
@@ -146,17 +179,32 @@ def pretrain(width, cfg: PretrainConfig, train: DeviceData, test: DeviceData, rt
         bar.update()
         if step % spe == 0:
             test_loss, test_acc = evaluate(model, test, rt)
-            history.append({"epoch": step // spe, "train_loss": float(loss_sum) / spe, "test_loss": test_loss,
-                            "test_acc": test_acc})
+            history.append(
+                {
+                    "epoch": step // spe,
+                    "train_loss": float(loss_sum) / spe,
+                    "test_loss": test_loss,
+                    "test_acc": test_acc,
+                }
+            )
             loss_sum.zero_()
-            log(f"pretrain epoch {step // spe}/{cfg.epochs}: train loss {history[-1]['train_loss']:.4f}, "
-                f"test acc {test_acc:.4f}")
+            log(
+                f"pretrain epoch {step // spe}/{cfg.epochs}: train loss {history[-1]['train_loss']:.4f}, "
+                f"test acc {test_acc:.4f}"
+            )
             checkpoint()
     bar.close()
     seconds += time.monotonic() - t0
     test_loss, test_acc = evaluate(model, test, rt)
-    return {"model": model.state_dict(), "width": width, "test_acc": test_acc, "test_loss": test_loss,
-            "seconds": seconds, "history": history, "config": asdict(cfg)}
+    return {
+        "model": model.state_dict(),
+        "width": width,
+        "test_acc": test_acc,
+        "test_loss": test_loss,
+        "seconds": seconds,
+        "history": history,
+        "config": asdict(cfg),
+    }
 
 
 @dataclass(frozen=True)
@@ -210,20 +258,40 @@ class InstrumentedSGD:
         flat.zero_grad()
         loss.backward()
         self.prev.copy_(flat.theta)
-        heavy_ball_step(flat.theta, flat.grad, self.buf, self.scratch, lr=r.lr, momentum=r.momentum,
-                        weight_decay=r.weight_decay)
+        heavy_ball_step(
+            flat.theta,
+            flat.grad,
+            self.buf,
+            self.scratch,
+            lr=r.lr,
+            momentum=r.momentum,
+            weight_decay=r.weight_decay,
+        )
         self.prev.sub_(flat.theta)  # -(theta_{k+1} - theta_k), exact (Sterbenz) for small steps
         torch.sub(flat.theta, self.theta_star, out=self.D)
-        torch.stack([loss.detach().float(), self.prev.dot(self.prev), self.D.dot(self.D)], out=row[:3])
+        torch.stack(
+            [loss.detach().float(), self.prev.dot(self.prev), self.D.dot(self.D)], out=row[:3]
+        )
         if self.Q is not None:
             m = self.Q.shape[0]
             torch.mv(self.Q, self.D, out=row[3 : 3 + m])
             torch.mv(self.Q, self.buf, out=row[3 + m :])
 
 
-def run_sgd(run: SGDRun, theta_star: dict, width: int, train: DeviceData, rt: Runtime, state: StateDir,
-            budget: Budget, log, *, Q: torch.Tensor | None = None, test: DeviceData | None = None,
-            chunk: int = 500) -> dict:
+def run_sgd(
+    run: SGDRun,
+    theta_star: dict,
+    width: int,
+    train: DeviceData,
+    rt: Runtime,
+    state: StateDir,
+    budget: Budget,
+    log,
+    *,
+    Q: torch.Tensor | None = None,
+    test: DeviceData | None = None,
+    chunk: int = 500,
+) -> dict:
     """Resume SGD from ``theta_star`` and record the observables of every step on the device.
 
     Parameters
@@ -257,14 +325,24 @@ def run_sgd(run: SGDRun, theta_star: dict, width: int, train: DeviceData, rt: Ru
         sgd.buf.copy_(part["buf"])
         start, rows, seconds = part["step"], [part["record"]], part["seconds"]
         log(f"run {run.name}: resuming at step {start}/{run.steps}")
-    stream = BatchStream(train, run.batch_size, seed=run.seed, stream=STREAM_RESUME, augment=run.augment)
+    stream = BatchStream(
+        train, run.batch_size, seed=run.seed, stream=STREAM_RESUME, augment=run.augment
+    )
     rec = torch.empty(chunk, sgd.ncol, device=rt.device, dtype=torch.float32)
     t0 = time.monotonic()
 
     def flush(k, n):
         rows.append(rec[:n].double().cpu())
-        state.save(f"run_{run.name}_partial", {"model": model.state_dict(), "buf": sgd.buf, "step": k,
-                                               "record": torch.cat(rows), "seconds": seconds + time.monotonic() - t0})
+        state.save(
+            f"run_{run.name}_partial",
+            {
+                "model": model.state_dict(),
+                "buf": sgd.buf,
+                "step": k,
+                "record": torch.cat(rows),
+                "seconds": seconds + time.monotonic() - t0,
+            },
+        )
         rows[:] = [torch.cat(rows)]
 
     bar = progress(total=run.steps, desc=f"run {run.name}", unit="step")

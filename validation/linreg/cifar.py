@@ -139,5 +139,7 @@ def load_cifar10_train(root, n_samples: int | None = None) -> tuple[np.ndarray, 
         keep = np.sort(np.random.default_rng(0).permutation(len(labels))[:n_samples])
         rows, labels = rows[keep], labels[keep]
     if labels.size and (labels.min() < 0 or labels.max() >= len(CLASSES)):
-        raise ValueError(f"CIFAR-10 labels must lie in [0, 10); got range [{labels.min()}, {labels.max()}]")
+        raise ValueError(
+            f"CIFAR-10 labels must lie in [0, 10); got range [{labels.min()}, {labels.max()}]"
+        )
     return rows.astype(np.float64) / 255.0, labels, kind

@@ -18,7 +18,12 @@ import numpy as np
 from dynlab.progress import progress
 
 from .estimate import path_average, per_step
-from .measure import displacement_estimates, exponent_estimate, projection_curves, stationary_estimates
+from .measure import (
+    displacement_estimates,
+    exponent_estimate,
+    projection_curves,
+    stationary_estimates,
+)
 from .predict import fitted_exponent, mean_projection, phase_space_model, stationary_predictions
 from .simulate import KINDS, stationary_run, transient_run
 
@@ -90,14 +95,27 @@ def run_setting(setup, momentum: float, sizes: Sizes, seed: int, index: int) -> 
     }
     for curve in ("exact", "sde"):
         D = out[f"displacement_{curve}"]
-        out[f"exponent_by_length_{curve}"] = np.array([fitted_exponent(steps[:n], D[:n]) for n in lengths])
+        out[f"exponent_by_length_{curve}"] = np.array(
+            [fitted_exponent(steps[:n], D[:n]) for n in lengths]
+        )
     for j, kind in enumerate(KINDS):
-        rec = stationary_run(setup, sgd, kind, n_paths=sizes.paths, n_steps=sizes.steps, burn_in=burn,
-                             basis=basis, seed=seed, keys=(index, j, 0))
+        rec = stationary_run(
+            setup,
+            sgd,
+            kind,
+            n_paths=sizes.paths,
+            n_steps=sizes.steps,
+            burn_in=burn,
+            basis=basis,
+            seed=seed,
+            keys=(index, j, 0),
+        )
         out["measured"][kind] = stationary_estimates(rec, loss_mu, mu_proj)
         out["lags"][kind] = displacement_estimates(rec, sizes.lags)
         out["displacement"][kind] = per_step(rec.Delta2)
-        out["exponent_by_length"][kind] = [exponent_estimate(rec, n, sizes.jackknife_groups) for n in lengths]
+        out["exponent_by_length"][kind] = [
+            exponent_estimate(rec, n, sizes.jackknife_groups) for n in lengths
+        ]
         if kind == "gaussian":
             out["samples"] = {
                 "theta_last": rec.proj_theta[-1] - mu_proj,
@@ -106,8 +124,16 @@ def run_setting(setup, momentum: float, sizes: Sizes, seed: int, index: int) -> 
                 "v_path": rec.proj_v[:, 0].copy(),
             }
         del rec
-        trec = transient_run(setup, sgd, kind, n_paths=sizes.transient_paths, n_steps=sizes.transient_steps,
-                             basis=basis[:, :1], seed=seed, keys=(index, j, 1))
+        trec = transient_run(
+            setup,
+            sgd,
+            kind,
+            n_paths=sizes.transient_paths,
+            n_steps=sizes.transient_steps,
+            basis=basis[:, :1],
+            seed=seed,
+            keys=(index, j, 1),
+        )
         out["transient"][kind] = projection_curves(trec)
     k = np.arange(sizes.transient_steps + 1)
     out["transient_steps"] = k
@@ -153,8 +179,17 @@ def run_sweeps(setup, sizes: Sizes, seed: int) -> dict:
             }
             burn = burn_in_steps(sgd, sizes.burn_in_cap)
             for j, kind in enumerate(KINDS):
-                rec = stationary_run(setup, sgd, kind, n_paths=sizes.sweep_paths, n_steps=sizes.sweep_steps,
-                                     burn_in=burn, basis=None, seed=seed, keys=(100 + a, i, j))
+                rec = stationary_run(
+                    setup,
+                    sgd,
+                    kind,
+                    n_paths=sizes.sweep_paths,
+                    n_steps=sizes.sweep_steps,
+                    burn_in=burn,
+                    basis=None,
+                    seed=seed,
+                    keys=(100 + a, i, j),
+                )
                 point["speed"][kind] = path_average(rec.delta2)
                 point["exponent"][kind] = exponent_estimate(rec, fit.size, sizes.jackknife_groups)
             points.append(point)

@@ -21,7 +21,10 @@ __all__ = [
     "velocity_figure",
 ]
 
-SIM = {"gaussian": ("black", "simulation, Gaussian noise"), "minibatch": ("tab:green", "simulation, minibatches")}
+SIM = {
+    "gaussian": ("black", "simulation, Gaussian noise"),
+    "minibatch": ("tab:green", "simulation, minibatches"),
+}
 EXACT = dict(color="tab:blue", lw=1.6, label="exact recursion")
 SDE = dict(color="tab:red", lw=1.6, ls="--", label="SDE (seed 003)")
 #: Radius of the 95% region of a 2-D Gaussian in Mahalanobis units: sqrt(-2 log 0.05).
@@ -44,11 +47,19 @@ def mean_trajectory_figure(settings, setup):
     for row, s in zip(axes, settings):
         k = s["transient_steps"]
         pred = s["transient_predicted"]
-        for ax, var, name in ((row[0], "theta", "position $\\langle\\theta_k, q_1\\rangle$"),
-                              (row[1], "v", "velocity $\\langle v_k, q_1\\rangle$")):
+        for ax, var, name in (
+            (row[0], "theta", "position $\\langle\\theta_k, q_1\\rangle$"),
+            (row[1], "v", "velocity $\\langle v_k, q_1\\rangle$"),
+        ):
             x0 = pred[f"{var}_exact"][0]
             g = s["transient"]["gaussian"]
-            ax.plot(k, np.r_[x0, g[f"{var}_path"]], color="0.7", lw=0.8, label="one path (Gaussian noise)")
+            ax.plot(
+                k,
+                np.r_[x0, g[f"{var}_path"]],
+                color="0.7",
+                lw=0.8,
+                label="one path (Gaussian noise)",
+            )
             for kind, curves in s["transient"].items():
                 color, label = SIM[kind]
                 m, se = np.r_[x0, curves[f"{var}_mean"]], np.r_[0.0, curves[f"{var}_se"]]
@@ -58,10 +69,16 @@ def mean_trajectory_figure(settings, setup):
             ax.plot(k, pred[f"{var}_sde"], **{**SDE, "lw": 1.2, "label": "eq. 5 (SDE mean)"})
             ax.set_xlabel("step k")
             ax.set_ylabel(name)
-            ax.set_title(f"{_beta(s)}: {'velocity' if var == 'v' else 'position'} on the top eigenvector q$_1$")
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
-    fig.suptitle(f"Mean trajectory from $\\theta_0$ = 0, $v_0$ = 0 ({setup.name}, lr {setup.lr:g}, batch "
-                 f"{setup.batch_size}; seed 003 Fig. 2)")
+            ax.set_title(
+                f"{_beta(s)}: {'velocity' if var == 'v' else 'position'} on the top eigenvector q$_1$"
+            )
+    fig.legend(
+        *axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8
+    )
+    fig.suptitle(
+        f"Mean trajectory from $\\theta_0$ = 0, $v_0$ = 0 ({setup.name}, lr {setup.lr:g}, batch "
+        f"{setup.batch_size}; seed 003 Fig. 2)"
+    )
     return fig
 
 
@@ -73,8 +90,13 @@ def phase_portrait_figure(settings, setup):
         sgd = s["model"]
         for col, (ax, i) in enumerate(zip(row, (0, low))):
             x, v = s["samples"]["theta_last"][:, col], s["samples"]["v_last"][:, col]
-            ax.scatter(x, v, s=2, color="0.45", lw=0, label="paths at the last step (Gaussian noise)")
-            path_x, path_v = s["samples"]["theta_path"][:200, col], s["samples"]["v_path"][:200, col]
+            ax.scatter(
+                x, v, s=2, color="0.45", lw=0, label="paths at the last step (Gaussian noise)"
+            )
+            path_x, path_v = (
+                s["samples"]["theta_path"][:200, col],
+                s["samples"]["v_path"][:200, col],
+            )
             ax.plot(path_x, path_v, color="black", lw=0.6, label=f"one path, {len(path_x)} steps")
             Ce = plane_cov(sgd, i, i, exact=True, plane="phase")
             Cs = plane_cov(sgd, i, i, exact=False, plane="phase")
@@ -90,16 +112,24 @@ def phase_portrait_figure(settings, setup):
             # no streamlines in the innermost 10% of the 95% region, where they would only circle
             inner = ou.modified_potential(G) * ou.kappa < 0.5 * (0.1 * R95) ** 2
             U, V = (np.ma.masked_where(inner, J[..., c]) for c in (0, 1))
-            ax.streamplot(gx, gy, U, V, color="orange", density=0.5, linewidth=0.6, arrowsize=0.8, zorder=0)
+            ax.streamplot(
+                gx, gy, U, V, color="orange", density=0.5, linewidth=0.6, arrowsize=0.8, zorder=0
+            )
             ax.ticklabel_format(style="sci", scilimits=(-3, 3))
             ax.set_xlim(-hx, hx)
             ax.set_ylim(-hy, hy)
             ax.set_xlabel(f"$\\langle\\theta - \\mu, q_{{{i + 1}}}\\rangle$")
             ax.set_ylabel(f"$\\langle v, q_{{{i + 1}}}\\rangle$")
-            ax.set_title(f"{_beta(s)}, q$_{{{i + 1}}}$ ($\\rho$ = {sgd.rho[i]:.3g}); orange: current $J_{{ss}}$",
-                         fontsize=9)
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8)
-    fig.suptitle("Phase-space portraits: stationary law and probability current (seed 003 eq. 8, Fig. 5)")
+            ax.set_title(
+                f"{_beta(s)}, q$_{{{i + 1}}}$ ($\\rho$ = {sgd.rho[i]:.3g}); orange: current $J_{{ss}}$",
+                fontsize=9,
+            )
+    fig.legend(
+        *axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8
+    )
+    fig.suptitle(
+        "Phase-space portraits: stationary law and probability current (seed 003 eq. 8, Fig. 5)"
+    )
     return fig
 
 
@@ -112,9 +142,15 @@ def sweep_figure(sweeps, setup):
         points = sweeps[axis]
         x = np.array([p["value"] for p in points], dtype=np.float64)
         ex_speed = np.array([p["speed_exact"] for p in points])
-        rows = (("speed", 1.0, "speed E$\\|\\theta_{k+1}-\\theta_k\\|^2$"),
-                ("speed", ex_speed, "speed / exact prediction - 1 (%)"),
-                ("exponent", 1.0, f"exponent c (fit on steps {sweeps['fit_steps'] // 3 + 1}-{sweeps['fit_steps']})"))
+        rows = (
+            ("speed", 1.0, "speed E$\\|\\theta_{k+1}-\\theta_k\\|^2$"),
+            ("speed", ex_speed, "speed / exact prediction - 1 (%)"),
+            (
+                "exponent",
+                1.0,
+                f"exponent c (fit on steps {sweeps['fit_steps'] // 3 + 1}-{sweeps['fit_steps']})",
+            ),
+        )
         for row, (q, norm, ylabel) in enumerate(rows):
             ax = axes[row, col]
             rel = row == 1
@@ -123,16 +159,28 @@ def sweep_figure(sweeps, setup):
                 return 100.0 * (np.asarray(y) / norm - 1.0) if rel else np.asarray(y)
 
             ax.plot(x, tr([p[f"{q}_exact"] for p in points]), marker=".", **EXACT)
-            ax.plot(x, tr([p[f"{q}_sde"] for p in points]), marker=".",
-                    **{**SDE, "label": "SDE (eq. 12)" if q == "speed" else SDE["label"]})
+            ax.plot(
+                x,
+                tr([p[f"{q}_sde"] for p in points]),
+                marker=".",
+                **{**SDE, "label": "SDE (eq. 12)" if q == "speed" else SDE["label"]},
+            )
             for n, kind in enumerate(points[0][q]):
                 color, label = SIM[kind]
                 shift = 1.0 + 0.03 * (n - 0.5) if axis != "momentum" else 1.0
                 m = np.array([p[q][kind].value for p in points])
                 e = np.array([p[q][kind].stderr for p in points])
                 scale = 100.0 / norm if rel else 1.0
-                ax.errorbar(x * shift, tr(m), yerr=2 * e * scale, fmt="o", ms=3, color=color, capsize=2,
-                            label=f"{label} ($\\pm$ 2 s.e.)")
+                ax.errorbar(
+                    x * shift,
+                    tr(m),
+                    yerr=2 * e * scale,
+                    fmt="o",
+                    ms=3,
+                    color=color,
+                    capsize=2,
+                    label=f"{label} ($\\pm$ 2 s.e.)",
+                )
             if axis != "momentum":
                 ax.set_xscale("log", base=2)
             if row == 0 and axis != "momentum":
@@ -142,7 +190,9 @@ def sweep_figure(sweeps, setup):
             ax.set_xlabel(labels[axis])
             ax.set_ylabel(ylabel)
         axes[0, col].set_title(f"varying {labels[axis]}")
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8)
+    fig.legend(
+        *axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8
+    )
     base = f"lr {setup.lr:g}, batch {setup.batch_size}, momentum {setup.momenta[0]:g}"
     fig.suptitle(f"Sweeps around {base}: stationary speed and diffusion exponent (seed 003 Fig. 6)")
     return fig
@@ -166,16 +216,35 @@ def displacement_figure(settings):
         ax.plot(k, s["displacement_eq13"], color="tab:purple", lw=0.8, ls=ls, zorder=1)
         L = s["lengths"]
         for n, (kind, ests) in enumerate(s["exponent_by_length"].items()):
-            bx.errorbar(L * (1.0 + 0.03 * (n - 0.5)), [e.value for e in ests], yerr=[2 * e.stderr for e in ests],
-                        fmt="os^"[n_s % 3], ms=3, color=SIM[kind][0], capsize=2, ls="none")
+            bx.errorbar(
+                L * (1.0 + 0.03 * (n - 0.5)),
+                [e.value for e in ests],
+                yerr=[2 * e.stderr for e in ests],
+                fmt="os^"[n_s % 3],
+                ms=3,
+                color=SIM[kind][0],
+                capsize=2,
+                ls="none",
+            )
         bx.plot(L, s["exponent_by_length_exact"], color=EXACT["color"], lw=1.2, ls=ls, marker=".")
         bx.plot(L, s["exponent_by_length_sde"], color=SDE["color"], lw=1.0, ls=ls, marker=".")
     sources = [Line2D([], [], color=c, label=lab) for c, lab in SIM.values()] + [
         Line2D([], [], color=EXACT["color"], label="exact recursion"),
         Line2D([], [], color=SDE["color"], label="SDE (seed 003 eq. 4)"),
-        Line2D([], [], color="tab:purple", label="paper's eq. 13 (left only)")]
-    momenta = [Line2D([], [], color="0.3", ls=styles[i % len(styles)], marker="os^"[i % 3], ms=3, label=_beta(s))
-               for i, s in enumerate(settings)]
+        Line2D([], [], color="tab:purple", label="paper's eq. 13 (left only)"),
+    ]
+    momenta = [
+        Line2D(
+            [],
+            [],
+            color="0.3",
+            ls=styles[i % len(styles)],
+            marker="os^"[i % 3],
+            ms=3,
+            label=_beta(s),
+        )
+        for i, s in enumerate(settings)
+    ]
     ax.legend(handles=sources + momenta, fontsize=7, loc="lower right")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -196,7 +265,7 @@ def displacement_figure(settings):
 def _plane_limits(C, equal: bool):
     """Half-widths of a plot around a 2-D Gaussian's 95% region (equal or per-axis)."""
     h = 1.3 * R95 * np.sqrt(np.diag(C))
-    return (np.full(2, h.max()) if equal else h)
+    return np.full(2, h.max()) if equal else h
 
 
 def _contours(ax, X, Y, Z, color):
@@ -219,7 +288,9 @@ def _plane_figure(s, setup, var: str, forms, *, equal: bool, n_path: int):
     sym = "\\theta - \\mu" if var == "theta" else "v"
     for ax, (form, color, title) in zip(axes, forms):
         _contours(ax, X, Y, form(X, Y), color)
-        ax.scatter(last[:, 0], last[:, 1], s=2, color="0.45", lw=0, label="all paths at the last step")
+        ax.scatter(
+            last[:, 0], last[:, 1], s=2, color="0.45", lw=0, label="all paths at the last step"
+        )
         ax.plot(path[:, 0], path[:, 1], color="black", lw=0.5, label=f"one path, {len(path)} steps")
         ex, ey = _ellipse(C_ex)
         ax.plot(ex, ey, **{**EXACT, "label": "95% region, exact"})
@@ -239,27 +310,49 @@ def isotropy_figure(s, setup):
     """Seed 003 Fig. 3: the position trajectory on (q_1, q_low) over the training loss and the modified loss."""
     sgd, low = s["model"], setup.low_mode
     P = np.linalg.inv(plane_cov(sgd, 0, low, exact=False, plane="theta"))
-    forms = ((lambda X, Y: 0.5 * (sgd.rho[0] * X**2 + sgd.rho[low] * Y**2), "tab:cyan",
-              "contours: training loss $L(\\theta) - L(\\mu)$"),
-             (lambda X, Y: 0.5 * (P[0, 0] * X**2 + 2 * P[0, 1] * X * Y + P[1, 1] * Y**2), "tab:cyan",
-              "contours: modified loss $\\kappa\\Psi_\\theta$ (SDE, eq. 10)"))
+    forms = (
+        (
+            lambda X, Y: 0.5 * (sgd.rho[0] * X**2 + sgd.rho[low] * Y**2),
+            "tab:cyan",
+            "contours: training loss $L(\\theta) - L(\\mu)$",
+        ),
+        (
+            lambda X, Y: 0.5 * (P[0, 0] * X**2 + 2 * P[0, 1] * X * Y + P[1, 1] * Y**2),
+            "tab:cyan",
+            "contours: modified loss $\\kappa\\Psi_\\theta$ (SDE, eq. 10)",
+        ),
+    )
     fig = _plane_figure(s, setup, "theta", forms, equal=True, n_path=300)
     r = s["measured"]["gaussian"]["isotropy"]
-    fig.suptitle(f"Position at stationarity, {_beta(s)} (Fig. 3): Var q$_{{{low + 1}}}$ / Var q$_1$ = {r.value:.3f} "
-                 f"$\\pm$ {r.stderr:.3f} (training loss's Gibbs law: {sgd.rho[0] / sgd.rho[low]:.1f})", fontsize=10)
+    fig.suptitle(
+        f"Position at stationarity, {_beta(s)} (Fig. 3): Var q$_{{{low + 1}}}$ / Var q$_1$ = {r.value:.3f} "
+        f"$\\pm$ {r.stderr:.3f} (training loss's Gibbs law: {sgd.rho[0] / sgd.rho[low]:.1f})",
+        fontsize=10,
+    )
     return fig
 
 
 def velocity_figure(s, setup):
     """Seed 003 Fig. 4: the velocity on (q_1, q_low): inverse-Hessian contours of Psi_v vs the Hessian's."""
     sgd, low = s["model"], setup.low_mode
-    forms = ((lambda X, Y: 0.5 * (X**2 / sgd.rho[0] + Y**2 / sgd.rho[low]), "tab:purple",
-              "contours of $v^T H^{-1} v$ ($\\Psi_v$, eq. 46)"),
-             (lambda X, Y: 0.5 * (sgd.rho[0] * X**2 + sgd.rho[low] * Y**2), "0.5",
-              "contours of $v^T H v$ (training-loss curvature)"))
+    forms = (
+        (
+            lambda X, Y: 0.5 * (X**2 / sgd.rho[0] + Y**2 / sgd.rho[low]),
+            "tab:purple",
+            "contours of $v^T H^{-1} v$ ($\\Psi_v$, eq. 46)",
+        ),
+        (
+            lambda X, Y: 0.5 * (sgd.rho[0] * X**2 + sgd.rho[low] * Y**2),
+            "0.5",
+            "contours of $v^T H v$ (training-loss curvature)",
+        ),
+    )
     fig = _plane_figure(s, setup, "v", forms, equal=False, n_path=100)
     r = s["measured"]["gaussian"]["velocity_shape"]
-    fig.suptitle(f"Velocity at stationarity, {_beta(s)} (Fig. 4; axes scaled separately): Var q$_{{{low + 1}}}$ / "
-                 f"Var q$_1$ = {r.value:.4f} $\\pm$ {r.stderr:.4f}, $\\rho_{{{low + 1}}}/\\rho_1$ = "
-                 f"{sgd.rho[low] / sgd.rho[0]:.4f}", fontsize=10)
+    fig.suptitle(
+        f"Velocity at stationarity, {_beta(s)} (Fig. 4; axes scaled separately): Var q$_{{{low + 1}}}$ / "
+        f"Var q$_1$ = {r.value:.4f} $\\pm$ {r.stderr:.4f}, $\\rho_{{{low + 1}}}/\\rho_1$ = "
+        f"{sgd.rho[low] / sgd.rho[0]:.4f}",
+        fontsize=10,
+    )
     return fig

@@ -12,7 +12,12 @@ import numpy as np
 from .estimate import Estimate, jackknife, path_average, per_step, ratio_of_averages
 from .predict import fitted_exponent
 
-__all__ = ["stationary_estimates", "displacement_estimates", "exponent_estimate", "projection_curves"]
+__all__ = [
+    "stationary_estimates",
+    "displacement_estimates",
+    "exponent_estimate",
+    "projection_curves",
+]
 
 
 def stationary_estimates(rec, loss_at_mu: float, mu_proj) -> dict[str, Estimate]:
@@ -59,6 +64,10 @@ def projection_curves(rec, i: int = 0) -> dict[str, np.ndarray]:
     th_mean, th_se = per_step(rec.proj_theta[..., i])
     v_mean, v_se = per_step(rec.proj_v[..., i])
     return {
-        "theta_mean": th_mean, "theta_se": th_se, "v_mean": v_mean, "v_se": v_se,
-        "theta_path": rec.proj_theta[:, 0, i].copy(), "v_path": rec.proj_v[:, 0, i].copy(),
+        "theta_mean": th_mean,
+        "theta_se": th_se,
+        "v_mean": v_mean,
+        "v_se": v_se,
+        "theta_path": rec.proj_theta[:, 0, i].copy(),
+        "v_path": rec.proj_v[:, 0, i].copy(),
     }

@@ -73,7 +73,11 @@ def phase_space_model(setup, *, lr: float, momentum: float, batch_size: int) -> 
     Raises ``StabilityRegionError`` when lr is beyond the stability limit.
     """
     return SGDPhaseSpace(
-        setup.problem.H, setup.problem.b, lr=lr, momentum=momentum, batch_size=batch_size,
+        setup.problem.H,
+        setup.problem.b,
+        lr=lr,
+        momentum=momentum,
+        batch_size=batch_size,
         noise_cov=setup.noise_cov(batch_size),
     )
 
@@ -83,7 +87,9 @@ def _sigma(sgd: SGDPhaseSpace, i: int, j: int) -> float:
 
 
 def _hyper(sgd: SGDPhaseSpace) -> dict:
-    return dict(lr=sgd.lr, momentum=sgd.momentum, weight_decay=sgd.weight_decay, batch_size=sgd.batch_size)
+    return dict(
+        lr=sgd.lr, momentum=sgd.momentum, weight_decay=sgd.weight_decay, batch_size=sgd.batch_size
+    )
 
 
 def plane_cov(sgd: SGDPhaseSpace, i: int, j: int, *, exact: bool, plane: str) -> np.ndarray:
@@ -96,13 +102,17 @@ def plane_cov(sgd: SGDPhaseSpace, i: int, j: int, *, exact: bool, plane: str) ->
     """
     h = _hyper(sgd)
     if plane == "phase":
-        tt, tv, vt, vv = modes.stationary_mode_covariances(sgd.rho[i], sgd.rho[i], _sigma(sgd, i, i), exact=exact, **h)
+        tt, tv, vt, vv = modes.stationary_mode_covariances(
+            sgd.rho[i], sgd.rho[i], _sigma(sgd, i, i), exact=exact, **h
+        )
         return np.array([[tt, tv], [vt, vv]], dtype=np.float64)
     idx = 0 if plane == "theta" else 3
     C = np.empty((2, 2))
     for a, ia in enumerate((i, j)):
         for b, ib in enumerate((i, j)):
-            blocks = modes.stationary_mode_covariances(sgd.rho[ia], sgd.rho[ib], _sigma(sgd, ia, ib), exact=exact, **h)
+            blocks = modes.stationary_mode_covariances(
+                sgd.rho[ia], sgd.rho[ib], _sigma(sgd, ia, ib), exact=exact, **h
+            )
             C[a, b] = blocks[idx]
     return 0.5 * (C + C.T)
 
@@ -138,7 +148,9 @@ def stationary_predictions(sgd: SGDPhaseSpace, low: int) -> dict[str, Pair]:
     ex = {e: plane_cov(sgd, 0, 0, exact=e, plane="phase") for e in (True, False)}
     lo = {e: plane_cov(sgd, low, low, exact=e, plane="phase") for e in (True, False)}
     out["speed"] = Pair(sgd.speed(exact=True), sgd.speed(exact=False))
-    out["potential"] = Pair(sgd.equipartition(exact=True).potential, sgd.equipartition(exact=False).potential)
+    out["potential"] = Pair(
+        sgd.equipartition(exact=True).potential, sgd.equipartition(exact=False).potential
+    )
     out["var_theta_1"] = Pair(ex[True][0, 0], ex[False][0, 0])
     out["var_theta_low"] = Pair(lo[True][0, 0], lo[False][0, 0])
     out["var_v_1"] = Pair(ex[True][1, 1], ex[False][1, 1])
@@ -165,4 +177,8 @@ def fitted_exponent(steps, curve) -> float:
     Applied to a predicted ``E||Delta_k||^2`` it is the predicted value of the exponent the
     simulation's fit returns (the same fit on the same window).
     """
-    return float(fit_power_law(np.asarray(steps, dtype=np.float64), np.asarray(curve), window="last_two_thirds").c)
+    return float(
+        fit_power_law(
+            np.asarray(steps, dtype=np.float64), np.asarray(curve), window="last_two_thirds"
+        ).c
+    )

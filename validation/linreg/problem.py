@@ -91,12 +91,22 @@ class Setup:
         the zoo factors the noise covariance once per problem)."""
         if batch_size not in self._gaussian:
             p = self.problem
-            self._gaussian[batch_size] = QuadraticProblem(p.H, p.b, noise_cov=self.noise_cov(batch_size), c=p.c)
+            self._gaussian[batch_size] = QuadraticProblem(
+                p.H, p.b, noise_cov=self.noise_cov(batch_size), c=p.c
+            )
         return self._gaussian[batch_size]
 
 
-def synthetic_setup(*, d: int = 64, n_samples: int = 4096, noise_std: float = 0.1, lr: float = 0.15,
-                    batch_size: int = 128, momenta=(0.9, 0.99), seed: int = 0) -> Setup:
+def synthetic_setup(
+    *,
+    d: int = 64,
+    n_samples: int = 4096,
+    noise_std: float = 0.1,
+    lr: float = 0.15,
+    batch_size: int = 128,
+    momenta=(0.9, 0.99),
+    seed: int = 0,
+) -> Setup:
     """The embedded default: :func:`dynlab.models.synthetic_regression` (no download).
 
     Inputs with power-law variances ``j^{-1}`` (condition number about d) in a random basis, a
@@ -121,8 +131,16 @@ def synthetic_setup(*, d: int = 64, n_samples: int = 4096, noise_std: float = 0.
     )
 
 
-def cifar_setup(root, *, column: int = 0, n_samples: int | None = None, lr: float = 1e-5,
-                batch_size: int = 512, momenta=(0.9, 0.99), low_mode: int = 29) -> Setup:
+def cifar_setup(
+    root,
+    *,
+    column: int = 0,
+    n_samples: int | None = None,
+    lr: float = 1e-5,
+    batch_size: int = 512,
+    momenta=(0.9, 0.99),
+    low_mode: int = 29,
+) -> Setup:
     """The seed-003 Fig. 2 experiment: linear regression of one one-hot column of CIFAR-10.
 
     Inputs are pixels / 255 in [0, 1] with a constant feature 1 appended (the bias of a linear

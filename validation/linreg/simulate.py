@@ -60,14 +60,33 @@ def _problem(setup, kind: str, batch_size: int):
 
 def _heavy_ball(problem, sgd, *, n_paths, n_steps, seed, theta0, v0, record):
     return run(
-        "heavy_ball", problem, n_paths=n_paths, n_steps=n_steps, record=record, seed=seed,
-        theta0=theta0, v0=v0, lr=sgd.lr, momentum=sgd.momentum, weight_decay=sgd.weight_decay,
+        "heavy_ball",
+        problem,
+        n_paths=n_paths,
+        n_steps=n_steps,
+        record=record,
+        seed=seed,
+        theta0=theta0,
+        v0=v0,
+        lr=sgd.lr,
+        momentum=sgd.momentum,
+        weight_decay=sgd.weight_decay,
         batch_size=sgd.batch_size,
     )
 
 
-def stationary_run(setup, sgd: SGDPhaseSpace, kind: str, *, n_paths: int, n_steps: int, burn_in: int,
-                   basis, seed: int, keys: tuple):
+def stationary_run(
+    setup,
+    sgd: SGDPhaseSpace,
+    kind: str,
+    *,
+    n_paths: int,
+    n_steps: int,
+    burn_in: int,
+    basis,
+    seed: int,
+    keys: tuple,
+):
     """A stationary ensemble recorded at every step (loss, ||delta||^2, ||Delta||^2, projections).
 
     ``Delta2`` in the record is measured from the first recorded state's predecessor: the
@@ -76,16 +95,49 @@ def stationary_run(setup, sgd: SGDPhaseSpace, kind: str, *, n_paths: int, n_step
     problem = _problem(setup, kind, sgd.batch_size)
     theta0, v0 = stationary_draws(sgd, n_paths, seed_for(seed, *keys, 0))
     if kind == "minibatch" and burn_in > 0:
-        warm = _heavy_ball(problem, sgd, n_paths=n_paths, n_steps=burn_in, seed=seed_for(seed, *keys, 1),
-                           theta0=theta0, v0=v0, record=Recording(every=burn_in))
+        warm = _heavy_ball(
+            problem,
+            sgd,
+            n_paths=n_paths,
+            n_steps=burn_in,
+            seed=seed_for(seed, *keys, 1),
+            theta0=theta0,
+            v0=v0,
+            record=Recording(every=burn_in),
+        )
         theta0, v0 = warm.theta, warm.v
-    return _heavy_ball(problem, sgd, n_paths=n_paths, n_steps=n_steps, seed=seed_for(seed, *keys, 2),
-                       theta0=theta0, v0=v0, record=Recording(every=1, basis=basis))
+    return _heavy_ball(
+        problem,
+        sgd,
+        n_paths=n_paths,
+        n_steps=n_steps,
+        seed=seed_for(seed, *keys, 2),
+        theta0=theta0,
+        v0=v0,
+        record=Recording(every=1, basis=basis),
+    )
 
 
-def transient_run(setup, sgd: SGDPhaseSpace, kind: str, *, n_paths: int, n_steps: int, basis, seed: int,
-                  keys: tuple):
+def transient_run(
+    setup,
+    sgd: SGDPhaseSpace,
+    kind: str,
+    *,
+    n_paths: int,
+    n_steps: int,
+    basis,
+    seed: int,
+    keys: tuple,
+):
     """An ensemble from ``(setup.theta0, v = 0)``, projections recorded at every step (eq. 5, Fig. 2)."""
     problem = _problem(setup, kind, sgd.batch_size)
-    return _heavy_ball(problem, sgd, n_paths=n_paths, n_steps=n_steps, seed=seed_for(seed, *keys, 3),
-                       theta0=setup.theta0, v0=np.zeros(setup.d), record=Recording(every=1, basis=basis))
+    return _heavy_ball(
+        problem,
+        sgd,
+        n_paths=n_paths,
+        n_steps=n_steps,
+        seed=seed_for(seed, *keys, 3),
+        theta0=setup.theta0,
+        v0=np.zeros(setup.d),
+        record=Recording(every=1, basis=basis),
+    )

@@ -79,26 +79,66 @@ def _gap(x: float, ref: float, relative: bool) -> str:
     return f"{(x - ref) / abs(ref):+.2%}" if relative else f"{x - ref:+.3g}"
 
 
-def _compare(report, gaps: Gaps, name: str, pair: Pair, measured: dict, *, sign=None, relative=True,
-             note: str = "") -> list:
+def _compare(
+    report,
+    gaps: Gaps,
+    name: str,
+    pair: Pair,
+    measured: dict,
+    *,
+    sign=None,
+    relative=True,
+    note: str = "",
+) -> list:
     """Record the rows of one quantity; return its compact-table row.
 
     ``relative``: gaps as a fraction of the exact value (stationary quantities) or absolute
     (exponents, mean trajectories, which cross zero).
     """
     g, m = measured["gaussian"], measured["minibatch"]
-    report.predict(f"{name} [gaussian]", pair.exact, g.value, g.stderr, exact=True,
-                   note=f"SDE {pair.sde:.4g} (gap {_gap(pair.sde, pair.exact, relative)}){'; ' + note if note else ''}")
-    report.predict(f"{name} [minibatch]", pair.exact, m.value, m.stderr, exact=False,
-                   note="approximation: multiplicative noise, dependent batches")
+    report.predict(
+        f"{name} [gaussian]",
+        pair.exact,
+        g.value,
+        g.stderr,
+        exact=True,
+        note=f"SDE {pair.sde:.4g} (gap {_gap(pair.sde, pair.exact, relative)}){'; ' + note if note else ''}",
+    )
+    report.predict(
+        f"{name} [minibatch]",
+        pair.exact,
+        m.value,
+        m.stderr,
+        exact=False,
+        note="approximation: multiplicative noise, dependent batches",
+    )
     gaps.add(name, pair, measured, sign, relative)
-    return [name, pair.exact, pair.sde, _gap(pair.sde, pair.exact, relative), _fmt_pm(g),
-            f"{_z(g, pair.exact):+.2f}", f"{_z(g, pair.sde):+.1f}", _fmt_pm(m), _gap(m.value, pair.exact, relative),
-            f"{_z(m, pair.exact):+.1f}"]
+    return [
+        name,
+        pair.exact,
+        pair.sde,
+        _gap(pair.sde, pair.exact, relative),
+        _fmt_pm(g),
+        f"{_z(g, pair.exact):+.2f}",
+        f"{_z(g, pair.sde):+.1f}",
+        _fmt_pm(m),
+        _gap(m.value, pair.exact, relative),
+        f"{_z(m, pair.exact):+.1f}",
+    ]
 
 
-_HEAD = ["quantity", "exact", "SDE", "SDE gap", "sim (a) Gaussian", "z (a) vs exact", "z (a) vs SDE",
-         "sim (b) minibatch", "(b) gap vs exact", "(b) in s.e."]
+_HEAD = [
+    "quantity",
+    "exact",
+    "SDE",
+    "SDE gap",
+    "sim (a) Gaussian",
+    "z (a) vs exact",
+    "z (a) vs SDE",
+    "sim (b) minibatch",
+    "(b) gap vs exact",
+    "(b) in s.e.",
+]
 
 
 def write_setting(report, gaps: Gaps, s: dict, setup) -> None:
@@ -116,35 +156,68 @@ def write_setting(report, gaps: Gaps, s: dict, setup) -> None:
     )
     rows = []
     for key, label in LABELS.items():
-        rows.append(_compare(report, gaps, f"{label} [{tag}]", s["predicted"][key],
-                             {k: s["measured"][k][key] for k in s["measured"]}, sign=SDE_SIGN[key]))
+        rows.append(
+            _compare(
+                report,
+                gaps,
+                f"{label} [{tag}]",
+                s["predicted"][key],
+                {k: s["measured"][k][key] for k in s["measured"]},
+                sign=SDE_SIGN[key],
+            )
+        )
     low = setup.low_mode + 1
-    report.text(f"Stationary quantities (q_low = q_{low}, rho_1 / rho_{low} = {sgd.rho[0] / sgd.rho[low - 1]:.4g}):")
+    report.text(
+        f"Stationary quantities (q_low = q_{low}, rho_1 / rho_{low} = {sgd.rho[0] / sgd.rho[low - 1]:.4g}):"
+    )
     report.table(_HEAD, rows)
     rows = []
     for k, _ in s["lags"]["gaussian"].items():
         pair = Pair(float(s["displacement_exact"][k - 1]), float(s["displacement_sde"][k - 1]))
-        rows.append(_compare(report, gaps, f"E||Delta_k||^2, k = {k} [{tag}]", pair,
-                             {kind: s["lags"][kind][k] for kind in s["lags"]}))
+        rows.append(
+            _compare(
+                report,
+                gaps,
+                f"E||Delta_k||^2, k = {k} [{tag}]",
+                pair,
+                {kind: s["lags"][kind][k] for kind in s["lags"]},
+            )
+        )
     for n, length in enumerate(s["lengths"]):
         pair = Pair(float(s["exponent_by_length_exact"][n]), float(s["exponent_by_length_sde"][n]))
-        rows.append(_compare(report, gaps, f"exponent c, fit on k in [{length // 3 + 1}, {length}] [{tag}]", pair,
-                             {kind: e[n] for kind, e in s["exponent_by_length"].items()}, relative=False,
-                             note="jackknife s.e.; O(1/M) fit bias"))
-    report.text("Global displacement E||theta_k - theta_0||^2 from stationarity, and the exponent c of a line "
-                "fitted to the log-log plot of the ensemble-mean curve over the last 2/3 of the first n steps "
-                "(seed 003 app. H.2; for n = all steps it is the paper's rule). The predicted exponent is the same "
-                "fit applied to the predicted curve:")
+        rows.append(
+            _compare(
+                report,
+                gaps,
+                f"exponent c, fit on k in [{length // 3 + 1}, {length}] [{tag}]",
+                pair,
+                {kind: e[n] for kind, e in s["exponent_by_length"].items()},
+                relative=False,
+                note="jackknife s.e.; O(1/M) fit bias",
+            )
+        )
+    report.text(
+        "Global displacement E||theta_k - theta_0||^2 from stationarity, and the exponent c of a line "
+        "fitted to the log-log plot of the ensemble-mean curve over the last 2/3 of the first n steps "
+        "(seed 003 app. H.2; for n = all steps it is the paper's rule). The predicted exponent is the same "
+        "fit applied to the predicted curve:"
+    )
     report.table(_HEAD, rows)
     rows = []
     tp = s["transient_predicted"]
     for k in (k for k in TRANSIENT_STEPS if k <= s["transient_steps"][-1]):
         for var, label in (("theta", "<theta_k, q_1>"), ("v", "<v_k, q_1>")):
             pair = Pair(float(tp[f"{var}_exact"][k]), float(tp[f"{var}_sde"][k]))
-            meas = {kind: Estimate(float(c[f"{var}_mean"][k - 1]), float(c[f"{var}_se"][k - 1]))
-                    for kind, c in s["transient"].items()}
-            rows.append(_compare(report, gaps, f"E{label}, k = {k} [{tag}]", pair, meas, relative=False))
-    report.text("Mean trajectory from theta_0 (eq. 5), projected on q_1; one value per path at step k:")
+            meas = {
+                kind: Estimate(float(c[f"{var}_mean"][k - 1]), float(c[f"{var}_se"][k - 1]))
+                for kind, c in s["transient"].items()
+            }
+            rows.append(
+                _compare(report, gaps, f"E{label}, k = {k} [{tag}]", pair, meas, relative=False)
+            )
+    report.text(
+        "Mean trajectory from theta_0 (eq. 5), projected on q_1; one value per path at step k:"
+    )
     report.table(_HEAD, rows)
 
 
@@ -187,14 +260,49 @@ def write_sweeps(report, sweeps: dict) -> None:
             for q in ("speed", "exponent"):
                 g, m = p[q]["gaussian"], p[q]["minibatch"]
                 ex, sde = p[f"{q}_exact"], p[f"{q}_sde"]
-                report.predict(f"sweep {q} [{tag}, gaussian]", ex, g.value, g.stderr, exact=True,
-                               note=f"SDE {sde:.4g}")
-                report.predict(f"sweep {q} [{tag}, minibatch]", ex, m.value, m.stderr, exact=False,
-                               note="approximation")
-                rows.append([tag, q, ex, sde, _gap(sde, ex, q == "speed"), _fmt_pm(g), f"{_z(g, ex):+.2f}",
-                             _fmt_pm(m), f"{_z(m, ex):+.1f}"])
-    report.table(["point", "quantity", "exact", "SDE", "SDE gap", "sim (a) Gaussian", "z (a)",
-                  "sim (b) minibatch", "(b) in s.e."], rows)
+                report.predict(
+                    f"sweep {q} [{tag}, gaussian]",
+                    ex,
+                    g.value,
+                    g.stderr,
+                    exact=True,
+                    note=f"SDE {sde:.4g}",
+                )
+                report.predict(
+                    f"sweep {q} [{tag}, minibatch]",
+                    ex,
+                    m.value,
+                    m.stderr,
+                    exact=False,
+                    note="approximation",
+                )
+                rows.append(
+                    [
+                        tag,
+                        q,
+                        ex,
+                        sde,
+                        _gap(sde, ex, q == "speed"),
+                        _fmt_pm(g),
+                        f"{_z(g, ex):+.2f}",
+                        _fmt_pm(m),
+                        f"{_z(m, ex):+.1f}",
+                    ]
+                )
+    report.table(
+        [
+            "point",
+            "quantity",
+            "exact",
+            "SDE",
+            "SDE gap",
+            "sim (a) Gaussian",
+            "z (a)",
+            "sim (b) minibatch",
+            "(b) in s.e.",
+        ],
+        rows,
+    )
 
 
 def summary(report) -> dict:
