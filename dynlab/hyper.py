@@ -242,7 +242,7 @@ class HeavyBall:
 
     @property
     def stability_limit(self):
-        r"""``2 (1 + beta)``: noiseless heavy ball is stable iff ``lr (rho + lambda)`` is below it."""
+        r"""``2 (1 + beta)``: noiseless heavy ball is stable iff ``lr (rho + lambda)`` is below."""
         return 2.0 * self.one_plus_beta
 
     def omega(self, rho):
