@@ -14,12 +14,12 @@ from dynlab.errors import HyperparameterError, ShapeError
 from dynlab.thermo import (
     ScaleInvariantSGD,
     VonMisesFisherGibbs,
-    _log_iv,
-    _thermo_kernel,
     axial_sphere_entropy,
     simulate,
     sphere_log_area,
 )
+from dynlab.thermo.ensemble import _thermo_kernel
+from dynlab.thermo.gibbs import _log_iv
 
 dims = st.sampled_from([2, 3, 5, 10, 100, 1000])
 
@@ -74,7 +74,8 @@ def test_vmf_moments_and_entropy_match_quadrature_of_the_marginal(d, T_scale):
 
 
 def test_vmf_closed_forms_in_two_and_three_dimensions():
-    # d = 3: S = log(4 pi sinh(k) / k) - k coth(k) + 1; d = 2: S = log(2 pi I0(k)) - k I1(k) / I0(k).
+    # d = 3: S = log(4 pi sinh(k) / k) - k coth(k) + 1;
+    # d = 2: S = log(2 pi I0(k)) - k I1(k) / I0(k).
     for k in [0.1, 1.0, 7.0, 40.0]:
         g3 = VonMisesFisherGibbs(3)
         S3 = np.log(4 * np.pi * np.sinh(k) / k) - k / np.tanh(k) + 1
