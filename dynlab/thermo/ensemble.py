@@ -20,10 +20,12 @@ from .process import PROTOCOLS, ScaleInvariantSGD
 
 __all__ = ["STATISTICS", "ThermoRun", "simulate"]
 
-_PROTOCOL_CODE = {name: i for i, name in enumerate(PROTOCOLS)}
+#: The kernel's protocol codes: the position in PROTOCOLS.
+_SPHERE, _ELR, _LR = (PROTOCOLS.index(name) for name in ("sphere", "elr", "lr"))
 
-#: Columns of ThermoRun.chain_means.
+#: Columns of ThermoRun.chain_means (and of the kernel's accumulator), by name.
 STATISTICS = ("t", "t2", "r", "r2", "log_r", "stretch")
+_T, _T2, _R, _R2, _LOG_R, _STRETCH = (STATISTICS.index(name) for name in STATISTICS)
 
 
 @numba.njit(cache=True)
@@ -46,7 +48,7 @@ def _thermo_kernel(
                 mw += mu[i] * w[i]
             r = np.sqrt(r2)
             t = mw / r
-            step = lr * r2 if code != 2 else lr
+            step = lr * r2 if code != _LR else lr
             xw = 0.0
             for i in range(d):
                 xi[i] = np.random.standard_normal()  # noqa: NPY002
@@ -61,17 +63,17 @@ def _thermo_kernel(
                 w[i] = a * w[i] - bm * mu[i] - bx * xi[i]
                 new2 += w[i] * w[i]
             stretch = new2 / r2 - 1.0
-            if code == 0:
+            if code == _SPHERE:
                 s = radius / np.sqrt(new2)
                 for i in range(d):
                     w[i] *= s
             if k >= burn_in:
-                acc[c, 0] += t
-                acc[c, 1] += t * t
-                acc[c, 2] += r
-                acc[c, 3] += r2
-                acc[c, 4] += np.log(r)
-                acc[c, 5] += stretch
+                acc[c, _T] += t
+                acc[c, _T2] += t * t
+                acc[c, _R] += r
+                acc[c, _R2] += r2
+                acc[c, _LOG_R] += np.log(r)
+                acc[c, _STRETCH] += stretch
                 if (k - burn_in) % thin == 0 and j < samples.shape[1]:
                     samples[c, j] = t
                     j += 1
@@ -176,7 +178,7 @@ def simulate(
     acc = np.zeros((n_chains, len(STATISTICS)))
     samples = np.zeros((n_chains, n_samp))
     sigma = float(np.sqrt(process.sigma2))
-    code = _PROTOCOL_CODE[process.protocol]
+    code = PROTOCOLS.index(process.protocol)
     radius = float(process.radius) if process.radius is not None else 0.0
     starts = range(0, n_chains, chunk)
     for lo in progress(starts, total=len(starts), desc=f"{process.protocol} d={d}", unit="chunk"):

@@ -14,6 +14,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import digamma, gammaln, ive
 
+from .. import config
 from .._validate import as_array, as_positive_int, as_scalar
 from ..errors import ShapeError
 
@@ -28,11 +29,10 @@ def sphere_log_area(n: int) -> float:
 def _log_iv(nu: float, x: float) -> float:
     """log I_nu(x) for x > 0, nu >= 0: scaled Bessel function, or its power series on underflow."""
     v = ive(nu, x)
-    if np.isfinite(v) and v > 1e-280:
+    if np.isfinite(v) and v > config.BESSEL_IVE_FLOOR:
         return float(np.log(v) + x)
-    if x > 1e3 * (nu + 1.0):
-        # scipy's ive gives NaN for x >~ 1e9: Hankel's expansion, 4 terms, relative error
-        # below ((4 nu^2) / (8 x))^4 < 1e-12 here.
+    if x > config.BESSEL_HANKEL_RATIO * (nu + 1.0):
+        # scipy's ive gives NaN for x >~ 1e9: Hankel's expansion, 4 terms.
         m, u = 4.0 * nu * nu, 1.0 / (8.0 * x)
         series = (
             1.0
@@ -45,7 +45,7 @@ def _log_iv(nu: float, x: float) -> float:
     # converges geometrically (ratio < x^2 / (4 nu) < 1 after the first terms).
     q = 0.25 * x * x
     term, total, k = 1.0, 1.0, 0
-    while term > 1e-17 * total:
+    while term > config.BESSEL_SERIES_RTOL * total:
         term *= q / ((k + 1) * (nu + k + 1))
         total += term
         k += 1
@@ -149,8 +149,8 @@ class VonMisesFisherGibbs:
         """Invert :meth:`mean_cosine`: the temperature whose Gibbs law has E t = m (-1 < m < 0)."""
         m = as_scalar(m, "m", low=-1.0, high=0.0, low_open=True, high_open=True, error=ShapeError)
         f = lambda logk: self._A(np.exp(logk)) + m  # noqa: E731 - increasing in log kappa
-        lo, hi = -25.0, 25.0
-        return self.field / float(np.exp(brentq(f, lo, hi, xtol=1e-14, rtol=1e-14)))
+        b, tol = config.VMF_LOG_KAPPA_BRACKET, config.VMF_INVERSION_RTOL
+        return self.field / float(np.exp(brentq(f, -b, b, xtol=tol, rtol=tol)))
 
 
 def axial_sphere_entropy(t, d: int, *, k: int = 4) -> float:
