@@ -37,7 +37,14 @@ symmetry, so the constraints hold for each minibatch gradient, not only on avera
 
 from .generators import KINDS, Symmetry
 from .laws import discrete_law, gradient_flow_law, modified_flow_law, momentum_flow_law
-from .toys import BatchNormNet, SoftmaxRegression, ToyModel, TwoLayerNet, constraint_residuals
+from .toys import (
+    BatchNormNet,
+    ConstraintResiduals,
+    SoftmaxRegression,
+    ToyModel,
+    TwoLayerNet,
+    constraint_residuals,
+)
 from .training import Trajectory, simulate
 
 __all__ = [
@@ -49,6 +56,7 @@ __all__ = [
     "TwoLayerNet",
     "Trajectory",
     "simulate",
+    "ConstraintResiduals",
     "constraint_residuals",
     "discrete_law",
     "gradient_flow_law",

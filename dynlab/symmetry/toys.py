@@ -8,6 +8,8 @@ rounding for each minibatch, not only on average.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .. import config
@@ -15,7 +17,14 @@ from .._validate import as_array, as_positive_int, as_rng
 from ..errors import ShapeError
 from .generators import Symmetry
 
-__all__ = ["ToyModel", "SoftmaxRegression", "BatchNormNet", "TwoLayerNet", "constraint_residuals"]
+__all__ = [
+    "ToyModel",
+    "SoftmaxRegression",
+    "BatchNormNet",
+    "TwoLayerNet",
+    "ConstraintResiduals",
+    "constraint_residuals",
+]
 
 
 class ToyModel:
@@ -274,19 +283,31 @@ class TwoLayerNet(ToyModel):
         return loss, np.concatenate([(dZ.T @ X).ravel(), (dY.T @ Hid).ravel()])
 
 
-def constraint_residuals(
-    model: ToyModel, theta, batch=None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+class ConstraintResiduals(NamedTuple):
+    """Constraint residuals of every symmetry of a model (a tuple: unpacks in this order).
+
+    Attributes
+    ----------
+    grad : (n_sym,) ndarray
+        ``<g, X_j(theta)>`` per symmetry j.
+    hessian : (n_sym, P) ndarray
+        ``H X_j + s_j * g`` per symmetry j.
+    scale : (n_sym,) ndarray
+        ``||H|| ||X_j|| + ||g||`` (H's Frobenius norm), the size rounding is relative to.
+    """
+
+    grad: np.ndarray
+    hessian: np.ndarray
+    scale: np.ndarray
+
+
+def constraint_residuals(model: ToyModel, theta, batch=None) -> ConstraintResiduals:
     """Gradient and Hessian constraint residuals of every symmetry of ``model`` at ``theta``.
 
     Returns
     -------
-    grad_res : (n_sym,) ndarray
-        ``<g, X_j(theta)>`` per symmetry j.
-    hess_res : (n_sym, P) ndarray
-        ``H X_j + s_j * g`` per symmetry j.
-    scale : (n_sym,) ndarray
-        ``||H|| ||X_j|| + ||g||`` (H's Frobenius norm), the size rounding is relative to.
+    ConstraintResiduals
+        ``(grad, hessian, scale)``: the residuals and the size rounding is relative to.
     """
     theta = model._check_theta(theta)
     g = model.grad(theta, batch)
@@ -296,4 +317,4 @@ def constraint_residuals(
     grad_res = np.array([sym.gradient_residual(theta, g) for sym in syms])
     hess_res = np.stack([sym.hessian_residual(g, H @ x) for sym, x in zip(syms, X)])
     scale = np.linalg.norm(H) * np.linalg.norm(X, axis=1) + np.linalg.norm(g)
-    return grad_res, hess_res, scale
+    return ConstraintResiduals(grad_res, hess_res, scale)
