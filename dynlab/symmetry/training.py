@@ -66,6 +66,19 @@ def simulate(
     ``theta_{k+1} = theta_k + lr v_{k+1}``. Minibatches of ``batch_size`` samples are drawn
     without replacement within each epoch (a fresh permutation per epoch, the remainder
     dropped); ``batch_size=None`` is full-batch gradient descent.
+
+    Examples
+    --------
+    Without momentum the bias-translation charge of softmax regression decays as
+    ``(1 - lr weight_decay)^k`` whatever the minibatches (its gradient component is zero):
+
+    >>> from dynlab.symmetry import SoftmaxRegression
+    >>> model = SoftmaxRegression.synthetic(n_samples=64, d=3, n_classes=3, seed=0)
+    >>> traj = simulate(model, model.init(1), lr=0.1, n_steps=50, weight_decay=0.2,
+    ...                 batch_size=8, seed=0)
+    >>> q = model.symmetries[-1].charge(traj.theta)
+    >>> bool(np.allclose(q, q[0] * (1 - 0.1 * 0.2) ** np.arange(51), rtol=1e-12))
+    True
     """
     lr, momentum, weight_decay = _check_hyper(lr, momentum, weight_decay)
     n_steps = as_positive_int(n_steps, "n_steps")

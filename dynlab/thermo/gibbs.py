@@ -22,7 +22,15 @@ __all__ = ["VonMisesFisherGibbs", "axial_sphere_entropy", "sphere_log_area"]
 
 
 def sphere_log_area(n: int) -> float:
-    """log of the area of the unit n-sphere in R^{n+1}: ``log(2 pi^{(n+1)/2} / Gamma((n+1)/2))``."""
+    """log of the area of the unit n-sphere in R^{n+1}: ``log(2 pi^{(n+1)/2} / Gamma((n+1)/2))``.
+
+    Examples
+    --------
+    >>> bool(np.isclose(sphere_log_area(1), np.log(2 * np.pi)))  # the unit circle
+    True
+    >>> bool(np.isclose(sphere_log_area(2), np.log(4 * np.pi)))  # the unit sphere in R^3
+    True
+    """
     return float(np.log(2.0) + 0.5 * (n + 1) * np.log(np.pi) - gammaln(0.5 * (n + 1)))
 
 
@@ -89,7 +97,17 @@ class VonMisesFisherGibbs:
         return float(np.exp(_log_iv(nu, kappa) - _log_iv(nu - 1.0, kappa)))
 
     def mean_cosine(self, T: float) -> float:
-        r""":math:`E\langle\hat\mu,\bar w\rangle = -A_d(h/T)`."""
+        r""":math:`E\langle\hat\mu,\bar w\rangle = -A_d(h/T)`.
+
+        Examples
+        --------
+        On the 2-sphere (d = 3) ``A_3`` is the Langevin function ``coth(kappa) - 1 / kappa``:
+
+        >>> T = np.array([0.05, 1.0, 20.0])
+        >>> m = [VonMisesFisherGibbs(3).mean_cosine(x) for x in T]
+        >>> bool(np.allclose(m, -(1 / np.tanh(1 / T) - T), rtol=1e-12))
+        True
+        """
         return -self._A(self.kappa(T))
 
     def second_moment(self, T: float) -> float:
@@ -163,6 +181,16 @@ def axial_sphere_entropy(t, d: int, *, k: int = 4) -> float:
     estimator :math:`\psi(n) - \psi(k) + \log 2 + \overline{\log \epsilon_k}` (asymptotically
     unbiased). The laws of the isotropic noise model (Sadrtdinov et al. 2025) on an axially
     symmetric loss are axially symmetric for the discrete dynamics too (the noise is isotropic).
+
+    Examples
+    --------
+    The uniform law on the 2-sphere has a uniform cosine and entropy ``log(4 pi)``; with 4000
+    samples the estimator's standard deviation is about 0.01 (over seeds), so 0.05 is a 5-sigma
+    bound:
+
+    >>> t = np.random.default_rng(0).uniform(-1.0, 1.0, 4000)
+    >>> bool(abs(axial_sphere_entropy(t, 3) - np.log(4 * np.pi)) < 0.05)
+    True
     """
     t = np.sort(as_array(t, "t", ndim=1))
     n = t.size

@@ -102,7 +102,23 @@ class ScaleInvariantSGD:
 
     @property
     def pressure(self) -> float:
-        r"""p = weight_decay ("elr", "lr"), :math:`(d-1)T/r^2` ("sphere"): so that pV = NT."""
+        r"""p = weight_decay ("elr", "lr"), :math:`(d-1)T/r^2` ("sphere"): so that pV = NT.
+
+        Examples
+        --------
+        The ideal-gas equation of state ``pV = NT`` in each protocol:
+
+        >>> ok = [
+        ...     np.isclose(p.pressure * p.volume, p.n_dof * p.temperature)
+        ...     for p in [
+        ...         ScaleInvariantSGD(10, "sphere", 1e-3, 50.0, radius=0.7),
+        ...         ScaleInvariantSGD(10, "elr", 1e-3, 50.0, weight_decay=0.9),
+        ...         ScaleInvariantSGD(10, "lr", 1e-3, 50.0, weight_decay=0.9),
+        ...     ]
+        ... ]
+        >>> all(ok)
+        True
+        """
         if self.protocol == "sphere":
             return self.n_dof * self.temperature / self.volume
         return float(self.weight_decay)
