@@ -31,6 +31,7 @@ __all__ = [
     "atomic_write_text",
     "exit_status",
     "new_figure",
+    "run_validation",
 ]
 
 
@@ -332,3 +333,19 @@ def exit_status(report: Report) -> int:
     if report.gates:
         print(f"{len(report.gates) - len(failed)} of {len(report.gates)} gates passed")
     return 1 if failed else 0
+
+
+def run_validation(
+    module: str, doc: str, title: str, run_all, *, seed: int, quick_help: str, argv=None
+) -> int:
+    """The ``main`` of a validation script: options, report, ``run_all``, files, exit status.
+
+    Parses ``--quick``, ``--out`` and ``--seed`` (:func:`cli_parser`), calls
+    ``run_all(quick, seed, report)``, writes the report (:func:`finish`) and returns
+    :func:`exit_status`: 1 if a gated prediction failed.
+    """
+    args = cli_parser(module, doc, seed=seed, quick_help=quick_help).parse_args(argv)
+    report = Report(args.out, title, command=command_line(module, argv))
+    run_all(args.quick, args.seed, report)
+    finish(report)
+    return exit_status(report)

@@ -31,15 +31,7 @@ from dynlab.symmetry import (
     momentum_flow_law,
     simulate,
 )
-from validation.report import (
-    Prediction,
-    Report,
-    cli_parser,
-    command_line,
-    exit_status,
-    finish,
-    new_figure,
-)
+from validation.report import Prediction, Report, new_figure, run_validation
 
 #: Weight decay of the minibatch-SGD runs and of the order-in-lr study.
 WEIGHT_DECAY = 0.05
@@ -311,22 +303,17 @@ def _figures(report: Report, models: dict, trajs: dict, orders: dict) -> None:
     report.figure(
         fig,
         "symmetry_orders.png",
-        "Error of seed 001's continuous laws against the discrete run, vs lr.",
+        "Error of the continuous laws (Kunin et al. 2021) against the discrete run, vs lr.",
     )
 
 
 def main(argv=None) -> int:
-    args = cli_parser(
-        "symmetry", __doc__, seed=2021, quick_help="short runs (a few seconds)"
-    ).parse_args(argv)
-    report = Report(
-        args.out,
-        "Neural mechanics on toy networks (Kunin et al. 2021)",
-        command=command_line("symmetry", argv),
+    """Run the job; returns the exit status (1 if a gated prediction failed)."""
+    title = "Neural mechanics on toy networks (Kunin et al. 2021)"
+    quick = "short runs (a few seconds)"
+    return run_validation(
+        "symmetry", __doc__, title, run_all, seed=2021, quick_help=quick, argv=argv
     )
-    run_all(args.quick, args.seed, report)
-    finish(report)
-    return exit_status(report)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 For each sphere dimension d and each protocol ("sphere", "elr", "lr") it runs an ensemble of
 the real discrete process on the linear toy loss (``dynlab.thermo.simulate``) and compares with
 ``dynlab.thermo``: the temperature read off the Gibbs law (a thermometer), its second moment,
-the entropy of the weights, the stationary radius / pressure (SDE value of seed 002 and the
+the entropy of the weights, the stationary radius / pressure (SDE-limit value and the
 O(lr)-corrected discrete value), the equation of state pV = NT, and the Maxwell relations from
 runs at neighbouring states (Sadrtdinov et al. 2025, arXiv:2511.07308; derivations in
 docs/thermo.md). Writes report.md, results.json and figures; exits with status 1, naming the
@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from dynlab.thermo import ScaleInvariantSGD, ThermoRun, VonMisesFisherGibbs, simulate
-from validation.report import Report, cli_parser, command_line, exit_status, finish, new_figure
+from validation.report import Report, new_figure, run_validation
 
 #: The field h of the toy loss L(w) = h <mu, w / |w|>.
 FIELD = 1.0
@@ -391,17 +391,10 @@ def _figures(
 
 
 def main(argv=None) -> int:
-    args = cli_parser(
-        "thermo", __doc__, seed=2025, quick_help="small dimensions and ensembles (a few seconds)"
-    ).parse_args(argv)
-    report = Report(
-        args.out,
-        "Thermodynamics of scale-invariant SGD (Sadrtdinov et al. 2025)",
-        command=command_line("thermo", argv),
-    )
-    run_all(args.quick, args.seed, report)
-    finish(report)
-    return exit_status(report)
+    """Run the job; returns the exit status (1 if a gated prediction failed)."""
+    title = "Thermodynamics of scale-invariant SGD (Sadrtdinov et al. 2025)"
+    quick = "small dimensions and ensembles (a few seconds)"
+    return run_validation("thermo", __doc__, title, run_all, seed=2025, quick_help=quick, argv=argv)
 
 
 if __name__ == "__main__":
