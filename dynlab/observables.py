@@ -1,8 +1,8 @@
 """Observables of recorded trajectories: pure numpy on arrays (no torch, no numba).
 
 * :func:`fit_power_law`, :func:`local_exponent` -- the anomalous-diffusion exponent c of
-  ``||Delta_k||^2 ~ k^c`` (seed 003 sec. 2 and appendix H.2: a line on the log-log plot of the
-  last 2/3 of the saved trajectory);
+  ``||Delta_k||^2 ~ k^c`` (Kunin et al. 2021, arXiv:2107.09133, sec. 2 and appendix H.2: a
+  line on the log-log plot of the last 2/3 of the saved trajectory);
 * :func:`tail_median_abs`, :func:`ols_loglog` -- the energy drift of seed 000 eq. 1 and its OLS
   log-log slope with a t-interval (seed 000 Table 1);
 * :func:`reversibility_error` -- forward n steps, flip the momentum, n steps back (seed 000
@@ -127,8 +127,8 @@ def ols_loglog(x, y, level: float = 0.95) -> OLSFit:
 def fit_power_law(k, y, *, window="last_two_thirds") -> PowerLawFit:
     """Fit ``y = alpha k^c`` by a least-squares line on the log-log plot.
 
-    Seed 003 (appendix H.2) fits ``||Delta_k||^2 ~ alpha k^c`` "using the last 2/3 of the
-    saved trajectories".
+    Kunin et al. 2021, arXiv:2107.09133, appendix H.2, fit ``||Delta_k||^2 ~ alpha k^c`` "using
+    the last 2/3 of the saved trajectories".
 
     Parameters
     ----------

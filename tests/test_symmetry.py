@@ -1,4 +1,7 @@
-"""Tests of dynlab.symmetry (seed 001): geometric constraints, conservation, broken laws."""
+"""Tests of dynlab.symmetry (Kunin et al. 2021, arXiv:2012.04728).
+
+Geometric constraints, conservation, broken laws.
+"""
 
 import numpy as np
 import pytest

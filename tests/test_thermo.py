@@ -1,4 +1,7 @@
-"""Tests of dynlab.thermo (seed 002): exact Gibbs law, thermodynamic identities, simulation."""
+"""Tests of dynlab.thermo (Sadrtdinov et al. 2025, arXiv:2511.07308).
+
+Exact Gibbs law, thermodynamic identities, simulation.
+"""
 
 import json
 
