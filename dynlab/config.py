@@ -62,3 +62,29 @@ COMPLEX_STEP = 1e-30
 #: Relative accuracy to which the generalized chi-square CDF (Imhof / Gil-Pelaez inversion)
 #: is integrated; the median of |Delta H| is then found to the same relative accuracy.
 GCHI2_RTOL = 1e-10
+
+# --- neural mechanics and thermodynamics: dynlab.symmetry, dynlab.thermo (issue 12) -----------
+
+#: log I_nu(x) is taken from scipy's exponentially scaled ``ive(nu, x)`` while that exceeds
+#: BESSEL_IVE_FLOOR; below it ive nears the subnormal range (losing digits, then 0) and the
+#: power series in x^2/4 takes over.
+BESSEL_IVE_FLOOR = 1e-280
+
+#: log I_nu(x) switches to Hankel's large-x expansion (4 terms) when
+#: x > BESSEL_HANKEL_RATIO * (nu + 1), where scipy's ive can return NaN (x >~ 1e9); there the
+#: truncation error is below ((4 nu^2) / (8 x))^4 < 1e-12 relative.
+BESSEL_HANKEL_RATIO = 1e3
+
+#: The power series of I_nu stops when a term is below BESSEL_SERIES_RTOL * the partial sum:
+#: under eps / 10, so the sum is complete to rounding (the terms decrease geometrically).
+BESSEL_SERIES_RTOL = 1e-17
+
+#: Thermometer (von Mises-Fisher mean cosine -> temperature): the root in log(kappa) is
+#: searched in [-VMF_LOG_KAPPA_BRACKET, VMF_LOG_KAPPA_BRACKET], i.e. kappa = h / T from
+#: 1.4e-11 to 7.2e10: at the ends -E t = A_d(kappa) ~ kappa / d is within 1e-11 of 0 and
+#: 1 - A_d ~ (d - 1) / (2 kappa) within 1e-8 of 1 (d <= 1000), beyond any measured mean cosine.
+VMF_LOG_KAPPA_BRACKET = 25.0
+
+#: brentq's tolerance (xtol and rtol) on log(kappa) for the thermometer: ~45 eps, above
+#: brentq's floor of 4 eps, so the temperature is found to ~1e-14 relative.
+VMF_INVERSION_RTOL = 1e-14

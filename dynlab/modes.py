@@ -13,7 +13,8 @@ two-dimensional system per eigenvalue. Two models of it live here, side by side:
   ``a_i = 1 + beta - e_i`` the position is the AR(2) process
   ``theta_{k+1} = a_i theta_k - beta theta_{k-1} - lr xi_k`` and the one-step matrix is
   ``F_i = [[1 - e_i, lr beta], [-(rho_i + lambda), beta]]``. By Cayley-Hamilton
-  ``F_i^m = s_m F_i - beta s_{m-1} I`` with ``s_{m+1} = a s_m - beta s_{m-1}``, ``s_0 = 0``, ``s_1 = 1``.
+  ``F_i^m = s_m F_i - beta s_{m-1} I`` with ``s_{m+1} = a s_m - beta s_{m-1}``, ``s_0 = 0``,
+  ``s_1 = 1``.
 
 Every closed form is evaluated so that it is continuous and free of cancellation through
 critical damping (``omega -> gamma``, resp. a double root ``a^2 = 4 beta``): no division by
@@ -71,6 +72,17 @@ def sde_rates(rho, *, lr, momentum, weight_decay=0.0):
         ``(1 - momentum) / (lr (1 + momentum))``.
     omega : ndarray
         ``sqrt(2 (rho + weight_decay) / (lr (1 + momentum)))``, same shape as ``rho``.
+
+    Examples
+    --------
+    The same rates from the equation of learning ``m a'' + (1 - beta) a' + rho a = 0`` with mass
+    ``m = lr (1 + beta) / 2`` (Kunin et al. 2021, arXiv:2012.04728):
+
+    >>> lr, beta, rho = 0.1, 0.9, 2.0
+    >>> gamma, omega = sde_rates(rho, lr=lr, momentum=beta)
+    >>> m = lr * (1 + beta) / 2
+    >>> bool(np.isclose(2 * gamma, (1 - beta) / m) and np.isclose(omega**2, rho / m))
+    True
     """
     lr, momentum, weight_decay = _hyper(lr, momentum, weight_decay)
     rho = as_array(rho, "rho")
@@ -79,7 +91,9 @@ def sde_rates(rho, *, lr, momentum, weight_decay=0.0):
 
 
 def _damped_cs(t, gamma, omega):
-    """``(e^{-gamma t} C(t), e^{-gamma t} S(t), alpha, overdamped)`` with C'' = (gamma^2 - omega^2) C.
+    """``(e^{-gamma t} C(t), e^{-gamma t} S(t), alpha, overdamped, slow, e^{-slow t})``.
+
+    Here C'' = (gamma^2 - omega^2) C.
 
     C = cosh(alpha t) / cos(alpha t), S = sinh(alpha t)/alpha / sin(alpha t)/alpha, alpha =
     sqrt|gamma^2 - omega^2|; both are entire functions of gamma^2 - omega^2 and reduce to 1
@@ -94,7 +108,8 @@ def _damped_cs(t, gamma, omega):
         decay = np.exp(-gamma * t)
         ec_u = decay * np.cos(alpha * t)
         es_u = decay * t * np.sinc(alpha * t / np.pi)
-        # overdamped: e^{-slow t} (1 + e^{-2 alpha t}) / 2, e^{-slow t} (1 - e^{-2 alpha t}) / (2 alpha)
+        # overdamped: e^{-slow t} (1 + e^{-2 alpha t}) / 2,
+        # e^{-slow t} (1 - e^{-2 alpha t}) / (2 alpha)
         slow = np.where(gamma + alpha > 0, omega**2 / (gamma + alpha), 0.0)
         eslow = np.exp(-slow * t)
         y = 2.0 * alpha * t
@@ -105,11 +120,14 @@ def _damped_cs(t, gamma, omega):
 
 
 def mode_propagator(t, gamma, omega):
-    r"""Entries of ``expm(-S t)`` for one mode, ``S = [[0, -1], [omega^2, 2 gamma]]`` (seed 003 app. F).
+    r"""Entries of ``expm(-S t)`` for one mode, ``S = [[0, -1], [omega^2, 2 gamma]]``.
+
+    Kunin et al. 2021, arXiv:2107.09133, appendix F.
 
     ``[a(t), b(t)] = Phi(t) [a(0), b(0)]`` with
 
-    .. math:: \Phi = e^{-\gamma t}\begin{pmatrix} C + \gamma S & S \\ -\omega^2 S & C - \gamma S\end{pmatrix}.
+    .. math:: \Phi = e^{-\gamma t}
+              \begin{pmatrix} C + \gamma S & S \\ -\omega^2 S & C - \gamma S\end{pmatrix}.
 
     Parameters
     ----------
@@ -119,6 +137,19 @@ def mode_propagator(t, gamma, omega):
     Returns
     -------
     phi11, phi12, phi21, phi22 : ndarray
+
+    Examples
+    --------
+    Against scipy's matrix exponential, underdamped and overdamped:
+
+    >>> from scipy.linalg import expm
+    >>> ok = []
+    >>> for t, gamma, omega in [(0.7, 0.5, 2.0), (0.7, 3.0, 0.4)]:
+    ...     phi = np.reshape(mode_propagator(t, gamma, omega), (2, 2))
+    ...     ref = expm(-np.array([[0.0, -1.0], [omega**2, 2 * gamma]]) * t)
+    ...     ok.append(np.allclose(phi, ref, rtol=1e-12, atol=1e-14))
+    >>> all(ok)
+    True
     """
     t = as_array(t, "t")
     gamma = as_array(gamma, "gamma")
@@ -155,6 +186,18 @@ def oscillator_mean(t, gamma, omega, a0, b0):
     -------
     a, b : ndarray
         Position and velocity coordinate at ``t``.
+
+    Examples
+    --------
+    Against scipy's ODE solver on ``a'' + 2 gamma a' + omega^2 a = 0``:
+
+    >>> from scipy.integrate import solve_ivp
+    >>> t = np.linspace(0.0, 3.0, 7)
+    >>> a, b = oscillator_mean(t, 0.5, 2.0, 1.0, -0.3)
+    >>> sol = solve_ivp(lambda s, y: [y[1], -4.0 * y[0] - 1.0 * y[1]], (0.0, 3.0), [1.0, -0.3],
+    ...                 t_eval=t, rtol=1e-11, atol=1e-12)
+    >>> bool(np.allclose(a, sol.y[0], atol=1e-9) and np.allclose(b, sol.y[1], atol=1e-9))
+    True
     """
     phi11, phi12, phi21, phi22 = mode_propagator(t, gamma, omega)
     a0 = as_array(a0, "a0")
@@ -166,10 +209,19 @@ def relaxation(t, gamma, omega):
     r"""``1 - phi_11(t)``: the stationary position decorrelation of one mode (SDE).
 
     ``Cov(a(0), a(t)) = Var(a) phi_11(t)`` at stationarity, so the mode's contribution to
-    ``E||theta(t) - theta(0)||^2`` is ``2 Var(a) (1 - phi_11(t))`` (seed 003 eq. 13, THEORY.md).
+    ``E||theta(t) - theta(0)||^2`` is ``2 Var(a) (1 - phi_11(t))`` (seed 003 eq. 13).
     Evaluated by its Taylor series ``a(t) = sum c_n t^n``,
     ``(n+2)(n+1) c_{n+2} = -2 gamma (n+1) c_{n+1} - omega^2 c_n``, where
     ``max(gamma, omega) t < 0.5``, by an expm1 form when strongly overdamped, else directly.
+
+    Examples
+    --------
+    At critical damping (``gamma = omega``) ``phi_11 = e^{-gamma t} (1 + gamma t)``; ``t = 0.01``
+    takes the Taylor-series branch:
+
+    >>> t = np.array([0.01, 1.0, 5.0])
+    >>> bool(np.allclose(relaxation(t, 2.0, 2.0), 1 - np.exp(-2 * t) * (1 + 2 * t), rtol=1e-9))
+    True
     """
     t = as_array(t, "t")
     gamma = as_array(gamma, "gamma")
@@ -177,7 +229,8 @@ def relaxation(t, gamma, omega):
     t, gamma, omega = np.broadcast_arrays(t, gamma, omega)
     phi11 = mode_propagator(t, gamma, omega)[0]
     out = 1.0 - phi11
-    # strongly overdamped: [-(alpha+gamma) expm1(-slow t) + slow expm1(-(slow + 2 alpha) t)] / (2 alpha)
+    # strongly overdamped:
+    # [-(alpha+gamma) expm1(-slow t) + slow expm1(-(slow + 2 alpha) t)] / (2 alpha)
     _, _, alpha, over, slow, _ = _damped_cs(t, gamma, omega)
     strong = over & (alpha > 0.5 * gamma)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -227,6 +280,19 @@ def discrete_s(m, a, beta):
     (= m at phi -> 0, via sinc); for real roots ``s_m = r_+^m (-expm1(m log q)) / sqrt(Delta)``
     with ``q = r_- / r_+``. ``m`` may be any non-negative real (the closed form is analytic
     in m for a > 0); broadcasts.
+
+    Examples
+    --------
+    Against the recursion ``s_{m+1} = a s_m - beta s_{m-1}``, for complex and for real roots:
+
+    >>> ok = []
+    >>> for a, beta in [(1.5, 0.8), (2.1, 0.9)]:
+    ...     s = [0.0, 1.0]
+    ...     for _ in range(19):
+    ...         s.append(a * s[-1] - beta * s[-2])
+    ...     ok.append(np.allclose(discrete_s(np.arange(21), a, beta), s, rtol=1e-12))
+    >>> all(ok)
+    True
     """
     m = as_array(m, "m")
     a = as_array(a, "a")
@@ -263,6 +329,16 @@ def discrete_propagator(m, rho, *, lr, momentum, weight_decay=0.0):
     -------
     f11, f12, f21, f22 : ndarray
         ``[theta, v]_m = F^m [theta, v]_0`` in the mode's coordinates (deviation from the mean).
+
+    Examples
+    --------
+    Against the matrix power of the one-step matrix ``F = [[1 - lr rho, lr beta], [-rho, beta]]``:
+
+    >>> lr, beta, rho = 0.1, 0.9, 2.0
+    >>> F = np.array([[1 - lr * rho, lr * beta], [-rho, beta]])
+    >>> f = np.reshape(discrete_propagator(7, rho, lr=lr, momentum=beta), (2, 2))
+    >>> bool(np.allclose(f, np.linalg.matrix_power(F, 7), rtol=1e-12))
+    True
     """
     m = as_array(m, "m")
     if np.any(m < 0) or np.any(m != np.round(m)):
@@ -298,6 +374,20 @@ def discrete_relaxation(m, rho, *, lr, momentum, weight_decay=0.0):
         Step lags (>= 0).
     rho : array_like
         Eigenvalues (one mode each); the result has shape ``m.shape + rho.shape``.
+
+    Examples
+    --------
+    Against the stationary covariance of the recursion from scipy's Stein (discrete Lyapunov)
+    solver: the noise enters as ``-xi [lr, 1]``, and ``Cov(z_0, z_m) = F^m Cov(z)``:
+
+    >>> from scipy.linalg import solve_discrete_lyapunov
+    >>> lr, beta, rho = 0.1, 0.9, 2.0
+    >>> F = np.array([[1 - lr * rho, lr * beta], [-rho, beta]])
+    >>> C = solve_discrete_lyapunov(F, np.array([[lr**2, lr], [lr, 1.0]]))
+    >>> m = np.arange(6)
+    >>> ref = [1 - (np.linalg.matrix_power(F, j) @ C)[0, 0] / C[0, 0] for j in m]
+    >>> bool(np.allclose(discrete_relaxation(m, rho, lr=lr, momentum=beta), ref, atol=1e-12))
+    True
     """
     m = as_array(m, "m")
     if np.any(m < 0) or np.any(m != np.round(m)):
@@ -332,6 +422,17 @@ def mode_frequencies(rho, *, lr, momentum, weight_decay=0.0, exact=False):
     critically damped. Exact: ``arg(r_+) / (2 pi)`` of the complex eigenvalues of the discrete
     2 x 2 recursion; 0 for real positive roots, 0.5 (period-2 oscillation) for real negative
     roots, which occur where ``lr (rho + weight_decay) >= (1 + sqrt(momentum))^2``.
+
+    Examples
+    --------
+    The exact frequency is the angle of the one-step matrix's eigenvalues:
+
+    >>> lr, beta, rho = 0.1, 0.9, 2.0
+    >>> F = np.array([[1 - lr * rho, lr * beta], [-rho, beta]])
+    >>> angle = np.abs(np.angle(np.linalg.eigvals(F))).max()
+    >>> f = mode_frequencies(rho, lr=lr, momentum=beta, exact=True)
+    >>> bool(np.isclose(f, angle / (2 * np.pi), rtol=1e-12))
+    True
     """
     if exact:
         e, a, lr, beta, wd = _discrete_coefficients(rho, lr, momentum, weight_decay)
@@ -357,14 +458,35 @@ def stationary_mode_covariances(
       eigenbasis, with ``K = c1 k``, ``c1 = 2 / (lr p)``, ``c2 = 2 q / (lr p)``, ``kappa = S p q``):
       ``B_thth = X``, ``B_thv = Y``, ``B_vv = W`` with
       ``X_ij = 4 c2^2 Sigma_ij / ((K_i - K_j)^2 + 2 c2^2 (K_i + K_j))``,
-      ``Y_ij = (K_i - K_j) X_ij / (2 c2)`` (skew), ``W_ij = (K_i + K_j) X_ij / 2``; covariance B / kappa.
+      ``Y_ij = (K_i - K_j) X_ij / (2 c2)`` (skew), ``W_ij = (K_i + K_j) X_ij / 2``;
+      covariance B / kappa.
     * exact (Stein equation of the recursion, solved pairwise through the AR(2) form):
-      ``Cov(theta_i, theta_j) = lr p q (Sigma_ij / S) / (q^2 [p (k_i + k_j) - lr k_i k_j] + beta lr (k_i - k_j)^2)``,
-      ``Cov(theta_i, v_j) = (k_i - beta k_j) C / (p q)``, ``Cov(v_i, theta_j) = (k_j - beta k_i) C / (p q)``,
+      ``Cov(theta_i, theta_j) = C = lr p q (Sigma_ij / S) / den``,
+      ``den = q^2 [p (k_i + k_j) - lr k_i k_j] + beta lr (k_i - k_j)^2``,
+      ``Cov(theta_i, v_j) = (k_i - beta k_j) C / (p q)``,
+      ``Cov(v_i, theta_j) = (k_j - beta k_i) C / (p q)``,
       ``Cov(v_i, v_j) = (k_i + k_j) C / (p lr)``.
 
     On the diagonal the SDE gives ``Var(v_i) = Sigma_ii / (S (1 - beta^2))`` and
     ``Var(theta_i) = lr p Sigma_ii / (2 kappa k_i)`` (seed 003 app. F).
+
+    Examples
+    --------
+    The exact blocks of two coupled modes against scipy's Stein solver on the 4-dimensional
+    recursion ``z = [theta_1, theta_2, v_1, v_2]``, noise ``-xi [lr I; I]``,
+    ``xi ~ N(0, Sigma / S)``:
+
+    >>> from scipy.linalg import solve_discrete_lyapunov
+    >>> lr, beta, S = 0.1, 0.9, 4
+    >>> rho, Sigma = np.array([2.0, 0.5]), np.array([[1.0, 0.3], [0.3, 0.5]])
+    >>> I = np.eye(2)
+    >>> F = np.block([[I - lr * np.diag(rho), lr * beta * I], [-np.diag(rho), beta * I]])
+    >>> N = np.vstack([-lr * I, -I])
+    >>> C = solve_discrete_lyapunov(F, N @ (Sigma / S) @ N.T)
+    >>> blocks = stationary_mode_covariances(
+    ...     rho[0], rho[1], Sigma[0, 1], lr=lr, momentum=beta, batch_size=S, exact=True)
+    >>> bool(np.allclose(blocks, [C[0, 1], C[0, 3], C[2, 1], C[2, 3]], rtol=1e-10))
+    True
     """
     lr, beta, wd = _hyper(lr, momentum, weight_decay)
     S = as_positive_int(batch_size, "batch_size")
@@ -384,7 +506,8 @@ def stationary_mode_covariances(
         )
     if np.any(ki + kj <= 0):
         raise StabilityRegionError("the SDE has no stationary law when rho + weight_decay <= 0")
-    # SDE in the modal basis: K = c1 k, c2 = 2 q / (lr p), B = [[X, Y], [Y^T, W]], covariance B / kappa
+    # SDE in the modal basis: K = c1 k, c2 = 2 q / (lr p), B = [[X, Y], [Y^T, W]],
+    # covariance B / kappa
     c1, c2 = 2.0 / (lr * p), 2.0 * q / (lr * p)
     kc_i, kc_j = c1 * ki, c1 * kj
     X = 4.0 * c2 * c2 * sij / ((kc_i - kc_j) ** 2 + 2.0 * c2 * c2 * (kc_i + kc_j))
@@ -402,9 +525,20 @@ def stationary_mode_variances(
     ``sigma2 = q_i^T Sigma q_i`` (per-sample gradient-noise variance of mode i). SDE: the diagonal
     of the Lyapunov solution, ``Var theta_i = lr (1 + beta) sigma2 / (2 kappa (rho + lambda))``,
     ``Var v_i = sigma2 / kappa``, ``Cov = 0``, ``kappa = S (1 - beta^2)`` (seed 003 app. F).
-    Exact: the diagonal of the discrete Stein solution, ``Var theta_i = lr sigma2 / (S q k (2 - lr k / p))``
-    with ``k = rho + lambda``, ``p = 1 + beta``, ``q = 1 - beta`` (THEORY.md: the 1-D, beta = 0 case
+    Exact: the diagonal of the discrete Stein solution,
+    ``Var theta_i = lr sigma2 / (S q k (2 - lr k / p))`` with ``k = rho + lambda``,
+    ``p = 1 + beta``, ``q = 1 - beta`` (for beta = 0 the AR(1) variance
     ``lr sigma2 / (S k (2 - lr k))``).
+
+    Examples
+    --------
+    The SDE variances are the small-lr limit of the exact ones (relative gap O(lr)):
+
+    >>> kw = dict(lr=1e-5, momentum=0.5, batch_size=8)
+    >>> sde = stationary_mode_variances(2.0, 1.0, **kw)
+    >>> exact = stationary_mode_variances(2.0, 1.0, exact=True, **kw)
+    >>> bool(np.allclose(sde[:2], exact[:2], rtol=1e-4))
+    True
     """
     c_tt, c_tv, _, c_vv = stationary_mode_covariances(
         rho,
@@ -438,7 +572,8 @@ class Modes:
     regime : (d,) ndarray of str
         ``"over"``, ``"critical"`` or ``"under"`` (critical where ``|zeta - 1| <= 8 eps``).
     frequency, exact_frequency : (d,) ndarray
-        Oscillation frequencies in cycles per step, SDE and exact recursion (:func:`mode_frequencies`).
+        Oscillation frequencies in cycles per step, SDE and exact recursion
+        (:func:`mode_frequencies`).
     spectral_radius : (d,) ndarray
         Modulus of the largest eigenvalue of each mode's discrete 2 x 2 recursion.
     """
@@ -455,7 +590,20 @@ class Modes:
 
     @classmethod
     def build(cls, rho, q, *, lr, momentum, weight_decay):
-        """Compute every per-mode quantity for eigenpairs ``(rho, q)``."""
+        """Compute every per-mode quantity for eigenpairs ``(rho, q)``.
+
+        Examples
+        --------
+        The spectral radius against the eigenvalues of each mode's one-step matrix:
+
+        >>> rho, lr, beta = np.array([2.0, 0.01]), 0.1, 0.9
+        >>> modes = Modes.build(rho, np.eye(2), lr=lr, momentum=beta, weight_decay=0.0)
+        >>> F = [np.array([[1 - lr * r, lr * beta], [-r, beta]]) for r in rho]
+        >>> bool(np.allclose(modes.spectral_radius, [max(abs(np.linalg.eigvals(f))) for f in F]))
+        True
+        >>> [str(r) for r in modes.regime]
+        ['under', 'over']
+        """
         gamma, omega = sde_rates(rho, lr=lr, momentum=momentum, weight_decay=weight_decay)
         with np.errstate(divide="ignore"):
             zeta = np.where(omega > 0, gamma / np.where(omega > 0, omega, 1.0), np.inf)

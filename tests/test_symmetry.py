@@ -1,4 +1,7 @@
-"""Tests of dynlab.symmetry (seed 001): geometric constraints, conservation, broken laws."""
+"""Tests of dynlab.symmetry (Kunin et al. 2021, arXiv:2012.04728).
+
+Geometric constraints, conservation, broken laws.
+"""
 
 import numpy as np
 import pytest
@@ -84,7 +87,8 @@ def test_gradient_and_hvp_match_central_differences(name):
         ]
     )
     g = model.grad(theta, batch)
-    # Central differences: truncation h^2 |f'''| / 6 (~1e-10 here) plus rounding eps |f| / h (~1e-11).
+    # Central differences: truncation h^2 |f'''| / 6 (~1e-10 here) plus rounding eps |f| / h
+    # (~1e-11).
     np.testing.assert_allclose(fd, g, rtol=0, atol=1e-8 * (1 + np.abs(g).max()))
     vec = np.random.default_rng(8).standard_normal(model.n_params)
     fd_hvp = (model.grad(theta + h * vec, batch) - model.grad(theta - h * vec, batch)) / (2 * h)
@@ -330,6 +334,20 @@ def test_quick_validation_report_numbers(tmp_path):
         abs(p["measured"] - p["predicted"]) < 0.05 * abs(p["measured"]) for p in sgd_laws
     )
     assert (tmp_path / "symmetry_laws.png").stat().st_size > 1000
+    # The exit status 0 above means every gate passed; the gates cover every exact row.
+    gates = json.loads((tmp_path / "results.json").read_text())["gates"]
+    assert all(g["passed"] for g in gates) and len(gates) >= len(exact) + len(orders)
+
+
+def test_quick_validation_exits_nonzero_and_names_a_failed_gate(tmp_path, monkeypatch, capsys):
+    import validation.symmetry as job
+
+    # Orders in lr are measured to ~1e-3 here at best: a 1e-9 band fails every one of them.
+    monkeypatch.setattr(job, "ORDER_TOL", 1e-9)
+    assert job.main(["--quick", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "GATE FAILED: order in lr, modified flow [softmax (translation)]" in err
+    assert "GATE FAILED: Q_n" not in err  # the exact rows still pass
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""dynlab.symmetry's exact broken-conservation laws against theory.neural_mechanics (seed 001)."""
+"""dynlab.symmetry's exact broken-conservation laws against theory.neural_mechanics.
+
+Kunin et al. 2021, arXiv:2012.04728.
+"""
 
 import numpy as np
 from hypothesis import given

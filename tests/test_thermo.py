@@ -1,4 +1,7 @@
-"""Tests of dynlab.thermo (seed 002): exact Gibbs law, thermodynamic identities, simulation."""
+"""Tests of dynlab.thermo (Sadrtdinov et al. 2025, arXiv:2511.07308).
+
+Exact Gibbs law, thermodynamic identities, simulation.
+"""
 
 import json
 
@@ -12,14 +15,15 @@ from scipy.integrate import quad
 from dynlab.config import EPS
 from dynlab.errors import HyperparameterError, ShapeError
 from dynlab.thermo import (
+    STATISTICS,
     ScaleInvariantSGD,
     VonMisesFisherGibbs,
-    _log_iv,
-    _thermo_kernel,
     axial_sphere_entropy,
     simulate,
     sphere_log_area,
 )
+from dynlab.thermo.ensemble import _thermo_kernel
+from dynlab.thermo.gibbs import _log_iv
 
 dims = st.sampled_from([2, 3, 5, 10, 100, 1000])
 
@@ -74,7 +78,8 @@ def test_vmf_moments_and_entropy_match_quadrature_of_the_marginal(d, T_scale):
 
 
 def test_vmf_closed_forms_in_two_and_three_dimensions():
-    # d = 3: S = log(4 pi sinh(k) / k) - k coth(k) + 1; d = 2: S = log(2 pi I0(k)) - k I1(k) / I0(k).
+    # d = 3: S = log(4 pi sinh(k) / k) - k coth(k) + 1;
+    # d = 2: S = log(2 pi I0(k)) - k I1(k) / I0(k).
     for k in [0.1, 1.0, 7.0, 40.0]:
         g3 = VonMisesFisherGibbs(3)
         S3 = np.log(4 * np.pi * np.sinh(k) / k) - k / np.tanh(k) + 1
@@ -208,7 +213,7 @@ def test_kernel_one_step_law_matches_a_numpy_reference_step():
     for code, proto in enumerate(["sphere", "elr", "lr"]):
         lam = 0.0 if proto == "sphere" else wd
         W = np.tile(w0, (n, 1))
-        acc = np.zeros((n, 6))
+        acc = np.zeros((n, len(STATISTICS)))
         _thermo_kernel(code, W, mu, h, sigma, lr, lam, 1.7, 2, 1, 1, 123, acc, np.zeros((n, 1)))
         r = np.linalg.norm(w0)
         xi = rng.standard_normal((n, d))
@@ -220,10 +225,11 @@ def test_kernel_one_step_law_matches_a_numpy_reference_step():
         if proto == "sphere":
             w1 *= 1.7 / np.linalg.norm(w1, axis=1, keepdims=True)
         t_ref = w1[:, 0] / np.linalg.norm(w1, axis=1)
-        z = (acc[:, 0].mean() - t_ref.mean()) / np.hypot(acc[:, 0].std(), t_ref.std()) * np.sqrt(n)
+        t_acc, r_acc = acc[:, STATISTICS.index("t")], acc[:, STATISTICS.index("r")]
+        z = (t_acc.mean() - t_ref.mean()) / np.hypot(t_acc.std(), t_ref.std()) * np.sqrt(n)
         assert abs(z) < 4.5
         r_ref = np.linalg.norm(w1, axis=1)
-        assert acc[:, 2].mean() == pytest.approx(
+        assert r_acc.mean() == pytest.approx(
             r_ref.mean(), rel=5 * r_ref.std() / r_ref.mean() / np.sqrt(n) + 1e-12
         )
 
@@ -259,6 +265,24 @@ def test_quick_validation_report_numbers(tmp_path):
     eos = [p for p in preds if p["name"].startswith("pV / (N T)")]
     assert len(eos) == 12 and all(abs(p["measured"] - 1) < 0.02 for p in eos)
     assert (tmp_path / "thermo_eos.png").stat().st_size > 1000
+    # Every row is gated, and the exit status 0 above means every gate passed.
+    assert len(res["gates"]) == len(preds) and all(g["passed"] for g in res["gates"])
+
+
+@pytest.mark.montecarlo
+def test_quick_validation_exits_nonzero_and_names_a_failed_gate(tmp_path, monkeypatch, capsys):
+    import validation.thermo as job
+
+    # A gate of a thousandth of a standard error (and no O(lr) allowance) fails every row
+    # whose measured value is not equal to its prediction to 1e-3 s.e.
+    monkeypatch.setattr(job, "Z_GATE", 1e-3)
+    monkeypatch.setattr(job, "SDE_BIAS_LRS", 0.0)
+    assert job.main(["--quick", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "GATE FAILED: T from Gibbs law [sphere, d=3]" in err
+    gates = json.loads((tmp_path / "results.json").read_text())["gates"]
+    assert sum(not g["passed"] for g in gates) >= len(gates) // 2
+    assert "**FAILED** T from Gibbs law" in (tmp_path / "report.md").read_text()
 
 
 @pytest.mark.parametrize("d", [3, 50])

@@ -3,6 +3,8 @@
 A prediction row records predicted value, measured value, its standard error and the z-score
 ``(measured - predicted) / stderr``; ``exact`` marks predictions that are exact for the simulated
 process (their |z| should be O(1)), as opposed to approximations whose gap is being measured.
+A :class:`Gate` is an acceptance interval for a prediction's measured value: a run whose gated
+row falls outside its interval fails (:func:`exit_status` returns 1 and names the row).
 Files are written atomically (temporary file + rename), so a killed run never leaves a torn file.
 """
 
@@ -21,7 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Prediction", "Report", "atomic_write_bytes", "atomic_write_text", "new_figure"]
+__all__ = [
+    "Gate",
+    "Prediction",
+    "Report",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "exit_status",
+    "new_figure",
+    "run_validation",
+]
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -102,6 +113,29 @@ class Prediction:
         )
 
 
+@dataclass(frozen=True)
+class Gate:
+    """Acceptance interval ``[low, high]`` for one prediction's measured value, with its reason."""
+
+    prediction: Prediction
+    low: float
+    high: float
+    reason: str
+
+    @property
+    def passed(self) -> bool:
+        """True when the measured value lies in the interval (False for NaN)."""
+        return bool(self.low <= self.prediction.measured <= self.high)
+
+    def describe(self) -> str:
+        """One line: the row, its measured value, the interval and the reason."""
+        p = self.prediction
+        return (
+            f"{p.name}: measured {p.measured:.6g}, accepted [{self.low:.6g}, {self.high:.6g}] "
+            f"({self.reason})"
+        )
+
+
 class Report:
     """Accumulates sections, tables, predictions and figures; :meth:`write` saves them.
 
@@ -129,6 +163,7 @@ class Report:
         self.predictions: list[Prediction] = []
         self.values: dict = {}
         self.figures: list[dict] = []
+        self.gates: list[Gate] = []
 
     def section(self, title: str, text: str = "") -> None:
         """Start a section with optional prose."""
@@ -158,12 +193,18 @@ class Report:
         self.predictions.append(p)
         return p
 
+    def gate(self, prediction: Prediction, low: float, high: float, reason: str) -> Gate:
+        """Accept ``prediction`` only if its measured value lies in ``[low, high]``."""
+        g = Gate(prediction, float(low), float(high), reason)
+        self.gates.append(g)
+        return g
+
     def value(self, key: str, value) -> None:
         """Record a named result for results.json."""
         self.values[key] = value
 
     def figure(self, fig, filename: str, caption: str) -> Path:
-        """Save ``fig`` as ``out_dir/filename`` (PNG, atomically), close it, link it in the report."""
+        """Save ``fig`` as ``out_dir/filename`` (PNG, atomically), close it and link it."""
         import io
 
         import matplotlib.pyplot as plt
@@ -197,8 +238,10 @@ class Report:
         """Everything recorded, as a JSON-ready dict."""
         import dynlab
 
+        gates = {"gates": [self._gate_json(g) for g in self.gates]} if self.gates else {}
         return _jsonable(
             {
+                **gates,
                 "title": self.title,
                 "command": self.command,
                 "elapsed_s": time.time() - self.started,
@@ -213,6 +256,16 @@ class Report:
                 "figures": self.figures,
             }
         )
+
+    @staticmethod
+    def _gate_json(g: Gate) -> dict:
+        return {
+            "name": g.prediction.name,
+            "low": g.low,
+            "high": g.high,
+            "reason": g.reason,
+            "passed": g.passed,
+        }
 
     def write(self) -> Path:
         """Write ``report.md`` and ``results.json``; returns the report path."""
@@ -256,6 +309,13 @@ def command_line(module: str, argv: list[str] | None) -> str:
 
 def finish(report: Report) -> Path:
     """Close a report with the table of every prediction, write it and print a one-line summary."""
+    if report.gates:
+        failed = [g for g in report.gates if not g.passed]
+        report.section(
+            "Gates",
+            f"{len(report.gates) - len(failed)} of {len(report.gates)} gated predictions passed."
+            + "".join(f"\n\n**FAILED** {g.describe()}" for g in failed),
+        )
     report.section("Predicted vs measured")
     report.prediction_table()
     path = report.write()
@@ -263,3 +323,29 @@ def finish(report: Report) -> Path:
     worst = f", max |z| = {max(zs):.2f}" if zs else ""
     print(f"wrote {path}; {len(report.predictions)} predictions{worst}")
     return path
+
+
+def exit_status(report: Report) -> int:
+    """The run's exit status: 1 if a gated prediction failed (each named on stderr), else 0."""
+    failed = [g for g in report.gates if not g.passed]
+    for g in failed:
+        print(f"GATE FAILED: {g.describe()}", file=sys.stderr)
+    if report.gates:
+        print(f"{len(report.gates) - len(failed)} of {len(report.gates)} gates passed")
+    return 1 if failed else 0
+
+
+def run_validation(
+    module: str, doc: str, title: str, run_all, *, seed: int, quick_help: str, argv=None
+) -> int:
+    """The ``main`` of a validation script: options, report, ``run_all``, files, exit status.
+
+    Parses ``--quick``, ``--out`` and ``--seed`` (:func:`cli_parser`), calls
+    ``run_all(quick, seed, report)``, writes the report (:func:`finish`) and returns
+    :func:`exit_status`: 1 if a gated prediction failed.
+    """
+    args = cli_parser(module, doc, seed=seed, quick_help=quick_help).parse_args(argv)
+    report = Report(args.out, title, command=command_line(module, argv))
+    run_all(args.quick, args.seed, report)
+    finish(report)
+    return exit_status(report)

@@ -1,13 +1,16 @@
-"""Seed 001 check: symmetries, conservation laws and their exact breaking on toy networks.
+"""Symmetries, conservation laws and their exact breaking on toy networks, theory vs simulation.
 
 ``python -m validation.symmetry [--quick] [--out DIR] [--seed N]``
 
 For each toy model (softmax regression: translation; batch-normalised layer: scale; ReLU
 two-layer net: rescale) it checks the gradient and Hessian constraints on random minibatches,
 conservation under gradient flow (an adaptive ODE solver), the exact discrete law of minibatch
-SGD and heavy-ball SGD with weight decay, and the continuous laws of seed 001 (gradient flow
-with weight decay, modified flow, the driven damped oscillator with momentum), whose errors
-are measured against lr. Writes report.md, results.json and figures.
+SGD and heavy-ball SGD with weight decay, and the continuous laws of Kunin et al. 2021,
+arXiv:2012.04728 (gradient flow with weight decay, modified flow, the driven damped oscillator
+with momentum), whose errors are measured against lr. Writes report.md, results.json and
+figures; exits with status 1, naming the rows, when a gated prediction fails (exact identities
+beyond their rounding bound, continuous laws of SGD beyond ``LAW_RTOL``, orders in lr beyond
+``ORDER_TOL``).
 """
 
 from __future__ import annotations
@@ -28,9 +31,31 @@ from dynlab.symmetry import (
     momentum_flow_law,
     simulate,
 )
-from validation.report import Report, cli_parser, command_line, finish, new_figure
+from validation.report import Prediction, Report, new_figure, run_validation
 
+#: Weight decay of the minibatch-SGD runs and of the order-in-lr study.
 WEIGHT_DECAY = 0.05
+
+# --- thresholds of this validation ----------------------------------------------------------
+
+#: Rounding bound of the gradient and Hessian constraints, in units of P eps relative to
+#: ||H|| ||X|| + ||g||: each residual sums P products carrying a few eps each; 64 leaves room
+#: for the chains of softmax and batchnorm operations.
+CONSTRAINT_ULPS = 64
+#: Rounding bound of the exact discrete law, in units of n_steps P eps times the charge's
+#: scale: each step adds O(P) rounded products to the charge.
+DISCRETE_LAW_ULPS = 8
+#: DOP853 tolerances for gradient flow (t in [0, 3]) and the charge drift accepted, relative to
+#: 1 + |Q(0)|: the global error of rtol 1e-10 over O(1) time stays far below 1e-8.
+FLOW_RTOL, FLOW_ATOL, FLOW_DRIFT_BOUND = 1e-10, 1e-12, 1e-8
+#: The continuous laws of minibatch SGD (modified flow, momentum flow) are accepted within
+#: LAW_RTOL of the final charge: their O(lr) error at lr 0.05 measures below 0.3%, except the
+#: ReLU net's modified flow (3%: its kinks break the smooth modified equation).
+LAW_RTOL = 0.05
+#: Measured orders in lr (local log-error ratio between the two smallest lr) are accepted within
+#: ORDER_TOL of the prediction (measured 0.99-1.04 and 2.00); the ReLU net's momentum flow is
+#: pre-asymptotic at these lr (1.4-1.6) and gated from below only.
+ORDER_TOL = 0.1
 
 
 def _models(seed: int) -> dict:
@@ -77,17 +102,26 @@ def _laws(sym, traj):
     return q, dict(discrete=disc, momentum_flow=mom, modified_flow=mod, gradient_flow=gf)
 
 
+def _gate_exact(report: Report, row: Prediction) -> None:
+    """An exact identity's row passes when it holds to its rounding (or tolerance) bound."""
+    report.gate(row, row.predicted - row.stderr, row.predicted + row.stderr, "rounding bound")
+
+
 def run_all(quick: bool, seed: int, report: Report) -> None:
     models = _models(seed)
     n_steps = 400 if quick else 4000
     rng = np.random.default_rng(seed)
     report.section(
         "Setup",
-        f"Minibatch SGD (batch 16, lr 0.05, weight decay {WEIGHT_DECAY}, {n_steps} steps) and heavy-ball SGD "
-        f"(batch 16, lr 0.01, momentum 0.98, weight decay 0.2, {n_steps // 4} steps: underdamped, damping ratio "
-        "0.22 for translation) on three toy models. 'Exact' rows are deterministic identities: "
-        "their 'std. error' column is the rounding bound (n_steps * P * 8 eps * scale), so |z| <= 1 means "
-        "'equal to rounding'. Continuous-law rows report the approximation error (no standard error).",
+        f"Minibatch SGD (batch 16, lr 0.05, weight decay {WEIGHT_DECAY}, {n_steps} steps) and "
+        f"heavy-ball SGD (batch 16, lr 0.01, momentum 0.98, weight decay 0.2, {n_steps // 4} "
+        "steps: underdamped, damping ratio 0.22 for translation) on three toy models. 'Exact' "
+        "rows are deterministic identities: their 'std. error' column is the rounding bound "
+        f"(n_steps * P * {DISCRETE_LAW_ULPS} eps * scale), so |z| <= 1 means 'equal to "
+        "rounding'. Continuous-law rows report the approximation error (no standard error). "
+        "Gates: every exact row within its bound; the continuous laws of the SGD runs within "
+        f"{LAW_RTOL:.0%} of the charge; every order in lr within {ORDER_TOL:g} of its "
+        "prediction.",
     )
     trajs = {}
     for name, model in progress(models.items(), total=len(models), desc="models"):
@@ -96,27 +130,24 @@ def run_all(quick: bool, seed: int, report: Report) -> None:
         for _ in range(5 if quick else 20):
             theta = model.init(rng, scale=float(rng.uniform(0.3, 3.0)))
             batch = np.sort(rng.choice(model.n_samples, 16, replace=False))
-            g_res, h_res, size = constraint_residuals(model, theta, batch)
-            worst_g = max(worst_g, float(np.max(np.abs(g_res) / size)))
-            worst_h = max(worst_h, float(np.max(np.max(np.abs(h_res), axis=1) / size)))
-        bound = 64 * model.n_params * EPS
-        report.predict(
-            f"<g, X> / scale [{name}]",
-            0.0,
-            worst_g,
-            bound,
-            exact=True,
-            note="gradient constraint, rounding bound",
-        )
-        report.predict(
-            f"norm(H X + s g) / scale [{name}]",
-            0.0,
-            worst_h,
-            bound,
-            exact=True,
-            note="Hessian constraint, rounding bound",
-        )
-        # -- gradient flow conserves every charge (DOP853, rtol 1e-10)
+            res = constraint_residuals(model, theta, batch)
+            worst_g = max(worst_g, float(np.max(np.abs(res.grad) / res.scale)))
+            worst_h = max(worst_h, float(np.max(np.max(np.abs(res.hessian), axis=1) / res.scale)))
+        bound = CONSTRAINT_ULPS * model.n_params * EPS
+        for label, worst, what in [
+            ("<g, X> / scale", worst_g, "gradient"),
+            ("norm(H X + s g) / scale", worst_h, "Hessian"),
+        ]:
+            row = report.predict(
+                f"{label} [{name}]",
+                0.0,
+                worst,
+                bound,
+                exact=True,
+                note=f"{what} constraint, rounding bound",
+            )
+            _gate_exact(report, row)
+        # -- gradient flow conserves every charge (DOP853)
         if "relu" not in name:  # ReLU's kinks stall an adaptive solver; rescale is checked below
             theta0 = model.init(rng)
             sol = solve_ivp(
@@ -124,21 +155,22 @@ def run_all(quick: bool, seed: int, report: Report) -> None:
                 (0.0, 3.0),
                 theta0,
                 method="DOP853",
-                rtol=1e-10,
-                atol=1e-12,
+                rtol=FLOW_RTOL,
+                atol=FLOW_ATOL,
             )
             drift = max(
                 abs(s.charge(sol.y[:, -1]) - s.charge(theta0)) / (1 + abs(s.charge(theta0)))
                 for s in model.symmetries
             )
-            report.predict(
+            row = report.predict(
                 f"max abs(Q(3) - Q(0)) under gradient flow [{name}]",
                 0.0,
                 drift,
-                1e-8,
+                FLOW_DRIFT_BOUND,
                 exact=True,
                 note="integrator tolerance bound",
             )
+            _gate_exact(report, row)
         # -- SGD and heavy ball with weight decay
         theta0 = model.init(rng)
         for label, hyper in [
@@ -150,25 +182,33 @@ def run_all(quick: bool, seed: int, report: Report) -> None:
             sym = model.symmetries[0]
             q, laws = _laws(sym, traj)
             scale = np.max(np.abs(q)) + traj.lr**2 * np.sum(np.abs(sym.s) @ (traj.v**2).T)
-            bound = 8 * hyper["n_steps"] * model.n_params * EPS * scale
-            report.predict(
+            bound = DISCRETE_LAW_ULPS * hyper["n_steps"] * model.n_params * EPS * scale
+            gap = np.max(np.abs(laws["discrete"] - q))
+            row = report.predict(
                 f"Q_n, exact discrete law [{name}, {label}]",
                 laws["discrete"][-1],
                 q[-1],
                 bound,
                 exact=True,
-                note=f"rounding bound; max gap over the run {np.max(np.abs(laws['discrete'] - q)):.2g}",
+                note=f"rounding bound; max gap over the run {gap:.2g}",
             )
+            _gate_exact(report, row)
             for law in ("modified_flow", "momentum_flow", "gradient_flow"):
-                if laws[law] is not None:
-                    report.predict(
-                        f"Q_end, {law.replace('_', ' ')} [{name}, {label}]",
-                        laws[law][-1],
-                        q[len(laws[law]) - 1],
-                        0.0,
-                        exact=False,
-                        note="seed 001 continuous law",
-                    )
+                if laws[law] is None:
+                    continue
+                measured = q[len(laws[law]) - 1]  # the modified flow stops one step early
+                row = report.predict(
+                    f"Q_end, {law.replace('_', ' ')} [{name}, {label}]",
+                    laws[law][-1],
+                    measured,
+                    0.0,
+                    exact=False,
+                    note="continuous law (Kunin et al. 2021)",
+                )
+                if label == "SGD" and law != "gradient_flow":
+                    # gradient flow misses the finite-lr drive; heavy ball is measured, not gated
+                    tol = LAW_RTOL * abs(measured)
+                    report.gate(row, measured - tol, measured + tol, f"{LAW_RTOL:.0%} of Q")
     orders = _orders(report, models, quick)
     report.value("convergence", orders)
     _figures(report, models, trajs, orders)
@@ -197,7 +237,7 @@ def _orders(report: Report, models: dict, quick: bool) -> dict:
         out[name] = {"lr": lrs.tolist(), **{k: v for k, v in errs.items()}}
         for k, p in expected.items():
             local = np.log(errs[k][-2] / errs[k][-1]) / np.log(lrs[-2] / lrs[-1])
-            report.predict(
+            row = report.predict(
                 f"order in lr, {k.replace('_', ' ')} [{name}]",
                 p,
                 local,
@@ -205,6 +245,11 @@ def _orders(report: Report, models: dict, quick: bool) -> dict:
                 exact=False,
                 note=f"log error ratio at lr {lrs[-2]:g} -> {lrs[-1]:g} (GD, momentum 0)",
             )
+            if "relu" in name and k == "momentum_flow":
+                # pre-asymptotic at these lr (the kinks): the local order overshoots 1
+                report.gate(row, p - ORDER_TOL, np.inf, f"order >= {p - ORDER_TOL:g}")
+            else:
+                report.gate(row, p - ORDER_TOL, p + ORDER_TOL, f"order {p:g} +- {ORDER_TOL:g}")
     return out
 
 
@@ -241,7 +286,8 @@ def _figures(report: Report, models: dict, trajs: dict, orders: dict) -> None:
         fig,
         "symmetry_laws.png",
         "Broken conservation laws: the first symmetry's charge of each model "
-        "under minibatch SGD (top) and heavy ball (bottom) with weight decay, and every law's prediction.",
+        "under minibatch SGD (top) and heavy ball (bottom) with weight decay, and every law's "
+        "prediction.",
     )
 
     fig, ax = new_figure()
@@ -257,22 +303,17 @@ def _figures(report: Report, models: dict, trajs: dict, orders: dict) -> None:
     report.figure(
         fig,
         "symmetry_orders.png",
-        "Error of seed 001's continuous laws against the discrete run, vs lr.",
+        "Error of the continuous laws (Kunin et al. 2021) against the discrete run, vs lr.",
     )
 
 
 def main(argv=None) -> int:
-    args = cli_parser(
-        "symmetry", __doc__, seed=2021, quick_help="short runs (a few seconds)"
-    ).parse_args(argv)
-    report = Report(
-        args.out,
-        "Seed 001: neural mechanics on toy networks",
-        command=command_line("symmetry", argv),
+    """Run the job; returns the exit status (1 if a gated prediction failed)."""
+    title = "Neural mechanics on toy networks (Kunin et al. 2021)"
+    quick = "short runs (a few seconds)"
+    return run_validation(
+        "symmetry", __doc__, title, run_all, seed=2021, quick_help=quick, argv=argv
     )
-    run_all(args.quick, args.seed, report)
-    finish(report)
-    return 0
 
 
 if __name__ == "__main__":
