@@ -62,3 +62,29 @@ COMPLEX_STEP = 1e-30
 #: Relative accuracy to which the generalized chi-square CDF (Imhof / Gil-Pelaez inversion)
 #: is integrated; the median of |Delta H| is then found to the same relative accuracy.
 GCHI2_RTOL = 1e-10
+
+# --- minibatch: exact moments of SGD on finite data ----------------------------------------
+
+#: Stationary second moment of minibatch SGD: GMRES on the d^2 unknowns of the position block
+#: stops at this relative residual. The operator's condition number is 1 / (1 - rho(L)), so the
+#: solution's relative error is about this times that; 1e-12 sits a few hundred eps above the
+#: rounding floor of one matrix-free product (O(N d) terms summed per entry).
+MINIBATCH_GMRES_RTOL = 1e-12
+
+#: ... and gives up (raising) after this many restart cycles of MINIBATCH_GMRES_RESTART
+#: Krylov vectors each; near the mean-square stability edge the iteration count grows like
+#: 1 / (1 - rho(L)).
+MINIBATCH_GMRES_MAXITER = 200
+MINIBATCH_GMRES_RESTART = 60
+
+#: Spectral radius of the second-moment map: the (2d)^2 x (2d)^2 matrix is formed and handed to
+#: LAPACK when (2d)^2 <= this (d <= 8); above it ARPACK finds the Perron root matrix-free.
+MINIBATCH_DENSE_MAX = 256
+
+#: ARPACK's relative accuracy for that Perron root (the largest-modulus eigenvalue of a
+#: positive map, which is real and isolated in modulus except at degenerate data).
+MINIBATCH_ARPACK_RTOL = 1e-12
+
+#: max_stable_lr: the root of rho(lr) = 1 is located to this relative accuracy in lr (brentq's
+#: xtol = this * the deterministic limit); rho is computed to ~1e-12, so 1e-10 is reachable.
+MINIBATCH_LR_RTOL = 1e-10
