@@ -2,13 +2,13 @@
 
 Rows (:meth:`validation.report.Report.predict`):
 
-* ``<quantity> [<case>]`` -- independent batches: the exact prediction of
+* ``<quantity> [minibatch <case>]`` -- independent batches: the exact prediction of
   :class:`dynlab.minibatch.MinibatchSGD` against the simulated optimizer, gated (``exact``);
   the note gives the additive-Gaussian model's value and its error relative to the exact one;
 * reshuffled cases: the additive model against the simulation, a measured gap (not gated);
-* ``FDR ... [<case>]`` -- Yaida's relation, lhs - rhs against 0: with the applied (minibatch)
-  gradient in every mode and with the full gradient for independent batches gated; with the
-  full gradient under reshuffling a measured violation.
+* ``FDR ... [minibatch <case>]`` -- Yaida's relation, lhs - rhs against 0: with the applied
+  (minibatch) gradient in every mode and with the full gradient for independent batches gated;
+  with the full gradient under reshuffling a measured violation.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def write_minibatch(report, results: list[dict], *, N: int, d: int, scale: float
             if independent:
                 ex = r["exact"][key]
                 p = report.predict(
-                    f"{label} [{case.label}]",
+                    f"{label} [minibatch {case.label}]",
                     ex,
                     m.value,
                     m.stderr,
@@ -77,7 +77,7 @@ def write_minibatch(report, results: list[dict], *, N: int, d: int, scale: float
                 )
             else:
                 p = report.predict(
-                    f"{label} [{case.label}]",
+                    f"{label} [minibatch {case.label}]",
                     add,
                     m.value,
                     m.stderr,
@@ -98,7 +98,7 @@ def write_minibatch(report, results: list[dict], *, N: int, d: int, scale: float
         for grad, fdr in r["fdr"].items():
             gated = independent or grad == "minibatch"
             report.predict(
-                f"FDR lhs - rhs, {grad} gradient [{case.label}]",
+                f"FDR lhs - rhs, {grad} gradient [minibatch {case.label}]",
                 0.0,
                 fdr.diff.mean,
                 fdr.diff.se,
