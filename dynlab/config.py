@@ -66,9 +66,10 @@ GCHI2_RTOL = 1e-10
 # --- minibatch: exact moments of SGD on finite data ----------------------------------------
 
 #: Stationary second moment of minibatch SGD: GMRES on the d^2 unknowns of the position block
-#: stops at this relative residual. The operator's condition number is 1 / (1 - rho(L)), so the
-#: solution's relative error is about this times that; 1e-12 sits a few hundred eps above the
-#: rounding floor of one matrix-free product (O(N d) terms summed per entry).
+#: stops at this normwise backward error ||r|| / (||b|| + ||Y||) (the operator I - L has norm
+#: ~1). The solution's relative error is about this times the condition number
+#: ~1 / (1 - rho(L)); 1e-12 sits a few hundred eps above the rounding floor of one matrix-free
+#: product (O(N d) terms summed per entry).
 MINIBATCH_GMRES_RTOL = 1e-12
 
 #: ... and gives up (raising) after this many restart cycles of MINIBATCH_GMRES_RESTART

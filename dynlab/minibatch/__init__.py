@@ -3,10 +3,21 @@ replacement, reshuffled epochs, multiplicative noise, heavy ball with weight dec
 
 * :class:`FiniteData` -- the data set, H, theta*, residual gradients, fourth moments.
 * :class:`MinibatchSGD` -- independent batches: exact moments, stationary solve, observables,
-  the mean-square stability edge.
+  the mean-square spectral radius.
+* :func:`max_stable_lr`, :func:`stability_map` -- the mean-square stability edge.
 """
 
 from .data import FiniteData
 from .independent import SAMPLINGS, MinibatchSGD, batch_factor
+from .stability import crossover_batch_size, max_stable_lr, noise_sharpness, stability_map
 
-__all__ = ["FiniteData", "MinibatchSGD", "SAMPLINGS", "batch_factor"]
+__all__ = [
+    "FiniteData",
+    "MinibatchSGD",
+    "SAMPLINGS",
+    "batch_factor",
+    "max_stable_lr",
+    "stability_map",
+    "noise_sharpness",
+    "crossover_batch_size",
+]

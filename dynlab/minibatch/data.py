@@ -114,15 +114,18 @@ class FiniteData:
 
     @staticmethod
     def _fourth(Xs: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        s = np.einsum("ia,ia->i", Xs @ Y, Xs)
-        return (Xs * s[:, None]).T @ Xs / Xs.shape[0]
+        if Y.ndim == 2:  # one matrix: two GEMMs
+            s = np.einsum("ia,ia->i", Xs @ Y, Xs)
+            return (Xs * s[:, None]).T @ Xs / Xs.shape[0]
+        s = np.einsum("ia,...ab,ib->...i", Xs, Y, Xs, optimize=True)  # a stack of matrices
+        return np.einsum("...i,ia,ib->...ab", s, Xs, Xs, optimize=True) / Xs.shape[0]
 
     def fourth_moment(self, Y) -> np.ndarray:
         r"""``N^-1 sum_i (x_i^T Y x_i) x_i x_i^T`` in O(N d^2), never forming the d^4 tensor."""
         return self._fourth(self.X, as_array(Y, "Y", shape=(self.d, self.d)))
 
     def fourth_moment_modal(self, Y: np.ndarray) -> np.ndarray:
-        """:meth:`fourth_moment` in the eigenbasis: ``Y`` and the result are ``q^T (.) q``."""
+        """:meth:`fourth_moment` in the eigenbasis (``Y``: ``(..., d, d)`` modal matrices)."""
         return self._fourth(self.Xq, Y)
 
     def cross_modal(self, m: np.ndarray) -> np.ndarray:

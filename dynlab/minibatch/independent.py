@@ -36,7 +36,7 @@ from ..errors import DynlabError, HyperparameterError, ShapeError, StabilityRegi
 from ..hyper import HeavyBall
 from .data import FiniteData
 
-__all__ = ["SAMPLINGS", "MinibatchSGD", "batch_factor"]
+__all__ = ["SAMPLINGS", "MinibatchSGD", "batch_factor", "perron_root"]
 
 SAMPLINGS = ("with_replacement", "without_replacement", "reshuffle")
 
@@ -131,15 +131,15 @@ class MinibatchSGD:
         return self.c_S * C
 
     def _sandwich(self, P: np.ndarray) -> np.ndarray:
-        """``F P F^T`` for modal blocks ``P[a, b] (d, d)``."""
-        return np.einsum("aci,bej,ceij->abij", self._F, self._F, P, optimize=True)
+        """``F P F^T`` for modal blocks ``P[..., a, b, :, :]``."""
+        return np.einsum("aci,bej,...ceij->...abij", self._F, self._F, P, optimize=True)
 
     def _linear(self, P: np.ndarray) -> np.ndarray:
         """The linear part of the second-moment map, ``P -> F P F^T + G c_S (M - HPH) G^T``."""
         D = self.data
-        Y = P[0, 0]
+        Y = P[..., 0, 0, :, :]
         C = self.c_S * (D.fourth_moment_modal(Y) - D.rho[:, None] * Y * D.rho[None, :])
-        return self._sandwich(P) + self._GG[:, :, None, None] * C
+        return self._sandwich(P) + self._GG[:, :, None, None] * C[..., None, None, :, :]
 
     def _modal_start(self, theta0, v0) -> tuple[np.ndarray, np.ndarray]:
         D = self.data
@@ -222,15 +222,24 @@ class MinibatchSGD:
 
         b = (W_tt * (self.c_S * D.Sigma_a_modal)).ravel()
         op = LinearOperator((d * d, d * d), matvec=apply, dtype=np.float64)
-        y, info = gmres(
-            op,
-            b,
-            x0=b,
-            rtol=config.MINIBATCH_GMRES_RTOL,
-            atol=0.0,
-            restart=config.MINIBATCH_GMRES_RESTART,
-            maxiter=config.MINIBATCH_GMRES_MAXITER,
-        )
+        y, info = b, 1
+        for maxiter in (
+            2,
+            config.MINIBATCH_GMRES_MAXITER,
+        ):  # stop on the backward error ||r|| / (||b|| + ||y||), not ||r|| / ||b||:
+            # near the edge ||y|| >> ||b|| and ||r|| / ||b|| stalls at eps ||y|| / ||b||
+            atol = config.MINIBATCH_GMRES_RTOL * (np.linalg.norm(b) + np.linalg.norm(y))
+            y, info = gmres(
+                op,
+                b,
+                x0=y,
+                rtol=0.0,
+                atol=atol,
+                restart=config.MINIBATCH_GMRES_RESTART,
+                maxiter=maxiter,
+            )
+            if info == 0 and atol >= config.MINIBATCH_GMRES_RTOL * np.linalg.norm(y):
+                break
         if info != 0:
             raise StabilityRegionError(
                 f"GMRES for the stationary second moment did not converge ({info} iterations): "
@@ -331,24 +340,32 @@ class MinibatchSGD:
         Perron root.
         """
         d = self.data.d
-        n = 4 * d * d
 
-        def apply(p):
-            P = p.reshape(2, 2, d, d)
-            P = 0.5 * (P + P.transpose(1, 0, 3, 2))
-            return self._linear(P).ravel()
+        def apply(P):
+            P = 0.5 * (P + np.swapaxes(np.swapaxes(P, -4, -3), -2, -1))
+            return self._linear(P)
 
-        if n <= config.MINIBATCH_DENSE_MAX:
-            A = np.stack([apply(e) for e in np.eye(n)], axis=1)
-            return float(np.max(np.abs(np.linalg.eigvals(A))))
-        op = LinearOperator((n, n), matvec=apply, dtype=np.float64)
-        w = eigs(op, k=1, which="LM", tol=config.MINIBATCH_ARPACK_RTOL, return_eigenvectors=False)
-        return float(np.max(np.abs(w)))
+        return perron_root(apply, (2, 2, d, d))
 
     @property
     def is_mean_square_stable(self) -> bool:
         """Whether :meth:`spectral_radius` < 1."""
         return self.spectral_radius() < 1.0
+
+
+def perron_root(apply, shape: tuple) -> float:
+    """Spectral radius of the linear map ``apply`` on arrays of ``shape`` (it maps stacks too).
+
+    Dense (the matrix from one stacked call, then LAPACK) up to ``config.MINIBATCH_DENSE_MAX``
+    unknowns, else ARPACK matrix-free.
+    """
+    n = int(np.prod(shape))
+    if n <= config.MINIBATCH_DENSE_MAX:
+        A = apply(np.eye(n).reshape((n,) + shape)).reshape(n, n).T  # column j: image of e_j
+        return float(np.max(np.abs(np.linalg.eigvals(A))))
+    op = LinearOperator((n, n), matvec=lambda p: apply(p.reshape(shape)).ravel(), dtype=np.float64)
+    w = eigs(op, k=1, which="LM", tol=config.MINIBATCH_ARPACK_RTOL, return_eigenvectors=False)
+    return float(np.max(np.abs(w)))
 
 
 def as_steps(steps) -> np.ndarray:
