@@ -16,6 +16,8 @@ import numba
 import numpy as np
 import pytest
 import scipy.stats
+from hypothesis import given
+from hypothesis import strategies as st
 from naive_integrators import naive_run, sampled_batches
 
 from dynlab.errors import HyperparameterError
@@ -80,6 +82,23 @@ def test_sample_rows_are_the_reference_draws(sampling):
     # per-path streams: path i's rows do not depend on the ensemble size
     fewer = sample_rows(N, S, n_steps=n_steps, n_paths=2, sampling=sampling, seed=seed)
     np.testing.assert_array_equal(fewer, rows[:, :2])
+
+
+@given(
+    N=st.integers(1, 12),
+    S_frac=st.floats(0.0, 1.0),
+    sampling=st.sampled_from(SAMPLING),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_any_size_draws_the_reference_rows(N, S_frac, sampling, seed):
+    # edge regimes included: N = 1, S = 1, S = N (one batch per epoch, the whole data set)
+    S = max(1, round(S_frac * N))
+    n_steps, M = 2 * max(1, N // S) + 1, 2
+    rows = sample_rows(N, S, n_steps=n_steps, n_paths=M, sampling=sampling, seed=seed)
+    states = seed_states(np.random.SeedSequence(seed), M)
+    np.testing.assert_array_equal(rows, sampled_batches(states, N, S, n_steps, sampling))
+    if sampling != "with_replacement":
+        assert all(len(set(b)) == S for b in rows.reshape(-1, S))
 
 
 def test_reshuffle_is_the_default(regression):
