@@ -89,3 +89,7 @@ MINIBATCH_ARPACK_RTOL = 1e-12
 #: max_stable_lr: the root of rho(lr) = 1 is located to this relative accuracy in lr (brentq's
 #: xtol = this * the deterministic limit); rho is computed to ~1e-12, so 1e-10 is reachable.
 MINIBATCH_LR_RTOL = 1e-10
+
+#: Exact reshuffling (recursion over subsets of the data): refuse above this many floating-point
+#: operations (~1 minute of one core), with a message pointing to the additive idealisation.
+MINIBATCH_SUBSET_MAX_FLOPS = 2e10

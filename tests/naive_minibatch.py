@@ -93,3 +93,36 @@ def dense_second_moment(X, y, *, lr, momentum, weight_decay, S, sampling):
     AA = np.mean([np.kron(A, A) for A, _ in pairs], axis=0)
     cc = np.mean([np.outer(c, c) for _, c in pairs], axis=0)
     return AA, cc
+
+
+def reshuffle_operators(X, y, *, lr, momentum, weight_decay, S):
+    """``Psi_j`` (augmented affine maps of the first j batches), j = 0..M, per permutation.
+
+    Found by running :func:`reshuffle_epoch` from ``z = 0`` and from each unit vector in the
+    coordinates ``z = (theta - theta*, v)``. Shape (M + 1, N!, 2d + 1, 2d + 1).
+    """
+    N, d = X.shape
+    H = X.T @ X / N + weight_decay * np.eye(d)
+    theta_star = np.linalg.solve(H, X.T @ y / N)
+    starts = np.vstack([np.zeros(2 * d), np.eye(2 * d)])
+    runs = []
+    for z in starts:
+        t, v = reshuffle_epoch(
+            X,
+            y,
+            theta_star + z[:d],
+            z[d:],
+            lr=lr,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            S=S,
+        )
+        runs.append(np.concatenate([t - theta_star, v], axis=-1))  # (M + 1, n_perm, 2d)
+    offset = runs[0]
+    M1, n_perm = offset.shape[:2]
+    Psi = np.zeros((M1, n_perm, 2 * d + 1, 2 * d + 1))
+    Psi[..., -1, -1] = 1.0
+    Psi[..., :-1, -1] = offset
+    for k in range(2 * d):
+        Psi[..., :-1, k] = runs[k + 1] - offset
+    return Psi

@@ -4,11 +4,14 @@ replacement, reshuffled epochs, multiplicative noise, heavy ball with weight dec
 * :class:`FiniteData` -- the data set, H, theta*, residual gradients, fourth moments.
 * :class:`MinibatchSGD` -- independent batches: exact moments, stationary solve, observables,
   the mean-square spectral radius.
+* :class:`Reshuffle` -- random reshuffling: additive epoch map, exact epochs by a recursion
+  over subsets, and Yaida's relation as a reshuffling detector.
 * :func:`max_stable_lr`, :func:`stability_map` -- the mean-square stability edge.
 """
 
 from .data import FiniteData
 from .independent import SAMPLINGS, MinibatchSGD, batch_factor
+from .reshuffle import FDRPrediction, Reshuffle, reshuffle_fdr_violation
 from .stability import crossover_batch_size, max_stable_lr, noise_sharpness, stability_map
 
 __all__ = [
@@ -20,4 +23,7 @@ __all__ = [
     "stability_map",
     "noise_sharpness",
     "crossover_batch_size",
+    "Reshuffle",
+    "FDRPrediction",
+    "reshuffle_fdr_violation",
 ]

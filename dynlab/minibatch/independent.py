@@ -250,8 +250,7 @@ class MinibatchSGD:
         C = self.c_S * (D.fourth_moment_modal(Y) - rr * Y + D.Sigma_a_modal)
         P = np.array([[w * C for w in self._stein[:2]], [w * C for w in self._stein[2:]]])
         P[0, 0] = Y
-        full = np.block([[P[0, 0], P[0, 1]], [P[1, 0], P[1, 1]]])
-        w = np.linalg.eigvalsh(0.5 * (full + full.T))
+        w = np.linalg.eigvalsh(Y)  # L is a positive map: a PSD fixed point iff rho(L) < 1
         if w[0] < -config.PSD_RTOL * max(abs(w[-1]), np.finfo(np.float64).tiny):
             raise StabilityRegionError(
                 "the fixed point of the second-moment map is not positive semi-definite: lr is "
@@ -266,9 +265,10 @@ class MinibatchSGD:
         The position block ``Y = P_deltadelta`` solves ``Y = W o c_S (M(Y) - H Y H + Sigma_a)`` in
         the eigenbasis, ``W`` the closed-form Stein weights of the deterministic part
         (:func:`dynlab.modes.stationary_mode_covariances`), by GMRES (O(N d^2) per product); the
-        other blocks follow from the same noise matrix. A fixed point that is not positive
-        semi-definite means the map is not mean-square stable (the Perron root of a positive map
-        exceeds 1), and raises.
+        other blocks follow from the same noise matrix. ``Y -> W o c_S (M(Y) - H Y H)`` maps PSD
+        matrices to PSD matrices, so with a definite ``W o Sigma_a`` a PSD fixed point exists iff
+        its Perron root is < 1: a fixed point that is not PSD raises. (With a singular Sigma_a,
+        e.g. interpolating data, only :meth:`spectral_radius` decides.)
 
         Raises
         ------
