@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from validation.linreg import minibatch
-from validation.linreg.minibatch_report import MB_LABELS, add_minibatch
+from validation.linreg import minibatch, minibatch_reshuffle
+from validation.linreg.minibatch_report import MB_LABELS, RS_LABELS, add_minibatch
 from validation.report import Report
 
 Z_LIMIT = 4.0
@@ -51,7 +51,10 @@ def test_quick_row_counts_per_sampling_mode(quick):
         assert counts[(mode, True)] == n * per_case
         assert (mode, False) not in counts
     n = sum(c.sampling == "reshuffle" for c in cases)
-    assert counts[("reshuffle", True)] == n  # the FDR with the applied gradient
+    n_exact = len(minibatch_reshuffle.RESHUFFLE_CASES["quick"])
+    # approximate cases: only the FDR with the applied gradient is gated; exact-epoch cases:
+    # the observables and both FDR rows
+    assert counts[("reshuffle", True)] == n + n_exact * (len(RS_LABELS) + 2)
     assert counts[("reshuffle", False)] == n * (per_case - 1)
     assert quick.figures[0]["file"] == "minibatch_slow_variance.png"
     assert (quick.out_dir / "minibatch_slow_variance.png").stat().st_size > 0
@@ -72,6 +75,12 @@ def test_what_the_report_claims(quick):
     label = next(c.label for c in minibatch.CASES["quick"] if c.sampling == "reshuffle")
     assert abs(by_name[f"FDR lhs - rhs, full gradient [minibatch {label}]"].z) > 2 * Z_LIMIT
     assert abs(by_name[f"FDR lhs - rhs, minibatch gradient [minibatch {label}]"].z) <= Z_LIMIT
+    # 3. exact reshuffling: the epoch-start mean is resolved away from 0 (the additive
+    # idealisation's value), and the predicted FDR violation is far from 0
+    for v in quick.values["minibatch_reshuffle"]:
+        m, se = v["measured"]["start_mean_1"]
+        assert abs(m) / se > 2 * Z_LIMIT and v["additive"]["start_mean_1"] == 0.0
+        assert v["exact"]["fdr_ratio"] < 0.9
 
 
 def test_default_cases_cover_the_issue_grid():

@@ -5,7 +5,11 @@ Rows (:meth:`validation.report.Report.predict`):
 * ``<quantity> [minibatch <case>]`` -- independent batches: the exact prediction of
   :class:`dynlab.minibatch.MinibatchSGD` against the simulated optimizer, gated (``exact``);
   the note gives the additive-Gaussian model's value and its error relative to the exact one;
-* reshuffled cases: the additive model against the simulation, a measured gap (not gated);
+* reshuffled cases of the same data set: the additive model against the simulation, a measured
+  gap (not gated);
+* ``<quantity> [minibatch reshuffle, ..., N=8]`` -- exact reshuffling on a tiny data set
+  (:mod:`.minibatch_reshuffle`): :class:`dynlab.minibatch.Reshuffle` against the simulation,
+  gated, with the FDR's predicted full-gradient violation;
 * ``FDR ... [minibatch <case>]`` -- Yaida's relation, lhs - rhs against 0: with the applied
   (minibatch) gradient in every mode and with the full gradient for independent batches gated;
   with the full gradient under reshuffling a measured violation.
@@ -17,10 +21,17 @@ import numpy as np
 
 from validation.report import new_figure
 
-from . import minibatch
+from . import minibatch, minibatch_reshuffle
 from .minibatch import TRANSIENT_STEPS
 
-__all__ = ["MB_LABELS", "add_minibatch", "write_minibatch", "slow_variance_figure"]
+__all__ = [
+    "MB_LABELS",
+    "RS_LABELS",
+    "add_minibatch",
+    "write_minibatch",
+    "write_reshuffle",
+    "slow_variance_figure",
+]
 
 #: Report label of each minibatch observable.
 MB_LABELS = {
@@ -42,8 +53,9 @@ _INTRO = (
     "`dynlab.minibatch.MinibatchSGD` (multiplicative noise included), gated at |z| <= 4. The "
     "note beside each row gives the additive-Gaussian model (`SGDPhaseSpace.from_data`: "
     "Sigma estimated at theta*, scaled by (N - S) / (N - 1) without replacement) and its "
-    "error relative to the exact value: what the old model misses. Reshuffled runs have no "
-    "exact prediction here; their rows compare the additive model and are not gated.\n\n"
+    "error relative to the exact value: what the old model misses. Reshuffled runs on this data "
+    "set have no exact prediction; their rows compare the additive model and are not gated "
+    "(exact reshuffling rows on a data set of {N_rs} rows follow below).\n\n"
     "Yaida's fluctuation-dissipation relation E[(theta - theta*)^T g] = (1 + beta) / (2 lr) "
     "E||theta_{{k+1}} - theta_k||^2 holds at stationarity with g the gradient the optimizer "
     "applied (read off the velocities: g_k = beta v_k - v_{{k+1}}), in every mode (over whole "
@@ -58,7 +70,10 @@ def _pct(x: float, ref: float) -> str:
 
 def write_minibatch(report, results: list[dict], *, N: int, d: int, scale: float, burn: float):
     """Record the rows of :func:`.minibatch.run_cases`, a compact table and results.json values."""
-    report.section("Minibatch SGD on finite data", _INTRO.format(N=N, d=d, scale=scale, burn=burn))
+    report.section(
+        "Minibatch SGD on finite data",
+        _INTRO.format(N=N, d=d, scale=scale, burn=burn, N_rs=minibatch_reshuffle.N_SAMPLES),
+    )
     rows, values = [], []
     for r in results:
         case = r["case"]
@@ -142,6 +157,103 @@ def write_minibatch(report, results: list[dict], *, N: int, d: int, scale: float
     report.value("minibatch", values)
 
 
+#: Report label of each exact-reshuffling observable.
+RS_LABELS = {
+    "start_slow_second": "epoch-start E<theta - theta*, q_d>^2",
+    "start_mean_1": "epoch-start mean E<theta - theta*, q_1>",
+    "excess_loss": "epoch-averaged excess loss",
+    "speed": "epoch-averaged speed",
+}
+
+_RS_INTRO = (
+    "Random reshuffling, exactly: on a data set of {N} rows and {d} features the moments of "
+    "`dynlab.minibatch.Reshuffle` (a recursion over the subsets of the data, multiplicative "
+    'noise included) are compared with the zoo\'s `sampling="reshuffle"` at epoch starts and '
+    "averaged over the positions of an epoch, gated at |z| <= 4, with the additive "
+    "idealisation of the same class beside them (per-sample Hessians replaced by H; its "
+    "epoch-start mean is 0). The FDR row with the full gradient is gated against the predicted "
+    "violation lhs - rhs."
+)
+
+
+def write_reshuffle(report, results: list[dict]) -> None:
+    """Record the rows of :func:`.minibatch_reshuffle.run_reshuffle_cases` and a table."""
+    report.text(_RS_INTRO.format(N=minibatch_reshuffle.N_SAMPLES, d=minibatch_reshuffle.DIM))
+    rows, values = [], []
+    for r in results:
+        tag = f"minibatch {r['case'].label}, N={minibatch_reshuffle.N_SAMPLES}"
+        ex, add = r["exact"], r["additive"]
+        for key, label in RS_LABELS.items():
+            m = r["measured"][key]
+            p = report.predict(
+                f"{label} [{tag}]",
+                ex[key],
+                m.value,
+                m.stderr,
+                exact=True,
+                note=f"additive idealisation {add[key]:.4g} ({_pct(add[key], ex[key])} vs exact)",
+            )
+            rows.append(
+                [
+                    tag,
+                    key,
+                    ex[key],
+                    f"{m.value:.4g} ± {m.stderr:.2g}",
+                    f"{p.z:+.2f}",
+                    add[key],
+                    _pct(add[key], ex[key]),
+                ]
+            )
+        full, applied = r["fdr"]["full"], r["fdr"]["minibatch"]
+        p = report.predict(
+            f"FDR lhs - rhs, full gradient [{tag}]",
+            ex["fdr_diff"],
+            full.diff.mean,
+            full.diff.se,
+            exact=True,
+            note=f"lhs / rhs = {full.ratio:.4f}, exact {ex['fdr_ratio']:.4f}, additive "
+            f"{add['fdr_ratio']:.4f}",
+        )
+        rows.append(
+            [
+                tag,
+                "FDR lhs - rhs (full gradient)",
+                ex["fdr_diff"],
+                f"{full.diff.mean:.4g} ± {full.diff.se:.2g}",
+                f"{p.z:+.2f}",
+                add["fdr_diff"],
+                _pct(add["fdr_diff"], ex["fdr_diff"]),
+            ]
+        )
+        report.predict(
+            f"FDR lhs - rhs, minibatch gradient [{tag}]",
+            0.0,
+            applied.diff.mean,
+            applied.diff.se,
+            exact=True,
+            note=f"lhs / rhs = {applied.ratio:.4f}",
+        )
+        values.append(
+            {
+                "case": vars(r["case"]),
+                "lr": float(r["hyper"].lr),
+                "burn_in": r["burn_in"],
+                "steps": r["steps"],
+                "measured": {k: [e.value, e.stderr] for k, e in r["measured"].items()},
+                "exact": ex,
+                "additive": add,
+                "fdr_measured": {
+                    g: {"ratio": f.ratio, "diff": f.diff.mean, "se": f.diff.se}
+                    for g, f in r["fdr"].items()
+                },
+            }
+        )
+    report.table(
+        ["case", "quantity", "exact", "simulated", "z", "additive idealisation", "vs exact"], rows
+    )
+    report.value("minibatch_reshuffle", values)
+
+
 SAMPLING_STYLE = {
     "with_replacement": ("tab:blue", "o", "with replacement"),
     "without_replacement": ("tab:orange", "s", "without replacement"),
@@ -203,6 +315,10 @@ def add_minibatch(report, profile: str, seed: int) -> None:
         d=minibatch.DIM,
         scale=minibatch.LR_SCALE,
         burn=minibatch.BURN_RELAXATIONS,
+    )
+    write_reshuffle(
+        report,
+        minibatch_reshuffle.run_reshuffle_cases(profile, minibatch.SIZES[profile], seed),
     )
     sweep = minibatch.batch_sweep(profile, seed, SWEEP_MOMENTUM)
     report.figure(
