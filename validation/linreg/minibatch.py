@@ -44,6 +44,7 @@ __all__ = [
     "SIZES",
     "TRANSIENT_STEPS",
     "finite_data",
+    "stationary_window",
     "run_case",
     "run_cases",
     "batch_sweep",
@@ -255,41 +256,51 @@ def _relaxation(exact, additive) -> float:
     return 1.0 / (1.0 - radius)
 
 
+def stationary_window(X, y, hp, case, data, relax, n_paths, min_steps, seed, keys) -> dict:
+    """A stationary ensemble with trajectories over whole epochs, and what every case measures.
+
+    Burns in from ``theta*`` for :data:`BURN_RELAXATIONS` relaxation times ``relax``, then
+    records ``n`` steps (plus one, for the applied gradient) with :func:`_window`. Returns
+    ``rec``, ``delta = theta - theta*`` (rows: steps 1 .. n + 1), ``burn``, ``n``, the
+    estimates of the excess loss and the speed over the window, and Yaida's relation with the
+    applied gradient ``beta v_k - v_{k+1}`` and with the full gradient, at ``c = theta*``.
+    """
+    burn, n = _window(X, hp, case, relax, min_steps)
+    rec = _stationary(
+        X, y, hp, case, data, n_paths, n, burn, seed, keys, Recording(every=1, trajectories=True)
+    )
+    delta = rec.theta_path - data.theta_star
+    window = delta[:-1]
+    g = hp.momentum * rec.v_path[:-1] - rec.v_path[1:]  # the applied gradient incl. weight decay
+    return {
+        "rec": rec,
+        "delta": delta,
+        "burn": burn,
+        "n": n,
+        "measured": {
+            "excess_loss": path_average(
+                0.5 * np.einsum("rmi,ij,rmj->rm", window, data.H_lambda, window)
+            ),
+            "speed": path_average(rec.delta2[1:]),
+        },
+        "fdr": {
+            "minibatch": fluctuation_dissipation(rec.theta_path, g, hp, center=data.theta_star),
+            "full": fluctuation_dissipation(
+                rec.theta_path, window @ data.H_lambda, hp, center=data.theta_star
+            ),
+        },
+    }
+
+
 def run_case(X, y, case: Case, sizes: MBSizes, seed: int, index: int) -> dict:
     """Simulate one case (stationary and transient ensembles) and predict it."""
     hp, exact, additive, data = _models(X, y, case)
     relax = _relaxation(exact, additive)
-    burn, n = _window(X, hp, case, relax, sizes.steps)
-    rec = _stationary(
-        X,
-        y,
-        hp,
-        case,
-        data,
-        sizes.paths,
-        n,
-        burn,
-        seed,
-        (200, index),
-        Recording(every=1, trajectories=True),
-    )
-    delta = rec.theta_path - data.theta_star  # (n + 1, M, d)
-    g = hp.momentum * rec.v_path[:-1] - rec.v_path[1:]  # the applied gradient incl. weight decay
-    slow = delta[:-1] @ data.q[:, -1]
-    measured = {
-        "slow_var": path_average(slow**2),
-        "excess_loss": path_average(
-            0.5 * np.einsum("rmi,ij,rmj->rm", delta[:-1], data.H_lambda, delta[:-1])
-        ),
-        "speed": path_average(rec.delta2[1:]),
-    }
-    fdr = {
-        "minibatch": fluctuation_dissipation(rec.theta_path, g, hp, center=data.theta_star),
-        "full": fluctuation_dissipation(
-            rec.theta_path, delta[:-1] @ data.H_lambda, hp, center=data.theta_star
-        ),
-    }
-    del rec, delta, g
+    w = stationary_window(X, y, hp, case, data, relax, sizes.paths, sizes.steps, seed, (200, index))
+    slow = w["delta"][:-1] @ data.q[:, -1]
+    measured = {"slow_var": path_average(slow**2), **w["measured"]}
+    burn, n, fdr = w["burn"], w["n"], w["fdr"]
+    del w
     trec = _heavy_ball(
         X,
         y,

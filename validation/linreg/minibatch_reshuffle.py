@@ -21,24 +21,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from dynlab.hyper import HeavyBall
-from dynlab.integrators import Recording
-from dynlab.minibatch import FiniteData, MinibatchSGD, Reshuffle
+from dynlab.minibatch import MinibatchSGD, Reshuffle
 from dynlab.models import synthetic_regression
-from dynlab.ou import SGDPhaseSpace
 from dynlab.progress import progress
-from dynlab.stationarity import fluctuation_dissipation
 
 from .estimate import path_average
 from .minibatch import (
     DATA_SEED,
     DECAY,
-    LR_SCALE,
     NOISE_STD,
     Case,
+    _models,
     _relaxation,
-    _stationary,
-    _window,
+    stationary_window,
 )
 
 __all__ = ["N_SAMPLES", "DIM", "RESHUFFLE_CASES", "reshuffle_data", "run_reshuffle_cases"]
@@ -88,54 +83,19 @@ def _predict(rs: Reshuffle, exact: bool) -> dict:
 
 def run_reshuffle_case(X, y, case: Case, sizes, seed: int, index: int) -> dict:
     """Simulate one reshuffling case at stationarity and predict it exactly and additively."""
-    rho = np.linalg.eigvalsh(X.T @ X / X.shape[0])
-    wd = case.wd_factor * rho[0]
-    hp = HeavyBall(
-        lr=LR_SCALE * (1.0 - case.momentum) / rho[-1],
-        momentum=case.momentum,
-        weight_decay=wd,
-        batch_size=case.batch_size,
-    )
-    data = FiniteData(X, y, weight_decay=wd)
+    hp, _, additive, data = _models(X, y, case)
     rs = Reshuffle(data, hp)
-    additive = SGDPhaseSpace.from_data(
-        X, y, lr=hp.lr, momentum=hp.momentum, weight_decay=wd, batch_size=hp.batch_size
-    )
     # relaxation of the independent-batch (without replacement) second moment: the same
     # batch marginal, a proxy for the epoch map's rate
     relax = _relaxation(MinibatchSGD(data, hp, "without_replacement"), additive)
-    burn, n = _window(X, hp, case, relax, sizes.steps)
-    rec = _stationary(
-        X,
-        y,
-        hp,
-        case,
-        data,
-        sizes.paths,
-        n,
-        burn,
-        seed,
-        (400, index),
-        Recording(every=1, trajectories=True),
-    )
-    delta = rec.theta_path - data.theta_star  # rows: steps 1 .. n + 1 of the measured run
-    starts = delta[rs.M - 1 :: rs.M]  # states after steps M, 2M, ...: epoch starts
-    window = delta[:-1]  # n steps, whole epochs
+    w = stationary_window(X, y, hp, case, data, relax, sizes.paths, sizes.steps, seed, (400, index))
+    starts = w["delta"][rs.M - 1 :: rs.M]  # states after steps M, 2M, ...: epoch starts
     measured = {
         "start_slow_second": path_average((starts @ data.q[:, -1]) ** 2),
         "start_mean_1": path_average(starts @ data.q[:, 0]),
-        "excess_loss": path_average(
-            0.5 * np.einsum("rmi,ij,rmj->rm", window, data.H_lambda, window)
-        ),
-        "speed": path_average(rec.delta2[1:]),
+        **w["measured"],
     }
-    g = hp.momentum * rec.v_path[:-1] - rec.v_path[1:]  # the applied gradient
-    fdr = {
-        "minibatch": fluctuation_dissipation(rec.theta_path, g, hp, center=data.theta_star),
-        "full": fluctuation_dissipation(
-            rec.theta_path, window @ data.H_lambda, hp, center=data.theta_star
-        ),
-    }
+    burn, n, fdr = w["burn"], w["n"], w["fdr"]
     return {
         "case": case,
         "hyper": hp,
