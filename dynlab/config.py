@@ -88,3 +88,34 @@ VMF_LOG_KAPPA_BRACKET = 25.0
 #: brentq's tolerance (xtol and rtol) on log(kappa) for the thermometer: ~45 eps, above
 #: brentq's floor of 4 eps, so the temperature is found to ~1e-14 relative.
 VMF_INVERSION_RTOL = 1e-14
+
+# --- minibatch: exact moments of SGD on finite data ----------------------------------------
+
+#: Stationary second moment of minibatch SGD: GMRES on the d^2 unknowns of the position block
+#: stops at this normwise backward error ||r|| / (||b|| + ||Y||) (the operator I - L has norm
+#: ~1). The solution's relative error is about this times the condition number
+#: ~1 / (1 - rho(L)); 1e-12 sits a few hundred eps above the rounding floor of one matrix-free
+#: product (O(N d) terms summed per entry).
+MINIBATCH_GMRES_RTOL = 1e-12
+
+#: ... and gives up (raising) after this many restart cycles of MINIBATCH_GMRES_RESTART
+#: Krylov vectors each; near the mean-square stability edge the iteration count grows like
+#: 1 / (1 - rho(L)).
+MINIBATCH_GMRES_MAXITER = 200
+MINIBATCH_GMRES_RESTART = 60
+
+#: Spectral radius of the second-moment map: the (2d)^2 x (2d)^2 matrix is formed and handed to
+#: LAPACK when (2d)^2 <= this (d <= 8); above it ARPACK finds the Perron root matrix-free.
+MINIBATCH_DENSE_MAX = 256
+
+#: ARPACK's relative accuracy for that Perron root (the largest-modulus eigenvalue of a
+#: positive map, which is real and isolated in modulus except at degenerate data).
+MINIBATCH_ARPACK_RTOL = 1e-12
+
+#: max_stable_lr: the root of rho(lr) = 1 is located to this relative accuracy in lr (brentq's
+#: xtol = this * the deterministic limit); rho is computed to ~1e-12, so 1e-10 is reachable.
+MINIBATCH_LR_RTOL = 1e-10
+
+#: Exact reshuffling (recursion over subsets of the data): refuse above this many floating-point
+#: operations (~1 minute of one core), with a message pointing to the additive idealisation.
+MINIBATCH_SUBSET_MAX_FLOPS = 2e10

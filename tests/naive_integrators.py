@@ -55,7 +55,8 @@ def energy(problem, theta, p, inv_mass, weight_decay):
 
 
 def sde_coefficients(lr, momentum, batch_size):
-    """THEORY.md: c1 = 2 / (lr (1 + beta)), c2 = 2 (1 - beta) / (lr (1 + beta)), kappa = S (1 - beta^2)."""
+    """THEORY.md: c1 = 2 / (lr (1 + beta)), c2 = 2 (1 - beta) / (lr (1 + beta)),
+    kappa = S (1 - beta^2)."""
     c1 = 2.0 / (lr * (1.0 + momentum))
     c2 = 2.0 * (1.0 - momentum) / (lr * (1.0 + momentum))
     return c1, c2, batch_size * (1.0 - momentum**2)
@@ -328,3 +329,73 @@ def naive_run(scheme, problem, theta0, v0, normals, batches, *, noise_cov=None, 
         out_t.append(theta.copy())
         out_v.append(v.copy())
     return np.array(out_t), np.array(out_v), caps
+
+
+# -- minibatch rows of a linear regression ---------------------------------------------------
+
+
+class Xoshiro256:
+    """xoshiro256** on Python integers, from the reference C code (Blackman & Vigna 2018)."""
+
+    MASK = (1 << 64) - 1
+
+    def __init__(self, state):
+        self.s = [int(w) for w in state]
+
+    def _rotl(self, x, k):
+        return ((x << k) | (x >> (64 - k))) & self.MASK
+
+    def next(self):
+        s = self.s
+        result = (self._rotl((s[1] * 5) & self.MASK, 7) * 9) & self.MASK
+        t = (s[1] << 17) & self.MASK
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = self._rotl(s[3], 45)
+        return result
+
+    def below(self, n):
+        """Uniform on [0, n): outputs below 2**64 mod n are rejected, then modulo n."""
+        threshold = (1 << 64) % n
+        x = self.next()
+        while x < threshold:
+            x = self.next()
+        return x % n
+
+
+def sampled_batches(states, N, S, n_steps, sampling):
+    """Minibatch rows ``(n_steps, M, S)`` drawn path by path from the generator states.
+
+    ``"reshuffle"``: Fisher-Yates (Durstenfeld) of the path's permutation at the first step and
+    whenever fewer than S rows are left, then the next S entries; ``"with_replacement"``: S
+    uniform rows; ``"without_replacement"``: the first S steps of a Fisher-Yates shuffle of the
+    path's permutation (which carries over from step to step).
+    """
+    M = len(states)
+    out = np.zeros((n_steps, M, S), dtype=np.int64)
+    for i in range(M):
+        gen = Xoshiro256(states[i])
+        perm = list(range(N))
+        pos = N
+        for k in range(n_steps):
+            if sampling == "with_replacement":
+                out[k, i] = [gen.below(N) for _ in range(S)]
+            elif sampling == "without_replacement":
+                for r in range(S):
+                    j = r + gen.below(N - r)
+                    perm[r], perm[j] = perm[j], perm[r]
+                out[k, i] = perm[:S]
+            elif sampling == "reshuffle":
+                if pos + S > N:
+                    for a in range(N - 1, 0, -1):
+                        j = gen.below(a + 1)
+                        perm[a], perm[j] = perm[j], perm[a]
+                    pos = 0
+                out[k, i] = perm[pos : pos + S]
+                pos += S
+            else:
+                raise KeyError(sampling)
+    return out

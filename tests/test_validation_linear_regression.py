@@ -90,6 +90,7 @@ def test_quick_run_report(tmp_path):
         "isotropy.png",
         "velocity.png",
         "sweeps.png",
+        "minibatch_slow_variance.png",
     }
     report = (tmp_path / "report.md").read_text()
     assert "## Summary" in report and "exact predictions within |z| <= 4" in report

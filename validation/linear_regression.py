@@ -27,6 +27,7 @@ import numpy as np
 from dynlab.progress import progress
 from validation.linreg import figures
 from validation.linreg.experiment import Sizes, run_setting, run_sweeps
+from validation.linreg.minibatch_report import add_minibatch
 from validation.linreg.problem import cifar_setup, synthetic_setup
 from validation.linreg.writeup import Gaps, summary, write_gap_tables, write_setting, write_sweeps
 from validation.report import Report
@@ -263,6 +264,8 @@ def main(argv=None) -> int:
     sweeps = run_sweeps(setup, sizes, args.seed) if sizes.sweep_points else None
     if sweeps:
         write_sweeps(report, sweeps)
+    if not args.data_root:
+        add_minibatch(report, "quick" if args.quick else "default", args.seed)
     _figures(report, settings, sweeps, setup)
     head = summary(report)
     n_sde = sum(1 for e in gaps.sde.values() if "sign_as_theory" in e)

@@ -30,7 +30,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from ._rng import fill_normals, shuffle
+from ._rng import fill_normals
+from ._sampling import draw_rows
 
 __all__ = [
     "Loss",
@@ -78,8 +79,9 @@ class Draws(NamedTuple):
     states: np.ndarray  # (M, 4) uint64 per-path xoshiro256** states
     normals: np.ndarray  # injected standard normals (n_steps, n_slots, M, dn), or empty
     batches: np.ndarray  # injected minibatch rows (n_steps, M, S) int64, or empty
-    perm: np.ndarray  # (M, N) int64 per-path permutation of the rows (one epoch)
-    pos: np.ndarray  # (M,) int64 position of the next batch in perm
+    sampling: int  # how rows are drawn: an index of dynlab.integrators._sampling.SAMPLING
+    perm: np.ndarray  # (M, N) int64 per-path work permutation of the rows
+    pos: np.ndarray  # (M,) int64 position of the next batch in perm (reshuffling)
     F: np.ndarray  # (dn, dn) symmetric noise factor, w = F z; (0, 0) means w = z
     Z: np.ndarray  # (M, n_slots, dn) the step's standard normals
     W: np.ndarray  # (M, n_slots, dn) the step's noise vectors (W is Z when F is empty)
@@ -123,14 +125,14 @@ def matvec(A, x, out):
 
 
 @njit(**HOT)
-def draw_path(k, i, state, perm, pos, batch, Z, W, F, normals, batches):
+def draw_path(k, i, state, perm, sampler, batch, Z, W, F, normals, batches):
     """Draw step ``k``'s minibatch rows ``batch`` (S,) and normals ``Z`` (n_slots, dn) of path
     i, and set its noise ``W[s] = F Z[s]`` (when F is empty, W is Z).
 
-    In this order: the minibatch (the next ``S`` rows of the path's permutation ``perm``,
-    reshuffled when fewer than ``S`` rows are left in the epoch: sampling without replacement,
-    the last ``N mod S`` rows of an epoch are skipped; ``pos[i]`` is the position), then the
-    normals. Injected ``batches`` / ``normals`` (non-empty) replace the generator ``state``.
+    In this order: the minibatch (:func:`dynlab.integrators._sampling.draw_rows` with the
+    sampling mode and epoch positions ``sampler = (mode, pos)`` and the path's work permutation
+    ``perm``), then the normals. Injected ``batches`` / ``normals`` (non-empty) replace the
+    generator ``state``.
     """
     S = batch.shape[0]
     if S > 0:
@@ -138,12 +140,7 @@ def draw_path(k, i, state, perm, pos, batch, Z, W, F, normals, batches):
             for r in range(S):
                 batch[r] = batches[k, i, r]
         else:
-            if pos[i] + S > perm.shape[0]:
-                shuffle(state, perm)
-                pos[i] = 0
-            for r in range(S):
-                batch[r] = perm[pos[i] + r]
-            pos[i] += S
+            draw_rows(state, sampler[0], perm, sampler[1], i, batch)
     for slot in range(Z.shape[0]):
         if normals.shape[0] > 0:
             for j in range(Z.shape[1]):
@@ -203,7 +200,8 @@ def path_views(loss, dr, i):
     """What path i's step loop touches, bound once per chunk: a ``_path`` function must not read
     the bundles inside its loop (each read of a field costs a reference count, see HOT).
 
-    Returns ``(state, perm, batch, Z, W, pos, F, normals, batches, H, b, X, Y)``.
+    Returns ``(state, perm, batch, Z, W, sampler, F, normals, batches, H, b, X, Y)`` with
+    ``sampler = (sampling mode, epoch positions)`` for :func:`draw_path`.
     """
     return (
         dr.states[i],
@@ -211,7 +209,7 @@ def path_views(loss, dr, i):
         dr.batch[i],
         dr.Z[i],
         dr.W[i],
-        dr.pos,
+        (dr.sampling, dr.pos),
         dr.F,
         dr.normals,
         dr.batches,
@@ -235,7 +233,7 @@ def draw_batch(dr, k):
             i,
             dr.states[i],
             dr.perm[i],
-            dr.pos,
+            (dr.sampling, dr.pos),
             dr.batch[i],
             dr.Z[i],
             dr.W[i],
@@ -288,7 +286,8 @@ def losses(loss, theta, work, out, i0, i1):
 
 @njit(cache=True)
 def _energies(loss, rec, theta, p, out, i0, i1):
-    """``out[i] = 1/2 p_i^T M^-1 p_i + L(theta_i) + weight_decay / 2 |theta_i|^2`` (seed 000, sec. 2.1)."""
+    """``out[i] = 1/2 p_i^T M^-1 p_i + L(theta_i) + weight_decay / 2 |theta_i|^2``
+    (seed 000, sec. 2.1)."""
     losses(loss, theta, rec.work, out, i0, i1)
     d = theta.shape[1]
     for i in range(i0, i1):

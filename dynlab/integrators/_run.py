@@ -11,13 +11,14 @@ import numpy as np
 
 from .. import config
 from .._validate import as_array, as_positive_int, as_psd
-from ..errors import ShapeError, StabilityRegionError
+from ..errors import HyperparameterError, ShapeError, StabilityRegionError
 from ..models import LinearRegressionProblem, QuadraticProblem
 from ..observables import ensemble_mean_sem
 from ..progress import progress
 from ._base import SCHEMES
 from ._ops import Draws, Loss, Rec
 from ._rng import seed_states
+from ._sampling import SAMPLING, initial_epoch, sampling_code
 
 __all__ = ["Recording", "Record", "run", "normals_shape"]
 
@@ -77,8 +78,9 @@ class Record:
     * ``theta_path``, ``v_path`` -- full trajectories if asked (else None).
 
     ``theta``, ``v`` are the final states, ``state`` any further per-path state (Adam's
-    ``exp_avg_sq``; the initial energies ``H0`` of a capped damped leapfrog). ``v`` is the scheme's second variable: heavy-ball velocity, ``-exp_avg``
-    for Adam, momentum ``p`` for Hamiltonian schemes, SDE velocity for SDE solvers.
+    ``exp_avg_sq``; the initial energies ``H0`` of a capped damped leapfrog). ``v`` is the
+    scheme's second variable: heavy-ball velocity, ``-exp_avg`` for Adam, momentum ``p`` for
+    Hamiltonian schemes, SDE velocity for SDE solvers.
     """
 
     scheme: str
@@ -127,7 +129,8 @@ class Record:
 
 
 def _blocks(M: int, n_threads: int) -> list[tuple[int, int]]:
-    """Contiguous blocks of paths, one per worker thread (a path's numbers do not depend on them)."""
+    """Contiguous blocks of paths, one per worker thread (a path's numbers do not depend on
+    them)."""
     edges = np.linspace(0, M, min(M, n_threads) + 1).round().astype(int)
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
@@ -167,10 +170,16 @@ def _loss_bundle(problem, blas: bool) -> Loss:
     )
 
 
-def _draws_bundle(scheme, ss, M, n_steps, normals, batches) -> Draws:
+def _draws_bundle(scheme, ss, M, n_steps, normals, batches, sampling) -> Draws:
     n_slots, dn, F = scheme.noise()
     S = scheme.batch_rows()
     N = scheme.problem.N if S else 0
+    mode = sampling_code(sampling)
+    if not S and sampling != SAMPLING[0]:
+        raise HyperparameterError(
+            f"scheme {scheme.name!r} draws no minibatch rows here; sampling={sampling!r} needs "
+            "a LinearRegressionProblem and a minibatch scheme"
+        )
     if normals is None:
         normals = np.zeros((0, 0, 0, 0))
     else:
@@ -195,8 +204,8 @@ def _draws_bundle(scheme, ss, M, n_steps, normals, batches) -> Draws:
         seed_states(ss, M),
         np.ascontiguousarray(normals),
         batches,
-        np.repeat(np.arange(N, dtype=np.int64)[None, :], M, axis=0),
-        np.full(M, N, dtype=np.int64),  # an exhausted epoch: the first draw shuffles
+        mode,
+        *initial_epoch(N, M),
         np.zeros((0, 0)) if F is None else np.ascontiguousarray(F),
         Z,
         Z if F is None else np.zeros((M, n_slots, dn)),
@@ -282,6 +291,7 @@ def run(
     extra_noise_cov=None,
     normals=None,
     batches=None,
+    sampling: str = "reshuffle",
     layout: str = "auto",
     **hyper,
 ) -> Record:
@@ -293,8 +303,7 @@ def run(
         A key of :data:`SCHEMES` (see ``docs/integrators.md``).
     problem : QuadraticProblem or LinearRegressionProblem
         The loss. A quadratic's gradient noise is ``N(0, noise_cov / batch_size)``; a linear
-        regression's minibatches are ``batch_size`` rows drawn without replacement, reshuffled
-        every epoch (the last ``N mod batch_size`` rows of an epoch are skipped).
+        regression's minibatches are ``batch_size`` of its rows, drawn as ``sampling`` says.
     n_paths, n_steps : int
         Ensemble size M and number of steps.
     record : Recording or int
@@ -311,7 +320,13 @@ def run(
         Standard normals to use instead of the generators (common random numbers, coupled
         Brownian paths); ``n_slots, dn`` as documented per scheme.
     batches : (n_steps, n_paths, batch_size) int array_like, optional
-        Minibatch rows to use instead of the per-path shuffles (linear regression).
+        Minibatch rows to use instead of the per-path draws (linear regression).
+    sampling : {"reshuffle", "with_replacement", "without_replacement"}
+        How a linear regression's minibatch rows are drawn from the path's stream
+        (``dynlab.integrators._sampling``): a permutation per epoch cut into ``N // batch_size``
+        consecutive batches (the last ``N mod batch_size`` rows of an epoch are skipped), or
+        ``batch_size`` i.i.d. rows per step, or ``batch_size`` distinct rows per step drawn
+        afresh each step.
     layout : {"auto", "paths", "batched"}
         ``"paths"``: blocks of paths on ``numba.get_num_threads()`` threads, each path through
         all steps of a chunk (no synchronisation); ``"batched"``: all paths step together and
@@ -344,7 +359,7 @@ def run(
         raise ShapeError(f"layout must be 'auto', 'paths' or 'batched'; got {layout!r}")
     batched = d >= config.INTEGRATOR_BLAS_MIN_DIM if layout == "auto" else layout == "batched"
     loss = _loss_bundle(problem, batched)
-    draws = _draws_bundle(sch, ss, M, K, normals, batches)
+    draws = _draws_bundle(sch, ss, M, K, normals, batches, sampling)
     rec = _rec_bundle(sch, record, theta, K)
     work = sch.workspace(M)
     chunk = max(rec.every, _CHUNK_STEPS // rec.every * rec.every)
