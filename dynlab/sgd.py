@@ -21,7 +21,8 @@ from functools import cached_property
 import numpy as np
 
 from . import config, modes
-from ._validate import as_array, as_positive_int, as_psd, as_scalar, as_symmetric
+from ._linalg import eigh_descending
+from ._validate import as_array, as_psd, as_symmetric
 from .errors import (
     NotControllableError,
     NotPositiveDefiniteError,
@@ -29,6 +30,7 @@ from .errors import (
     StabilityRegionError,
     UnstableDriftError,
 )
+from .hyper import as_heavy_ball
 from .models import LinearRegressionProblem, _noise_matrix
 from .ou import OUProcess
 
@@ -86,20 +88,32 @@ class SGDPhaseSpace:
         If lr is beyond the stability limit of the discrete recursion.
     """
 
-    def __init__(self, H, b=None, *, lr, momentum=0.0, weight_decay=0.0, batch_size=1, noise_cov):
+    def __init__(
+        self,
+        H,
+        b=None,
+        *,
+        hyper=None,
+        lr=None,
+        momentum=None,
+        weight_decay=None,
+        batch_size=None,
+        noise_cov,
+    ):
+        self.hyper = as_heavy_ball(
+            hyper, lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size
+        )
+        self.hyper.require_scalar("SGDPhaseSpace").require_plain("SGDPhaseSpace")
         self.H = as_symmetric(H, "H")
         d = self.H.shape[0]
         self.b = np.zeros(d) if b is None else as_array(b, "b", shape=(d,))
-        self.lr, self.momentum, self.weight_decay = modes._hyper(lr, momentum, weight_decay)
-        self.batch_size = as_positive_int(batch_size, "batch_size")
         if noise_cov is None:
             raise ShapeError(
                 "noise_cov is required: a (d, d) matrix Sigma or a scalar sigma2 (Sigma = sigma2 H)"
             )
         self._sigma2 = float(noise_cov) if np.ndim(noise_cov) == 0 else None
         self.noise_cov = _noise_matrix(noise_cov, self.H)
-        w, v = np.linalg.eigh(self.H)
-        self.rho, self.q = w[::-1].copy(), v[:, ::-1].copy()
+        self.rho, self.q = eigh_descending(self.H)
         if self.rho[-1] < -config.PSD_RTOL * max(abs(self.rho[0]), abs(self.rho[-1])):
             raise NotPositiveDefiniteError(
                 f"H must be positive semi-definite; it has eigenvalue {self.rho[-1]:.3g}"
@@ -107,16 +121,37 @@ class SGDPhaseSpace:
         k = self.rho + self.weight_decay
         if k[-1] <= config.PSD_RTOL * max(k[0], np.finfo(np.float64).tiny):
             raise UnstableDriftError(
-                f"H + weight_decay I is singular (smallest eigenvalue {k[-1]:.3g}): the drift A has a "
-                "zero eigenvalue and SGD has no stationary law; add weight_decay or restrict to range(H)"
+                f"H + weight_decay I is singular (smallest eigenvalue {k[-1]:.3g}): the drift A "
+                "has a zero eigenvalue and SGD has no stationary law; add weight_decay or "
+                "restrict to range(H)"
             )
-        limit = 2.0 * (1.0 + self.momentum)
+        limit = self.hyper.stability_limit
         if self.lr * k[0] >= limit:
             raise StabilityRegionError(
                 f"lr = {self.lr:.6g} is beyond the stability limit of heavy-ball SGD: need "
                 f"lr (rho_max + weight_decay) < 2 (1 + momentum), i.e. lr < {limit / k[0]:.6g}"
             )
         self.mu = self.q @ ((self.q.T @ self.b) / k)
+
+    @property
+    def lr(self) -> float:
+        """Learning rate eta (``hyper.lr``)."""
+        return self.hyper.lr
+
+    @property
+    def momentum(self) -> float:
+        """Momentum beta (``hyper.momentum``)."""
+        return self.hyper.momentum
+
+    @property
+    def weight_decay(self) -> float:
+        """Weight decay lambda (``hyper.weight_decay``)."""
+        return self.hyper.weight_decay
+
+    @property
+    def batch_size(self) -> int:
+        """Batch size S (``hyper.batch_size``)."""
+        return self.hyper.batch_size
 
     # ------------------------------------------------------------------ construction helpers
     @classmethod
@@ -125,14 +160,18 @@ class SGDPhaseSpace:
         X,
         Y,
         *,
-        lr,
-        momentum=0.0,
-        weight_decay=0.0,
-        batch_size=1,
+        hyper=None,
+        lr=None,
+        momentum=None,
+        weight_decay=None,
+        batch_size=None,
         noise_cov=None,
         replacement=True,
     ):
-        r"""Linear regression ``||Y - X theta||^2 / 2N``: ``H = X^T X / N``, ``b = X^T Y / N`` (seed 003 sec. 5).
+        r"""Linear regression ``||Y - X theta||^2 / 2N``: ``H = X^T X / N``, ``b = X^T Y / N``.
+
+        Kunin et al. (2021, arXiv:2107.09133, sec. 5). The optimizer is ``hyper`` (a
+        :class:`~dynlab.hyper.HeavyBall`) or the keywords, as for the constructor.
 
         Parameters
         ----------
@@ -145,22 +184,16 @@ class SGDPhaseSpace:
             ``replacement=False`` the estimated Sigma is scaled by that factor (this matches the
             per-step marginal; successive batches of one epoch are then not independent).
         """
+        hp = as_heavy_ball(
+            hyper, lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size
+        )
         problem = LinearRegressionProblem(X, Y)
         if noise_cov is None:
-            wd = as_scalar(weight_decay, "weight_decay", low=0.0)
-            noise_cov = problem.gradient_noise_cov(problem.minimizer(wd))
+            noise_cov = problem.gradient_noise_cov(problem.minimizer(hp.weight_decay))
             if not replacement:
-                S = as_positive_int(batch_size, "batch_size")
+                S = hp.batch_size
                 noise_cov = noise_cov * (problem.N - S) / max(problem.N - 1, 1)
-        return cls(
-            problem.H,
-            problem.b,
-            lr=lr,
-            momentum=momentum,
-            weight_decay=weight_decay,
-            batch_size=batch_size,
-            noise_cov=noise_cov,
-        )
+        return cls(problem.H, problem.b, hyper=hp, noise_cov=noise_cov)
 
     @property
     def d(self) -> int:
@@ -169,10 +202,8 @@ class SGDPhaseSpace:
 
     @property
     def kappa(self) -> float:
-        """Inverse temperature ``S (1 - beta^2)`` (seed 003 eq. 4)."""
-        return (
-            self.batch_size * (1.0 - self.momentum) * (1.0 + self.momentum)
-        )  # no cancellation as beta -> 1
+        """Inverse temperature ``S (1 - beta^2)`` (Kunin et al. 2021, eq. 4; ``hyper.kappa``)."""
+        return self.hyper.kappa
 
     @cached_property
     def _sigma_modal(self) -> np.ndarray:
@@ -199,12 +230,7 @@ class SGDPhaseSpace:
     @cached_property
     def modes(self) -> modes.Modes:
         """Per-eigenvalue gamma, omega_i, zeta_i, regime and frequencies (:class:`dynlab.modes.Modes`)."""
-        return modes.Modes.build(
-            self.rho, self.q, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
-        )
-
-    def _hyper(self) -> dict:
-        return dict(lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+        return modes.Modes.build(self.rho, self.q, hyper=self.hyper)
 
     def _blocks(self, M_tt, M_tv, M_vt, M_vv) -> np.ndarray:
         return np.block([[M_tt, M_tv], [M_vt, M_vv]])
@@ -213,8 +239,7 @@ class SGDPhaseSpace:
     @cached_property
     def ou(self) -> OUProcess:
         """The OU process of seed 003 eq. 4 in ``[theta, v]``, time ``t = lr * k``."""
-        d, p = self.d, 1.0 + self.momentum
-        c1, c2 = 2.0 / (self.lr * p), 2.0 * (1.0 - self.momentum) / (self.lr * p)
+        d, c1, c2 = self.d, self.hyper.c1, self.hyper.c2
         K = self.H + self.weight_decay * np.eye(d)
         A = self._blocks(np.zeros((d, d)), -np.eye(d), c1 * K, c2 * np.eye(d))
         D = self._blocks(np.zeros((d, d)), np.zeros((d, d)), np.zeros((d, d)), c2 * self.noise_cov)
@@ -230,8 +255,7 @@ class SGDPhaseSpace:
         ``M = c1 (H + lambda I) B_thth``. One eigh and five GEMMs: O(d^3) with a small constant,
         against the generic O((2d)^3) Schur solve.
         """
-        d, p = self.d, 1.0 + self.momentum
-        c1, c2 = 2.0 / (self.lr * p), 2.0 * (1.0 - self.momentum) / (self.lr * p)
+        d, c1, c2 = self.d, self.hyper.c1, self.hyper.c2
         Kc = c1 * (self.rho + self.weight_decay)
         B = np.empty((2 * d, 2 * d))
         if self._sigma2 is not None:
@@ -269,7 +293,7 @@ class SGDPhaseSpace:
         NotControllableError
             If Sigma (hence B) is singular: the modified loss then lives on range(Sigma) only.
         """
-        d, p = self.d, 1.0 + self.momentum
+        d = self.d
         if self.commutes:
             if self._sigma2 is not None:  # Sigma = sigma2 H: diagonal in the eigenbasis of H
                 w, V = self._sigma_diag, self.q
@@ -281,7 +305,7 @@ class SGDPhaseSpace:
                     "restrict the model to range(Sigma)"
                 )
             inv_s = (V / w) @ V.T
-            U_tt = (2.0 / (self.lr * p)) * inv_s @ (self.H + self.weight_decay * np.eye(d))
+            U_tt = self.hyper.c1 * inv_s @ (self.H + self.weight_decay * np.eye(d))
             Q = self._blocks(np.zeros((d, d)), -self.noise_cov, self.noise_cov, np.zeros((d, d)))
             U = self._blocks(
                 0.5 * (U_tt + U_tt.T), np.zeros((d, d)), np.zeros((d, d)), 0.5 * (inv_s + inv_s.T)
@@ -360,14 +384,14 @@ class SGDPhaseSpace:
         """
         if exact:
             _, var_v, _ = modes.stationary_mode_variances(
-                self.rho, self._sigma_diag, batch_size=self.batch_size, exact=True, **self._hyper()
+                self.rho, self._sigma_diag, hyper=self.hyper, exact=True
             )
             return float(self.lr**2 * np.sum(var_v))
         return float(self.lr**2 * np.sum(self._sigma_diag) / self.kappa)
 
     def _mode_var_theta(self, exact: bool) -> np.ndarray:
         return modes.stationary_mode_variances(
-            self.rho, self._sigma_diag, batch_size=self.batch_size, exact=exact, **self._hyper()
+            self.rho, self._sigma_diag, hyper=self.hyper, exact=exact
         )[0]
 
     def displacement(self, k, exact: bool = False) -> np.ndarray:
@@ -384,7 +408,7 @@ class SGDPhaseSpace:
             raise ShapeError("k must be >= 0 (number of steps)")
         var = self._mode_var_theta(exact)
         if exact:
-            return 2.0 * modes.discrete_relaxation(k, self.rho, **self._hyper()) @ var
+            return 2.0 * modes.discrete_relaxation(k, self.rho, hyper=self.hyper) @ var
         m = self.modes
         return 2.0 * modes.relaxation(self.lr * k[..., None], m.gamma, m.omega) @ var
 
@@ -455,7 +479,7 @@ class SGDPhaseSpace:
         a0, b0 = self.q.T @ (theta0 - self.mu), self.q.T @ v0
         kk = k[..., None]
         if exact:
-            f11, f12, f21, f22 = modes.discrete_propagator(kk, self.rho, **self._hyper())
+            f11, f12, f21, f22 = modes.discrete_propagator(kk, self.rho, hyper=self.hyper)
         else:
             f11, f12, f21, f22 = modes.mode_propagator(
                 self.lr * kk, self.modes.gamma, self.modes.omega
@@ -470,9 +494,9 @@ class SGDPhaseSpace:
         ``m = lr (1 + beta) / 2``; they agree exactly in both models.
         """
         var_t, var_v, _ = modes.stationary_mode_variances(
-            self.rho, self._sigma_diag, batch_size=self.batch_size, exact=exact, **self._hyper()
+            self.rho, self._sigma_diag, hyper=self.hyper, exact=exact
         )
-        mass = self.lr * (1.0 + self.momentum) / 2.0
+        mass = self.hyper.mass
         return Equipartition(
             mass=mass,
             potential=float(0.5 * np.sum((self.rho + self.weight_decay) * var_t)),
@@ -530,9 +554,8 @@ class DiscreteSGD:
             m.rho[:, None],
             m.rho[None, :],
             m._sigma_modal,
-            batch_size=m.batch_size,
+            hyper=m.hyper,
             exact=True,
-            **m._hyper(),
         )
 
     def stationary_cov(self) -> np.ndarray:
@@ -550,7 +573,7 @@ class DiscreteSGD:
         return self.model._blocks(*(q @ M @ q.T for M in blocks))
 
     def _power_modal(self, k: int):
-        return modes.discrete_propagator(np.array(k), self.model.rho, **self.model._hyper())
+        return modes.discrete_propagator(np.array(k), self.model.rho, hyper=self.model.hyper)
 
     def mean(self, k, z0) -> np.ndarray:
         """``E z_k = z* + F^k (z0 - z*)`` for ``z0`` of shape (2d,); shape ``k.shape + (2d,)``."""

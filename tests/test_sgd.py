@@ -310,7 +310,7 @@ def test_from_data_estimates_noise_at_the_stationary_mean():
 def test_bad_inputs_are_named():
     H = np.diag([1.0, 0.5])
     ok = dict(lr=0.1, momentum=0.9, noise_cov=1.0)
-    with pytest.raises(HyperparameterError, match="momentum must be < 1"):
+    with pytest.raises(HyperparameterError, match="momentum must lie in"):
         SGDPhaseSpace(H, **{**ok, "momentum": 1.0})
     with pytest.raises(HyperparameterError, match="lr must be > 0"):
         SGDPhaseSpace(H, **{**ok, "lr": 0.0})

@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 
+from dynlab.hyper import HeavyBall
 from dynlab.progress import progress
 from validation.linreg import figures
 from validation.linreg.experiment import Sizes, run_setting, run_sweeps
@@ -252,9 +253,12 @@ def main(argv=None) -> int:
     )
     _intro(report, setup, sizes, args)
     n_intro = len(report.blocks)
+    setups = [
+        HeavyBall(lr=setup.lr, momentum=beta, batch_size=setup.batch_size) for beta in setup.momenta
+    ]
     settings = [
-        run_setting(setup, beta, sizes, args.seed, i)
-        for i, beta in enumerate(progress(setup.momenta, desc="momentum settings", unit="setting"))
+        run_setting(setup, hyper, sizes, args.seed, i)
+        for i, hyper in enumerate(progress(setups, desc="momentum settings", unit="setting"))
     ]
     gaps = Gaps()
     for s in settings:

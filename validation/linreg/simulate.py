@@ -68,10 +68,7 @@ def _heavy_ball(problem, sgd, *, n_paths, n_steps, seed, theta0, v0, record):
         seed=seed,
         theta0=theta0,
         v0=v0,
-        lr=sgd.lr,
-        momentum=sgd.momentum,
-        weight_decay=sgd.weight_decay,
-        batch_size=sgd.batch_size,
+        hyper=sgd.hyper,
     )
 
 
