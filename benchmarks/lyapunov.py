@@ -27,7 +27,8 @@ import numpy as np
 import scipy
 import scipy.linalg
 
-from dynlab.ou import OUProcess, SGDPhaseSpace
+from dynlab.ou_process import OUProcess
+from dynlab.sgd import SGDPhaseSpace
 
 
 def residual(A, B, D) -> float:

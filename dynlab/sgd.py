@@ -32,7 +32,7 @@ from .errors import (
 )
 from .hyper import as_heavy_ball
 from .models import LinearRegressionProblem, _noise_matrix
-from .ou import OUProcess
+from .ou_process import OUProcess
 
 __all__ = ["SGDPhaseSpace", "DiscreteSGD", "Equipartition"]
 

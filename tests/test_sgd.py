@@ -18,7 +18,8 @@ from dynlab.errors import (
     UnstableDriftError,
 )
 from dynlab.models import synthetic_regression
-from dynlab.ou import OUProcess, SGDPhaseSpace
+from dynlab.ou_process import OUProcess
+from dynlab.sgd import SGDPhaseSpace
 from dynlab.testing.strategies import critical_setups, sgd_setups
 
 EPS = config.EPS

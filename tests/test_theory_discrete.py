@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from dynlab import config, modes
 from dynlab.errors import StabilityRegionError
-from dynlab.ou import SGDPhaseSpace
+from dynlab.sgd import SGDPhaseSpace
 from dynlab.testing.strategies import sgd_setups
 from theory import discrete, ou_mode
 

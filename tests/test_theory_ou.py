@@ -10,7 +10,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from dynlab import config, modes
-from dynlab.ou import SGDPhaseSpace
+from dynlab.sgd import SGDPhaseSpace
 from dynlab.testing.strategies import sgd_setups
 from theory import diffusion, equipartition, oscillator, ou_mode, sgd_sde
 

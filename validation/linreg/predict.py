@@ -28,7 +28,8 @@ import numpy as np
 from dynlab import modes
 from dynlab.hyper import HeavyBall
 from dynlab.observables import fit_power_law
-from dynlab.ou import OUProcess, SGDPhaseSpace
+from dynlab.ou_process import OUProcess
+from dynlab.sgd import SGDPhaseSpace
 
 __all__ = [
     "Pair",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from dynlab.integrators import Recording, run
-from dynlab.ou import SGDPhaseSpace
+from dynlab.sgd import SGDPhaseSpace
 
 __all__ = ["KINDS", "seed_for", "stationary_draws", "stationary_run", "transient_run"]
 
