@@ -1,6 +1,6 @@
 """Small dense linear-algebra helpers, each the one home of its formula in dynlab.
 
-The symmetric part of a matrix, the eigendecomposition in the seed's descending order, and
+The symmetric and skew-symmetric parts of a matrix, the eigendecomposition in the seed's descending order, and
 the square root (or a factor) of a positive semi-definite matrix. Every other module calls
 these; none paraphrases them.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["sym", "eigh_descending", "psd_factor", "psd_sqrt"]
+__all__ = ["sym", "skew", "eigh_descending", "psd_factor", "psd_sqrt"]
 
 
 def sym(M: np.ndarray) -> np.ndarray:
@@ -25,6 +25,19 @@ def sym(M: np.ndarray) -> np.ndarray:
     True
     """
     return 0.5 * (M + np.swapaxes(M, -1, -2))
+
+
+def skew(M: np.ndarray) -> np.ndarray:
+    """Skew-symmetric part ``(M - M^T) / 2`` (over the last two axes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> M = np.array([[1.0, 2.0], [0.0, 3.0]])
+    >>> bool(np.array_equal(sym(M) + skew(M), M)) and bool(np.array_equal(skew(M), -skew(M).T))
+    True
+    """
+    return 0.5 * (M - np.swapaxes(M, -1, -2))
 
 
 def eigh_descending(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

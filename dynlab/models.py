@@ -18,6 +18,7 @@ from functools import cached_property
 import numpy as np
 
 from . import config
+from ._linalg import eigh_descending, psd_sqrt, sym
 from ._validate import as_array, as_positive_int, as_psd, as_rng, as_scalar
 from .errors import NotPositiveDefiniteError, ShapeError
 
@@ -99,16 +100,14 @@ class QuadraticProblem:
 
         ``rho_1`` is the top eigenvalue, as in the seed's notation.
         """
-        w, v = np.linalg.eigh(self.H)
-        return w[::-1].copy(), v[:, ::-1].copy()
+        return eigh_descending(self.H)
 
     @cached_property
     def noise_factor(self) -> np.ndarray | None:
         """A (d, d) matrix L with ``L L^T = Sigma`` (symmetric square root; Sigma may be singular)."""
         if self.noise_cov is None:
             return None
-        w, v = np.linalg.eigh(self.noise_cov)
-        return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+        return psd_sqrt(self.noise_cov)
 
 
 class LinearRegressionProblem:
@@ -144,8 +143,7 @@ class LinearRegressionProblem:
     @cached_property
     def H(self) -> np.ndarray:
         """Hessian ``X^T X / N``."""
-        H = self.X.T @ self.X / self.N
-        return 0.5 * (H + H.T)
+        return sym(self.X.T @ self.X / self.N)
 
     @cached_property
     def b(self) -> np.ndarray:
@@ -185,8 +183,7 @@ class LinearRegressionProblem:
             theta = self.minimizer()
         G = self.per_sample_grads(theta)
         g = G.mean(axis=0)
-        S = G.T @ G / self.N - np.outer(g, g)
-        return 0.5 * (S + S.T)
+        return sym(G.T @ G / self.N - np.outer(g, g))
 
     def minimizer(self, weight_decay: float = 0.0) -> np.ndarray:
         """Ridge solution ``(H + weight_decay I)^{-1} b``; minimum-norm least squares if singular."""

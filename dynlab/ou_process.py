@@ -18,7 +18,7 @@ import numpy as np
 import scipy.linalg
 
 from . import config
-from ._linalg import psd_sqrt, sym
+from ._linalg import psd_sqrt, skew, sym
 from ._lyapunov import solve_lyapunov
 from ._validate import as_array, as_positive_int, as_psd, as_rng, as_scalar, as_square
 from .errors import HyperparameterError, NotControllableError, ShapeError
@@ -107,7 +107,7 @@ class OUProcess:
         AB = self.A @ B
         # Q = A B - D is skew exactly when B solves the Lyapunov equation; take its skew part so
         # that rounding in B cannot leave a symmetric residue in Q.
-        Q = 0.5 * (AB - AB.T)
+        Q = skew(AB)
         return Q, sym(U)
 
     def decompose(self) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ from functools import cached_property
 import numpy as np
 
 from . import config, modes
-from ._linalg import eigh_descending
+from ._linalg import eigh_descending, skew, sym
 from ._validate import as_array, as_psd, as_symmetric
 from .errors import (
     NotControllableError,
@@ -210,8 +210,7 @@ class SGDPhaseSpace:
         """``q^T Sigma q`` (exact diag(sigma2 rho) when Sigma = sigma2 H was given as a scalar)."""
         if self._sigma2 is not None:
             return np.diag(self._sigma2 * self.rho)
-        S = self.q.T @ self.noise_cov @ self.q
-        return 0.5 * (S + S.T)
+        return sym(self.q.T @ self.noise_cov @ self.q)
 
     @cached_property
     def _sigma_diag(self) -> np.ndarray:
@@ -277,8 +276,8 @@ class SGDPhaseSpace:
             M = c1 * (self.H @ B_tt + self.weight_decay * B_tt)
             B[:d, d:] = (M - M.T) / (2.0 * c2)
             B[d:, :d] = -B[:d, d:]
-            B[d:, d:] = 0.5 * (M + M.T)
-        return 0.5 * (B + B.T)
+            B[d:, d:] = sym(M)
+        return sym(B)
 
     def decompose(self) -> tuple[np.ndarray, np.ndarray]:
         r"""``(Q, U)`` with ``A = (D + Q) U`` for the SDE (seed 003 eqs. 9 / 43).
@@ -307,9 +306,7 @@ class SGDPhaseSpace:
             inv_s = (V / w) @ V.T
             U_tt = self.hyper.c1 * inv_s @ (self.H + self.weight_decay * np.eye(d))
             Q = self._blocks(np.zeros((d, d)), -self.noise_cov, self.noise_cov, np.zeros((d, d)))
-            U = self._blocks(
-                0.5 * (U_tt + U_tt.T), np.zeros((d, d)), np.zeros((d, d)), 0.5 * (inv_s + inv_s.T)
-            )
+            U = self._blocks(sym(U_tt), np.zeros((d, d)), np.zeros((d, d)), sym(inv_s))
             return Q, U
         B = self.lyapunov()
         cond = np.linalg.cond(B)
@@ -320,7 +317,7 @@ class SGDPhaseSpace:
             )
         U = np.linalg.inv(B)
         AB = self.ou.A @ B
-        return 0.5 * (AB - AB.T), 0.5 * (U + U.T)
+        return skew(AB), sym(U)
 
     def modified_loss(self, theta, v) -> np.ndarray:
         r"""Modified loss ``Psi(theta, v) = 1/2 ([theta; v] - [mu; 0])^T U (...)`` (seed 003 eqs. 8, 10, 45, 46).
@@ -565,8 +562,7 @@ class DiscreteSGD:
         """
         q = self.model.q
         P_tt, P_tv, P_vt, P_vv = (q @ M @ q.T for M in self._modal_P())
-        P = self.model._blocks(P_tt, P_tv, P_vt, P_vv)
-        return 0.5 * (P + P.T)
+        return sym(self.model._blocks(P_tt, P_tv, P_vt, P_vv))
 
     def _rotate(self, blocks) -> np.ndarray:
         q = self.model.q
@@ -596,8 +592,7 @@ class DiscreteSGD:
         f11, f12, f21, f22 = self._power_modal(k)
         O = np.block([[q, np.zeros((d, d))], [np.zeros((d, d)), q]])
         Fk = O @ np.block([[np.diag(f11), np.diag(f12)], [np.diag(f21), np.diag(f22)]]) @ O.T
-        C = P + Fk @ (P0 - P) @ Fk.T
-        return 0.5 * (C + C.T)
+        return sym(P + Fk @ (P0 - P) @ Fk.T)
 
     def stationary_cross_cov(self, k: int) -> np.ndarray:
         r"""Stationary ``Cov(z_t, z_{t+k}) = P (F^k)^T`` (k >= 0)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dynlab._linalg import psd_factor
 from validation.report import new_figure
 
 from .predict import mode_ou, plane_cov
@@ -33,8 +34,7 @@ R95 = float(np.sqrt(-2.0 * np.log(0.05)))
 
 def _ellipse(C, r=R95, n=200):
     t = np.linspace(0.0, 2.0 * np.pi, n)
-    w, V = np.linalg.eigh(C)
-    return (V * (r * np.sqrt(np.clip(w, 0.0, None)))) @ np.vstack([np.cos(t), np.sin(t)])
+    return r * psd_factor(C) @ np.vstack([np.cos(t), np.sin(t)])
 
 
 def _beta(s) -> str:

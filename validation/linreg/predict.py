@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dynlab import modes
+from dynlab._linalg import sym
 from dynlab.hyper import HeavyBall
 from dynlab.observables import fit_power_law
 from dynlab.ou_process import OUProcess
@@ -108,7 +109,7 @@ def plane_cov(sgd: SGDPhaseSpace, i: int, j: int, *, exact: bool, plane: str) ->
                 sgd.rho[ia], sgd.rho[ib], _sigma(sgd, ia, ib), exact=exact, hyper=sgd.hyper
             )
             C[a, b] = blocks[idx]
-    return 0.5 * (C + C.T)
+    return sym(C)
 
 
 def mode_ou(sgd: SGDPhaseSpace, i: int) -> OUProcess:

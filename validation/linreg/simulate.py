@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dynlab._linalg import psd_factor
 from dynlab.integrators import Recording, run
 from dynlab.sgd import SGDPhaseSpace
 
@@ -43,8 +44,7 @@ def stationary_draws(sgd: SGDPhaseSpace, n_paths: int, seed) -> tuple[np.ndarray
     try:
         L = np.linalg.cholesky(P)
     except np.linalg.LinAlgError:
-        w, V = np.linalg.eigh(P)
-        L = V * np.sqrt(np.clip(w, 0.0, None))
+        L = psd_factor(P)
     z = np.random.default_rng(seed).standard_normal((n_paths, P.shape[0])) @ L.T
     d = sgd.d
     return sgd.mu + z[:, :d], z[:, d:]
