@@ -174,7 +174,8 @@ class OUProcess:
         if t == 0.0:
             return np.eye(n), np.zeros((n, n))
         normA = np.linalg.norm(self.A, 1)
-        s = max(0, int(np.ceil(np.log2(normA * t))) if normA * t > 1.0 else 0)
+        x = normA * t / config.VAN_LOAN_NORM_MAX
+        s = max(0, int(np.ceil(np.log2(x))) if x > 1.0 else 0)
         tau = t / 2.0**s
         M = np.zeros((2 * n, 2 * n))
         M[:n, :n] = self.A

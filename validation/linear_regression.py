@@ -27,15 +27,13 @@ import numpy as np
 from dynlab.hyper import HeavyBall
 from dynlab.progress import progress
 from validation.linreg import figures
+from validation.linreg.config import Z_LIMIT
 from validation.linreg.experiment import Sizes, run_setting, run_sweeps
 from validation.linreg.problem import cifar_setup, synthetic_setup
 from validation.linreg.writeup import Gaps, summary, write_gap_tables, write_setting, write_sweeps
 from validation.report import Report
 
 __all__ = ["main", "PROFILES", "Z_LIMIT"]
-
-#: Acceptance limit on |z| of every exact prediction (issue 5).
-Z_LIMIT = 4.0
 
 #: Dimension of the synthetic problem: default run and --quick.
 DEFAULT_DIM, QUICK_DIM = 64, 32

@@ -18,6 +18,7 @@ import numpy as np
 from dynlab.hyper import HeavyBall
 from dynlab.progress import progress
 
+from .config import BURN_IN_RELAXATIONS
 from .estimate import path_average, per_step
 from .measure import (
     displacement_estimates,
@@ -32,8 +33,6 @@ __all__ = ["Sizes", "TRANSIENT_STEPS", "burn_in_steps", "run_setting", "run_swee
 
 #: Steps at which the mean trajectory is tabulated (and z-scored).
 TRANSIENT_STEPS = (10, 30, 100)
-#: Relaxation times of the slowest mode that the minibatch ensembles burn in for.
-BURN_IN_RELAXATIONS = 3.0
 
 
 @dataclass(frozen=True)

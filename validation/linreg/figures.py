@@ -11,6 +11,7 @@ import numpy as np
 from dynlab._linalg import psd_factor
 from validation.report import new_figure
 
+from .config import STREAMLINE_HOLE
 from .predict import mode_ou, plane_cov
 
 __all__ = [
@@ -109,8 +110,7 @@ def phase_portrait_figure(settings, setup):
             gx, gy = np.linspace(-hx, hx, 41), np.linspace(-hy, hy, 41)
             G = np.stack(np.meshgrid(gx, gy), axis=-1) + ou.mu
             J = ou.current(G)
-            # no streamlines in the innermost 10% of the 95% region, where they would only circle
-            inner = ou.modified_potential(G) * ou.kappa < 0.5 * (0.1 * R95) ** 2
+            inner = ou.modified_potential(G) * ou.kappa < 0.5 * (STREAMLINE_HOLE * R95) ** 2
             U, V = (np.ma.masked_where(inner, J[..., c]) for c in (0, 1))
             ax.streamplot(
                 gx, gy, U, V, color="orange", density=0.5, linewidth=0.6, arrowsize=0.8, zorder=0
