@@ -1,6 +1,6 @@
 """Problem definitions shared by the analytic models and the integrator zoo.
 
-Two problems, one notation (THEORY.md):
+Two problems, one notation (docs/conventions.md, docs/theory.md):
 
 * :class:`QuadraticProblem` -- ``L(theta) = 1/2 theta^T H theta - b^T theta + c`` with minibatch
   gradient ``g_B = H theta - b + xi``, ``xi ~ N(0, Sigma / batch_size)`` (seed 003, Assumption 1).

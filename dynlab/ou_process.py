@@ -90,7 +90,16 @@ class OUProcess:
         return self._B.copy()
 
     def stationary_cov(self) -> np.ndarray:
-        """Stationary covariance ``B / kappa``."""
+        """Stationary covariance ``B / kappa``.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> B = scipy.linalg.solve_continuous_lyapunov(ou.A, 2 * ou.D)   # A B + B A^T = 2 D
+        >>> bool(np.allclose(ou.stationary_cov(), B / 2.0))
+        True
+        """
         return self._B / self.kappa
 
     @cached_property
@@ -123,12 +132,29 @@ class OUProcess:
             If A is not stable.
         NotControllableError
             If B is singular (condition number above 1 / SINGULAR_RTOL).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> Q, U = ou.decompose()
+        >>> bool(np.allclose((ou.D + Q) @ U, ou.A)) and bool(np.allclose(Q, -Q.T))
+        True
         """
         Q, U = self._QU
         return Q.copy(), U.copy()
 
     def modified_potential(self, x) -> np.ndarray:
-        r"""``Psi(x) = 1/2 (x - mu)^T U (x - mu)``, with ``p_ss ~ exp(-kappa Psi)`` (seed 003 eq. 8)."""
+        r"""``Psi(x) = 1/2 (x - mu)^T U (x - mu)``, with ``p_ss ~ exp(-kappa Psi)`` (seed 003 eq. 8).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> x = np.array([0.3, -0.2])
+        >>> bool(np.isclose(ou.modified_potential(x), 0.5 * x @ np.linalg.solve(ou.lyapunov(), x)))
+        True
+        """
         x = as_array(x, "x")
         if x.shape[-1:] != (self.n,):
             raise ShapeError(f"x must have shape (..., {self.n}); got {x.shape}")
@@ -136,7 +162,18 @@ class OUProcess:
         return 0.5 * np.einsum("...i,ij,...j->...", y, self._QU[1], y)
 
     def stationary_density(self, x) -> np.ndarray:
-        r"""Stationary density ``N(mu, B / kappa)`` at points ``x`` of shape ``(..., n)``."""
+        r"""Stationary density ``N(mu, B / kappa)`` at points ``x`` of shape ``(..., n)``.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> import scipy.stats
+        >>> x = np.array([0.3, -0.2])
+        >>> law = scipy.stats.multivariate_normal(ou.mu, ou.stationary_cov())
+        >>> bool(np.isclose(ou.stationary_density(x), law.pdf(x)))
+        True
+        """
         U = self._QU[1]
         _, logdet_U = np.linalg.slogdet(U)
         log_norm = 0.5 * (self.n * np.log(self.kappa / (2.0 * np.pi)) + logdet_U)
@@ -146,13 +183,31 @@ class OUProcess:
         r"""Stationary probability current :math:`J_{ss}(x) = -Q U (x - \mu)\, p_{ss}(x)` (seed 003 eq. 8).
 
         Divergence-free and orthogonal to the gradient of Psi; zero iff detailed balance (Q = 0).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> x = np.array([0.3, -0.2])
+        >>> grad_psi = np.linalg.solve(ou.lyapunov(), x - ou.mu)      # U (x - mu)
+        >>> bool(abs(ou.current(x) @ grad_psi) < 1e-12 * np.linalg.norm(ou.current(x)))
+        True
         """
         x = as_array(x, "x")
         Q, U = self._QU
         return -((x - self.mu) @ (Q @ U).T) * self.stationary_density(x)[..., None]
 
     def stationary_cross_cov(self, tau) -> np.ndarray:
-        r"""Stationary ``Cov(X_t, X_{t+tau}) = B e^{-A^T tau} / kappa`` (tau >= 0; transposed for tau < 0)."""
+        r"""Stationary ``Cov(X_t, X_{t+tau}) = B e^{-A^T tau} / kappa`` (tau >= 0; transposed for tau < 0).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> C = ou.stationary_cross_cov(0.7)
+        >>> bool(np.allclose(C, ou.stationary_cov() @ scipy.linalg.expm(-0.7 * ou.A).T))
+        True
+        """
         tau = as_array(tau, "tau")
         E = scipy.linalg.expm(-np.abs(tau)[..., None, None] * self.A)
         C = self._B @ np.swapaxes(E, -1, -2) / self.kappa
@@ -198,12 +253,30 @@ class OUProcess:
             ``e^{-A t}``.
         C : (n, n) ndarray
             ``Var(X_t | X_0) = int_0^t e^{-A s} (2 D / kappa) e^{-A^T s} ds`` (Van Loan + doubling).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> Phi, C = ou.transition(0.7)
+        >>> S = ou.stationary_cov()        # stationarity: S = Phi S Phi^T + C
+        >>> bool(np.allclose(Phi, scipy.linalg.expm(-0.7 * ou.A))) and bool(np.allclose(C, S - Phi @ S @ Phi.T))
+        True
         """
         t = float(_times(t))
         return self._cov_one(t)
 
     def mean(self, t, x0) -> np.ndarray:
-        r"""``E[X_t] = mu + e^{-A t} (x0 - mu)``; shape ``t.shape + (n,)`` (x0 may carry leading axes)."""
+        r"""``E[X_t] = mu + e^{-A t} (x0 - mu)``; shape ``t.shape + (n,)`` (x0 may carry leading axes).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> x0 = np.array([1.0, 0.0])
+        >>> bool(np.allclose(ou.mean(0.7, x0), scipy.linalg.expm(-0.7 * ou.A) @ x0))
+        True
+        """
         t = _times(t)
         x0 = as_array(x0, "x0")
         if x0.shape[-1:] != (self.n,):
@@ -211,7 +284,15 @@ class OUProcess:
         return self.mu + np.einsum("...ij,...j->...i", self._propagator(t), x0 - self.mu)
 
     def cov(self, t) -> np.ndarray:
-        r"""``Var(X_t)`` given a fixed ``X_0``; shape ``t.shape + (n, n)``."""
+        r"""``Var(X_t)`` given a fixed ``X_0``; shape ``t.shape + (n, n)``.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> bool(np.allclose(ou.cov(80.0), ou.stationary_cov()))   # forgets X_0: the stationary law
+        True
+        """
         t = _times(t)
         out = np.empty(t.shape + (self.n, self.n))
         for idx in np.ndindex(t.shape):
@@ -223,6 +304,14 @@ class OUProcess:
 
         ``Var(X_t) e^{-A^T (s - t)}`` for ``s >= t`` and ``e^{-A (t - s)} Var(X_s)`` for ``t > s``;
         t and s broadcast; shape ``broadcast(t, s).shape + (n, n)``.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> E = scipy.linalg.expm(-1.0 * ou.A)
+        >>> bool(np.allclose(ou.cross_cov(80.0, 81.0), ou.stationary_cov() @ E.T))
+        True
         """
         t, s = np.broadcast_arrays(_times(t), _times(s, "s"))
         out = np.empty(t.shape + (self.n, self.n))
@@ -249,6 +338,17 @@ class OUProcess:
         Returns
         -------
         (m, n_paths, n) ndarray
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> x0 = np.array([1.0, 0.0])
+        >>> X = ou.sample(x0, [0.7], 4000, seed=0)[0]
+        >>> Phi, C = ou.transition(0.7)
+        >>> z = (X.mean(axis=0) - Phi @ x0) / np.sqrt(np.diag(C) / 4000)   # standard errors of the mean
+        >>> bool(np.all(np.abs(z) < 4))
+        True
         """
         t = _times(t)
         if t.ndim != 1 or np.any(np.diff(t) < 0):

@@ -169,6 +169,14 @@ class SGDPhaseSpace(SDEModel, Observables):
             replacement, each batch's covariance is Sigma / S * (N - S) / (N - 1): with
             ``replacement=False`` the estimated Sigma is scaled by that factor (this matches the
             per-step marginal; successive batches of one epoch are then not independent).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).standard_normal((50, 3))
+        >>> m = SGDPhaseSpace.from_data(X, X @ [1.0, 2.0, 3.0], lr=0.1, momentum=0.5)
+        >>> bool(np.allclose(m.H, X.T @ X / 50)) and bool(np.allclose(m.mu, [1.0, 2.0, 3.0]))
+        True
         """
         hp = as_heavy_ball(
             hyper, lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size
@@ -188,7 +196,16 @@ class SGDPhaseSpace(SDEModel, Observables):
 
     @property
     def kappa(self) -> float:
-        """Inverse temperature ``S (1 - beta^2)`` (Kunin et al. 2021, eq. 4; ``hyper.kappa``)."""
+        """Inverse temperature ``S (1 - beta^2)`` (Kunin et al. 2021, eq. 4; ``hyper.kappa``).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
+        ...                   noise_cov=0.5)
+        >>> abs(m.kappa - 4 * (1 - 0.9) * (1 + 0.9)) < 1e-15
+        True
+        """
         return self.hyper.kappa
 
     @cached_property
@@ -207,7 +224,16 @@ class SGDPhaseSpace(SDEModel, Observables):
 
     @property
     def commutes(self) -> bool:
-        """Whether Sigma commutes with H (seed 003 Assumption 3), to rounding."""
+        """Whether Sigma commutes with H (seed 003 Assumption 3), to rounding.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
+        ...                   noise_cov=0.5)
+        >>> m.commutes, SGDPhaseSpace(np.diag([2.0, 1.0]), lr=0.1, noise_cov=[[1, 0.5], [0.5, 1]]).commutes
+        (True, False)
+        """
         C = self.H @ self.noise_cov - self.noise_cov @ self.H
         scale = np.linalg.norm(self.H, 2) * np.linalg.norm(self.noise_cov, 2)
         return bool(np.max(np.abs(C)) <= config.COMMUTE_RTOL * scale)
@@ -227,5 +253,14 @@ class SGDPhaseSpace(SDEModel, Observables):
         return DiscreteSGD(self)
 
     def stationary_cov(self, exact: bool = False) -> np.ndarray:
-        """Stationary covariance of ``[theta, v]``: ``B / kappa`` (SDE) or the Stein solution P (exact)."""
+        """Stationary covariance of ``[theta, v]``: ``B / kappa`` (SDE) or the Stein solution P (exact).
+
+        Examples
+        --------
+        >>> import numpy as np      # 1-D, beta = 0, Sigma = sigma2 H: the AR(1) variance
+        >>> lr, rho, sigma2, S = 0.1, 2.0, 0.5, 4
+        >>> m = SGDPhaseSpace([[rho]], lr=lr, batch_size=S, noise_cov=sigma2)
+        >>> bool(np.isclose(m.stationary_cov(exact=True)[0, 0], lr * sigma2 / (S * (2 - lr * rho))))
+        True
+        """
         return self.discrete.stationary_cov() if exact else self.lyapunov() / self.kappa

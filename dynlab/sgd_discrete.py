@@ -22,7 +22,10 @@ __all__ = ["DiscreteSGD"]
 
 
 class DiscreteSGD:
-    r"""The exact heavy-ball recursion ``z_{k+1} = F z_k + G xi_k + c`` (THEORY.md, beyond the paper).
+    r"""The exact heavy-ball recursion ``z_{k+1} = F z_k + G xi_k + c`` (docs/theory.md).
+
+    Kunin et al. (2021, arXiv:2107.09133) eq. 2 written as a linear system (the paper models it
+    by its SDE only).
 
     With ``K = H + lambda I``: ``F = [[I - lr K, lr beta I], [-K, beta I]]``, ``G = [[-lr I], [-I]]``,
     ``c = [lr b; b]``, ``xi_k ~ N(0, Sigma / S)``. Stable iff
@@ -58,11 +61,34 @@ class DiscreteSGD:
 
     @property
     def spectral_radius(self) -> float:
-        """Spectral radius of F (< 1 inside the stability region)."""
+        """Spectral radius of F (< 1 inside the stability region).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> from dynlab.sgd import SGDPhaseSpace
+        >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
+        ...                   noise_cov=0.5)
+        >>> dz = m.discrete
+        >>> bool(np.isclose(dz.spectral_radius, np.max(np.abs(np.linalg.eigvals(dz.F)))))
+        True
+        """
         return float(np.max(self.model.modes.spectral_radius))
 
     def stationary_mean(self) -> np.ndarray:
-        """Fixed point ``[mu; 0]``."""
+        """Fixed point ``[mu; 0]``.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> from dynlab.sgd import SGDPhaseSpace
+        >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
+        ...                   noise_cov=0.5)
+        >>> dz = m.discrete
+        >>> z = dz.stationary_mean()                     # the fixed point of z -> F z + c
+        >>> bool(np.allclose(dz.F @ z + dz.c, z))
+        True
+        """
         return np.concatenate([self.model.mu, np.zeros(self.model.d)])
 
     def _modal_P(self):
@@ -79,6 +105,17 @@ class DiscreteSGD:
         r"""P solving the Stein equation ``P = F P F^T + G (Sigma / S) G^T``, pairwise in the eigenbasis.
 
         See :func:`dynlab.modes.stationary_mode_covariances` (``exact=True``) for the closed forms.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> from dynlab.sgd import SGDPhaseSpace
+        >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
+        ...                   noise_cov=0.5)
+        >>> dz = m.discrete
+        >>> P = scipy.linalg.solve_discrete_lyapunov(dz.F, dz.G @ dz.noise_cov @ dz.G.T)
+        >>> bool(np.allclose(dz.stationary_cov(), P))
+        True
         """
         q = self.model.q
         P_tt, P_tv, P_vt, P_vv = (q @ M @ q.T for M in self._modal_P())
@@ -92,14 +129,42 @@ class DiscreteSGD:
         return modes.discrete_propagator(np.array(k), self.model.rho, hyper=self.model.hyper)
 
     def mean(self, k, z0) -> np.ndarray:
-        """``E z_k = z* + F^k (z0 - z*)`` for ``z0`` of shape (2d,); shape ``k.shape + (2d,)``."""
+        """``E z_k = z* + F^k (z0 - z*)`` for ``z0`` of shape (2d,); shape ``k.shape + (2d,)``.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> from dynlab.sgd import SGDPhaseSpace
+        >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
+        ...                   noise_cov=0.5)
+        >>> dz = m.discrete
+        >>> z0 = np.array([1.0, 0.0, 0.0, 0.0])
+        >>> z = z0
+        >>> for _ in range(6):
+        ...     z = dz.F @ z + dz.c
+        >>> bool(np.allclose(dz.mean(6, z0), z))
+        True
+        """
         z0 = as_array(z0, "z0", shape=(2 * self.model.d,))
         d = self.model.d
         th, v = self.model.mean(k, z0[:d], z0[d:], exact=True)
         return np.concatenate([th, v], axis=-1)
 
     def cov(self, k, P0=None) -> np.ndarray:
-        r"""``Var z_k = P + F^k (P0 - P) F^{kT}`` for ``Var z_0 = P0`` (zero: fixed start); one integer k."""
+        r"""``Var z_k = P + F^k (P0 - P) F^{kT}`` for ``Var z_0 = P0`` (zero: fixed start); one integer k.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> from dynlab.sgd import SGDPhaseSpace
+        >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
+        ...                   noise_cov=0.5)
+        >>> dz = m.discrete
+        >>> Fj = [np.linalg.matrix_power(dz.F, j) for j in range(3)]
+        >>> C3 = sum(F @ dz.G @ dz.noise_cov @ dz.G.T @ F.T for F in Fj)   # three steps from a fixed start
+        >>> bool(np.allclose(dz.cov(3), C3))
+        True
+        """
         k = int(k)
         if k < 0:
             raise ShapeError("k must be >= 0")
@@ -115,7 +180,19 @@ class DiscreteSGD:
         return sym(P + Fk @ (P0 - P) @ Fk.T)
 
     def stationary_cross_cov(self, k: int) -> np.ndarray:
-        r"""Stationary ``Cov(z_t, z_{t+k}) = P (F^k)^T`` (k >= 0)."""
+        r"""Stationary ``Cov(z_t, z_{t+k}) = P (F^k)^T`` (k >= 0).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> from dynlab.sgd import SGDPhaseSpace
+        >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
+        ...                   noise_cov=0.5)
+        >>> dz = m.discrete
+        >>> P = scipy.linalg.solve_discrete_lyapunov(dz.F, dz.G @ dz.noise_cov @ dz.G.T)
+        >>> bool(np.allclose(dz.stationary_cross_cov(4), P @ np.linalg.matrix_power(dz.F, 4).T))
+        True
+        """
         k = int(k)
         if k < 0:
             raise ShapeError("k must be >= 0")

@@ -44,6 +44,18 @@ class Observables:
 
         SDE (seed 003 eq. 12): ``lr^2 tr(Var v) = lr^2 tr(Sigma) / (S (1 - beta^2))``.
         Exact: ``lr^2 tr(P_vv)``, P the stationary covariance of the recursion.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> from dynlab.sgd import SGDPhaseSpace
+        >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
+        ...                   noise_cov=0.5)
+        >>> P = m.discrete.stationary_cov()                 # exact: lr^2 tr Var v
+        >>> bool(np.isclose(m.speed(exact=True), 0.1**2 * np.trace(P[2:, 2:])))
+        True
+        >>> bool(np.isclose(m.speed(), 0.1**2 * 0.5 * 3.0 / (4 * 0.19)))   # SDE: lr^2 tr Sigma / kappa
+        True
         """
         if exact:
             _, var_v, _ = modes.stationary_mode_variances(
@@ -60,11 +72,24 @@ class Observables:
     def displacement(self, k, exact: bool = False) -> np.ndarray:
         r"""Global displacement ``E||theta_k - theta_0||^2`` from stationarity after k steps.
 
-        SDE: ``(2 / kappa) tr(B_thth - (B e^{-A^T t})_thth)`` at ``t = lr k`` (THEORY.md; the
-        paper's eq. 13 is the same quantity written through velocity correlations), evaluated
+        SDE: ``(2 / kappa) tr(B_thth - (B e^{-A^T t})_thth)`` at ``t = lr k`` (docs/theory.md,
+        "Displacement from stationarity"; Kunin et al. 2021, arXiv:2107.09133, eq. 13 writes it
+        through velocity correlations, see :meth:`displacement_eq13`), evaluated
         per mode as ``2 sum_i Var(theta_i) (1 - phi_11,i(t))`` (:func:`dynlab.modes.relaxation`).
         Exact: ``2 tr P_thth - 2 tr(F^k P)_thth`` = ``2 sum_i Var(theta_i) u_i(k)``
         (:func:`dynlab.modes.discrete_relaxation`). Both saturate at ``2 tr Var(theta)``.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> from dynlab.sgd import SGDPhaseSpace
+        >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
+        ...                   noise_cov=0.5)
+        >>> F, P = m.discrete.F, scipy.linalg.solve_discrete_lyapunov(
+        ...     m.discrete.F, m.discrete.G @ m.discrete.noise_cov @ m.discrete.G.T)
+        >>> FkP = np.linalg.matrix_power(F, 7) @ P
+        >>> bool(np.isclose(m.displacement(7, exact=True), 2 * np.trace(P[:2, :2] - FkP[:2, :2])))
+        True
         """
         k = as_array(k, "k")
         if np.any(k < 0):
@@ -87,6 +112,15 @@ class Observables:
         order (lr omega)^2, (lr gamma)^2. The gap grows linearly in t: the eq. 13 form does not
         saturate, whereas the process's displacement does.
         Cost O(max(k) d).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> from dynlab.sgd import SGDPhaseSpace
+        >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
+        ...                   noise_cov=0.5)
+        >>> bool(np.isclose(m.displacement_eq13(1), m.lr**2 * 0.5 * 3.0 / m.kappa))   # one step: lr^2 tr Sigma / kappa
+        True
         """
         k = as_array(k, "k")
         if np.any(k < 0) or np.any(k != np.round(k)):
@@ -112,6 +146,15 @@ class Observables:
         at ``t = lr k`` (``d(1 - phi_11)/dt = omega^2 phi_12``). Exact: on the integer step grid, the
         centred secant ``log(D_{k+1} / D_{k-1}) / log((k+1)/(k-1))`` (forward secant at k = 1).
         c = 1 is Brownian diffusion; c -> 2 ballistic (k small), c -> 0 saturated (k large).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> from dynlab.sgd import SGDPhaseSpace
+        >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
+        ...                   noise_cov=0.5)
+        >>> bool(abs(m.diffusion_exponent(1e-4) - 2.0) < 1e-3)      # ballistic at short times
+        True
         """
         k = as_array(k, "k")
         if np.any(k <= 0):
@@ -135,6 +178,18 @@ class Observables:
         SDE: ``E[theta] = mu + sum_i a_i(t) q_i``, ``E[v] = sum_i b_i(t) q_i`` with the damped
         oscillators of :func:`dynlab.modes.oscillator_mean` at ``t = lr k``. Exact: the recursion's
         ``F^k`` per mode (:func:`dynlab.modes.discrete_propagator`). Shapes ``k.shape + (d,)``.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> from dynlab.sgd import SGDPhaseSpace
+        >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
+        ...                   noise_cov=0.5)
+        >>> theta, v = m.mean(5, np.zeros(2), exact=True)
+        >>> z_star = np.concatenate([m.mu, np.zeros(2)])
+        >>> z5 = z_star + np.linalg.matrix_power(m.discrete.F, 5) @ (0 - z_star)
+        >>> bool(np.allclose(np.concatenate([theta, v]), z5))
+        True
         """
         k = as_array(k, "k")
         theta0 = as_array(theta0, "theta0", shape=(self.d,))
@@ -155,6 +210,16 @@ class Observables:
 
         ``potential = 1/2 tr((H + lambda I) Var theta)``, ``kinetic = m/2 tr(Var v)`` with
         ``m = lr (1 + beta) / 2``; they agree exactly in both models.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> from dynlab.sgd import SGDPhaseSpace
+        >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
+        ...                   noise_cov=0.5)
+        >>> e = m.equipartition()          # SDE: both sides lr tr Sigma / (4 S (1 - beta))
+        >>> bool(np.isclose(e.potential, e.kinetic)) and bool(np.isclose(e.kinetic, 0.1 * 1.5 / (4 * 4 * 0.1)))
+        True
         """
         var_t, var_v, _ = modes.stationary_mode_variances(
             self.rho, self._sigma_diag, hyper=self.hyper, exact=exact

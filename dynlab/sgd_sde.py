@@ -30,7 +30,18 @@ class SDEModel:
 
     @cached_property
     def ou(self) -> OUProcess:
-        """The OU process of seed 003 eq. 4 in ``[theta, v]``, time ``t = lr * k``."""
+        """The OU process of seed 003 eq. 4 in ``[theta, v]``, time ``t = lr * k``.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> from dynlab.sgd import SGDPhaseSpace
+        >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
+        ...                   noise_cov=0.5)
+        >>> c1, c2 = 2 / (0.1 * 1.9), 2 * 0.1 / (0.1 * 1.9)      # Kunin et al. 2021, eq. 4
+        >>> bool(np.allclose(m.ou.A[2:], np.hstack([c1 * m.H, c2 * np.eye(2)])))
+        True
+        """
         d, c1, c2 = self.d, self.hyper.c1, self.hyper.c2
         K = self.H + self.weight_decay * np.eye(d)
         A = self._blocks(np.zeros((d, d)), -np.eye(d), c1 * K, c2 * np.eye(d))
@@ -46,6 +57,16 @@ class SDEModel:
         ``B_thth = q X q^T``, ``B_vv = (M + M^T) / 2``, ``B_thv = (M - M^T) / (2 c2)`` with
         ``M = c1 (H + lambda I) B_thth``. One eigh and five GEMMs: O(d^3) with a small constant,
         against the generic O((2d)^3) Schur solve.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> from dynlab.sgd import SGDPhaseSpace
+        >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
+        ...                   noise_cov=0.5)
+        >>> B, A, D = m.lyapunov(), m.ou.A, m.ou.D
+        >>> bool(np.allclose(A @ B + B @ A.T, 2 * D))
+        True
         """
         d, c1, c2 = self.d, self.hyper.c1, self.hyper.c2
         Kc = c1 * (self.rho + self.weight_decay)
@@ -84,6 +105,16 @@ class SDEModel:
         ------
         NotControllableError
             If Sigma (hence B) is singular: the modified loss then lives on range(Sigma) only.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> from dynlab.sgd import SGDPhaseSpace
+        >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
+        ...                   noise_cov=0.5)
+        >>> Q, U = m.decompose()
+        >>> bool(np.allclose((m.ou.D + Q) @ U, m.ou.A)) and bool(np.allclose(Q, -Q.T))
+        True
         """
         d = self.d
         if self.commutes:
@@ -119,6 +150,18 @@ class SDEModel:
         ``(theta - mu)^T H^{-1} (H + lambda I) (theta - mu) / (lr (1 + beta) sigma2)``: isotropic on
         range(H) when lambda = 0 (eq. 10), and the velocity part ``v^T H^{-1} v / (2 sigma2)`` (eq. 46).
         ``theta`` and ``v`` have shape ``(..., d)``.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> from dynlab.sgd import SGDPhaseSpace
+        >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
+        ...                   noise_cov=0.5)
+        >>> B = scipy.linalg.solve_continuous_lyapunov(m.ou.A, 2 * m.ou.D)
+        >>> theta, v = m.mu + [0.1, -0.2], np.array([0.3, 0.1])
+        >>> z = np.concatenate([theta - m.mu, v])
+        >>> bool(np.isclose(m.modified_loss(theta, v), 0.5 * z @ np.linalg.solve(B, z)))
+        True
         """
         theta = as_array(theta, "theta")
         v = as_array(v, "v")
@@ -139,6 +182,17 @@ class SDEModel:
         ------
         NotControllableError
             If Sigma does not commute with H (U couples theta and v) or is singular.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> from dynlab.sgd import SGDPhaseSpace
+        >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
+        ...                   noise_cov=0.5)
+        >>> theta, v = m.mu + [0.1, -0.2], np.array([0.3, 0.1])
+        >>> psi_t, psi_v = m.modified_loss_terms(theta, v)
+        >>> bool(np.isclose(psi_v, 0.5 * (0.3**2 / 1.0 + 0.1**2 / 0.5)))   # v^T Sigma^-1 v / 2
+        True
         """
         if not self.commutes:
             raise NotControllableError(

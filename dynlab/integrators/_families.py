@@ -71,7 +71,7 @@ class HamiltonianScheme(Scheme):
 
 
 class LangevinScheme(Scheme):
-    """Solvers of the SDE of seed 003 eq. 3 for SGD with momentum on a quadratic (THEORY.md)::
+    """Solvers of the SDE of SGD with momentum on a quadratic (Kunin et al. 2021, eq. 3)::
 
         d theta = v dt
         dv = -(c1 (grad L(theta) + weight_decay theta) + c2 v) dt + sqrt(2 c2 / kappa) Sigma^{1/2} dW
