@@ -1,6 +1,7 @@
 """Small dense linear-algebra helpers, each the one home of its formula in dynlab.
 
-The symmetric and skew-symmetric parts of a matrix, the eigendecomposition in the seed's descending order, and
+The symmetric and skew-symmetric parts of a matrix, the eigendecomposition in the seed's
+descending order, and
 the square root (or a factor) of a positive semi-definite matrix. Every other module calls
 these; none paraphrases them.
 """

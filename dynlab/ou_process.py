@@ -51,7 +51,8 @@ class OUProcess:
     -----
     Time ``t`` is the SDE's own time (for SGD, ``t = lr * k``). Moments (seed 003 eq. 6, app. D):
     ``E X_t = mu + e^{-A t} (x0 - mu)``, ``Var X_t = int_0^t e^{-A s} (2 D / kappa) e^{-A^T s} ds
-    = (B - e^{-A t} B e^{-A^T t}) / kappa``, ``Cov(X_t, X_s) = Var(X_t) e^{-A^T (s - t)}`` for s >= t.
+    = (B - e^{-A t} B e^{-A^T t}) / kappa``, ``Cov(X_t, X_s) = Var(X_t) e^{-A^T (s - t)}``
+    for s >= t.
 
     Examples
     --------
@@ -108,8 +109,9 @@ class OUProcess:
         cond = np.linalg.cond(B)
         if not np.isfinite(cond) or cond > 1.0 / config.SINGULAR_RTOL:
             raise NotControllableError(
-                f"the Lyapunov solution B is singular (condition number {cond:.3g}): the noise D does "
-                "not reach every direction (the pair (A, D^1/2) is not controllable), so U = B^-1 and "
+                f"the Lyapunov solution B is singular (condition number {cond:.3g}): the noise D "
+                "does not reach every direction (the pair (A, D^1/2) is not controllable), so "
+                "U = B^-1 and "
                 "the modified potential do not exist on the whole space"
             )
         U = np.linalg.inv(B)
@@ -145,7 +147,9 @@ class OUProcess:
         return Q.copy(), U.copy()
 
     def modified_potential(self, x) -> np.ndarray:
-        r"""``Psi(x) = 1/2 (x - mu)^T U (x - mu)``, with ``p_ss ~ exp(-kappa Psi)`` (seed 003 eq. 8).
+        r"""``Psi(x) = 1/2 (x - mu)^T U (x - mu)``, with ``p_ss ~ exp(-kappa Psi)``.
+
+        Kunin et al. (2021, arXiv:2107.09133, eq. 8).
 
         Examples
         --------
@@ -180,7 +184,9 @@ class OUProcess:
         return np.exp(log_norm - self.kappa * self.modified_potential(x))
 
     def current(self, x) -> np.ndarray:
-        r"""Stationary probability current :math:`J_{ss}(x) = -Q U (x - \mu)\, p_{ss}(x)` (seed 003 eq. 8).
+        r"""Stationary probability current :math:`J_{ss}(x) = -Q U (x - \mu)\, p_{ss}(x)`.
+
+        Kunin et al. (2021, arXiv:2107.09133, eq. 8).
 
         Divergence-free and orthogonal to the gradient of Psi; zero iff detailed balance (Q = 0).
 
@@ -198,7 +204,9 @@ class OUProcess:
         return -((x - self.mu) @ (Q @ U).T) * self.stationary_density(x)[..., None]
 
     def stationary_cross_cov(self, tau) -> np.ndarray:
-        r"""Stationary ``Cov(X_t, X_{t+tau}) = B e^{-A^T tau} / kappa`` (tau >= 0; transposed for tau < 0).
+        r"""Stationary ``Cov(X_t, X_{t+tau}) = B e^{-A^T tau} / kappa``.
+
+        For tau >= 0; transposed for tau < 0.
 
         Examples
         --------
@@ -221,8 +229,9 @@ class OUProcess:
         """(Phi, C) at one time by Van Loan's block exponential and doubling.
 
         ``[[A, 2D/kappa], [0, -A^T]] tau`` exponentiates to ``[[., G12], [0, e^{-A^T tau}]]`` with
-        ``C(tau) = e^{-A tau} G12`` (Van Loan 1978), taken at ``tau = t / 2^s`` with ``||A|| tau <= 1``;
-        then ``C(2 tau) = C(tau) + Phi(tau) C(tau) Phi(tau)^T`` (a sum of PSD terms: no cancellation,
+        ``C(tau) = e^{-A tau} G12`` (Van Loan 1978), taken at ``tau = t / 2^s`` with
+        ``||A|| tau <= VAN_LOAN_NORM_MAX``; then ``C(2 tau) = C(tau) + Phi(tau) C(tau) Phi(tau)^T``
+        (a sum of PSD terms: no cancellation,
         valid for unstable A too) and ``Phi(2 tau) = Phi(tau)^2``.
         """
         n = self.n
@@ -260,14 +269,18 @@ class OUProcess:
         >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
         >>> Phi, C = ou.transition(0.7)
         >>> S = ou.stationary_cov()        # stationarity: S = Phi S Phi^T + C
-        >>> bool(np.allclose(Phi, scipy.linalg.expm(-0.7 * ou.A))) and bool(np.allclose(C, S - Phi @ S @ Phi.T))
+        >>> bool(np.allclose(Phi, scipy.linalg.expm(-0.7 * ou.A)))
+        True
+        >>> bool(np.allclose(C, S - Phi @ S @ Phi.T))
         True
         """
         t = float(_times(t))
         return self._cov_one(t)
 
     def mean(self, t, x0) -> np.ndarray:
-        r"""``E[X_t] = mu + e^{-A t} (x0 - mu)``; shape ``t.shape + (n,)`` (x0 may carry leading axes).
+        r"""``E[X_t] = mu + e^{-A t} (x0 - mu)``; shape ``t.shape + (n,)``.
+
+        ``x0`` may carry leading axes.
 
         Examples
         --------
@@ -346,7 +359,8 @@ class OUProcess:
         >>> x0 = np.array([1.0, 0.0])
         >>> X = ou.sample(x0, [0.7], 4000, seed=0)[0]
         >>> Phi, C = ou.transition(0.7)
-        >>> z = (X.mean(axis=0) - Phi @ x0) / np.sqrt(np.diag(C) / 4000)   # standard errors of the mean
+        >>> se = np.sqrt(np.diag(C) / 4000)          # standard errors of the mean
+        >>> z = (X.mean(axis=0) - Phi @ x0) / se
         >>> bool(np.all(np.abs(z) < 4))
         True
         """

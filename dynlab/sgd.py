@@ -41,12 +41,12 @@ __all__ = ["SGDPhaseSpace", "DiscreteSGD", "Equipartition"]
 
 
 class SGDPhaseSpace(SDEModel, Observables):
-    r"""Heavy-ball SGD on ``L(theta) = 1/2 theta^T H theta - b^T theta`` as a linear-Gaussian system.
+    r"""Heavy-ball SGD on ``L(theta) = 1/2 theta^T H theta - b^T theta``, a linear-Gaussian system.
 
     The optimizer (seed 003 eq. 2; PyTorch's buffer is ``-v``)::
 
         v_{k+1} = momentum v_k - (g_B(theta_k) + weight_decay theta_k),   g_B = H theta - b + xi_k
-        theta_{k+1} = theta_k + lr v_{k+1},                                xi_k ~ N(0, Sigma / batch_size)
+        theta_{k+1} = theta_k + lr v_{k+1},                 xi_k ~ N(0, Sigma / batch_size)
 
     Parameters
     ----------
@@ -231,7 +231,8 @@ class SGDPhaseSpace(SDEModel, Observables):
         >>> import numpy as np, scipy.linalg
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
         ...                   noise_cov=0.5)
-        >>> m.commutes, SGDPhaseSpace(np.diag([2.0, 1.0]), lr=0.1, noise_cov=[[1, 0.5], [0.5, 1]]).commutes
+        >>> other = SGDPhaseSpace(np.diag([2.0, 1.0]), lr=0.1, noise_cov=[[1, 0.5], [0.5, 1]])
+        >>> m.commutes, other.commutes
         (True, False)
         """
         C = self.H @ self.noise_cov - self.noise_cov @ self.H
@@ -240,7 +241,7 @@ class SGDPhaseSpace(SDEModel, Observables):
 
     @cached_property
     def modes(self) -> modes.Modes:
-        """Per-eigenvalue gamma, omega_i, zeta_i, regime and frequencies (:class:`dynlab.modes.Modes`)."""
+        """Per-eigenvalue gamma, omega, zeta, regime, frequencies (:class:`dynlab.modes.Modes`)."""
         return modes.Modes.build(self.rho, self.q, hyper=self.hyper)
 
     def _blocks(self, M_tt, M_tv, M_vt, M_vv) -> np.ndarray:
@@ -253,7 +254,9 @@ class SGDPhaseSpace(SDEModel, Observables):
         return DiscreteSGD(self)
 
     def stationary_cov(self, exact: bool = False) -> np.ndarray:
-        """Stationary covariance of ``[theta, v]``: ``B / kappa`` (SDE) or the Stein solution P (exact).
+        """Stationary covariance of ``[theta, v]``: ``B / kappa`` (SDE) or the Stein solution P.
+
+        ``exact=True`` gives P, the stationary covariance of the exact recursion.
 
         Examples
         --------

@@ -27,7 +27,8 @@ class DiscreteSGD:
     Kunin et al. (2021, arXiv:2107.09133) eq. 2 written as a linear system (the paper models it
     by its SDE only).
 
-    With ``K = H + lambda I``: ``F = [[I - lr K, lr beta I], [-K, beta I]]``, ``G = [[-lr I], [-I]]``,
+    With ``K = H + lambda I``: ``F = [[I - lr K, lr beta I], [-K, beta I]]``,
+    ``G = [[-lr I], [-I]]``,
     ``c = [lr b; b]``, ``xi_k ~ N(0, Sigma / S)``. Stable iff
     ``0 < lr (rho_i + lambda) < 2 (1 + beta)`` for every eigenvalue (checked by the model).
     """
@@ -102,7 +103,9 @@ class DiscreteSGD:
         )
 
     def stationary_cov(self) -> np.ndarray:
-        r"""P solving the Stein equation ``P = F P F^T + G (Sigma / S) G^T``, pairwise in the eigenbasis.
+        r"""P solving the Stein equation ``P = F P F^T + G (Sigma / S) G^T``.
+
+        Solved pairwise in the eigenbasis of H.
 
         See :func:`dynlab.modes.stationary_mode_covariances` (``exact=True``) for the closed forms.
 
@@ -151,7 +154,9 @@ class DiscreteSGD:
         return np.concatenate([th, v], axis=-1)
 
     def cov(self, k, P0=None) -> np.ndarray:
-        r"""``Var z_k = P + F^k (P0 - P) F^{kT}`` for ``Var z_0 = P0`` (zero: fixed start); one integer k.
+        r"""``Var z_k = P + F^k (P0 - P) F^{kT}`` for ``Var z_0 = P0`` (zero: fixed start).
+
+        One integer k.
 
         Examples
         --------
@@ -161,7 +166,7 @@ class DiscreteSGD:
         ...                   noise_cov=0.5)
         >>> dz = m.discrete
         >>> Fj = [np.linalg.matrix_power(dz.F, j) for j in range(3)]
-        >>> C3 = sum(F @ dz.G @ dz.noise_cov @ dz.G.T @ F.T for F in Fj)   # three steps from a fixed start
+        >>> C3 = sum(F @ dz.G @ dz.noise_cov @ dz.G.T @ F.T for F in Fj)   # 3 steps, fixed start
         >>> bool(np.allclose(dz.cov(3), C3))
         True
         """
@@ -198,7 +203,8 @@ class DiscreteSGD:
             raise ShapeError("k must be >= 0")
         f11, f12, f21, f22 = self._power_modal(k)
         P_tt, P_tv, P_vt, P_vv = self._modal_P()
-        # modal (P F^kT): blocks [[P_tt, P_tv], [P_vt, P_vv]] times [[f11, f21], [f12, f22]] (diagonal)
+        # modal (P F^kT): blocks [[P_tt, P_tv], [P_vt, P_vv]] times [[f11, f21], [f12, f22]]
+        # (each block diagonal)
         return self._rotate(
             (
                 P_tt * f11 + P_tv * f12,

@@ -54,7 +54,7 @@ class Observables:
         >>> P = m.discrete.stationary_cov()                 # exact: lr^2 tr Var v
         >>> bool(np.isclose(m.speed(exact=True), 0.1**2 * np.trace(P[2:, 2:])))
         True
-        >>> bool(np.isclose(m.speed(), 0.1**2 * 0.5 * 3.0 / (4 * 0.19)))   # SDE: lr^2 tr Sigma / kappa
+        >>> bool(np.isclose(m.speed(), 0.1**2 * 0.5 * 3.0 / (4 * 0.19)))  # lr^2 tr Sigma / kappa
         True
         """
         if exact:
@@ -101,10 +101,13 @@ class Observables:
         return 2.0 * modes.relaxation(self.lr * k[..., None], m.gamma, m.omega) @ var
 
     def displacement_eq13(self, k) -> np.ndarray:
-        r"""The paper's velocity-correlation form of ``E||theta_k - theta_0||^2`` (seed 003 eq. 13, app. G.2).
+        r"""The paper's velocity-correlation form of ``E||theta_k - theta_0||^2``.
 
-        ``lr^2 / kappa sum_l Sigma_ll [k + 2 sum_{tau=1}^{k-1} (k - tau) C_l(lr tau)]`` with the SDE's
-        stationary velocity autocorrelation ``C_l(t) = e^{-gamma t} (C(t) - gamma S(t))`` (the paper's
+        Kunin et al. (2021, arXiv:2107.09133, eq. 13, app. G.2).
+
+        ``lr^2 / kappa sum_l Sigma_ll [k + 2 sum_{tau=1}^{k-1} (k - tau) C_l(lr tau)]`` with the
+        SDE's stationary velocity autocorrelation ``C_l(t) = e^{-gamma t} (C(t) - gamma S(t))``
+        (the paper's
         cosh/cos forms) sampled at whole steps. It mixes the discrete sum over steps with the
         continuous-time correlation, so it is not the exact trace form :meth:`displacement`: by
         Euler-Maclaurin (the kink of C_l(|s - s'|) at zero lag),
@@ -119,7 +122,8 @@ class Observables:
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
         ...                   noise_cov=0.5)
-        >>> bool(np.isclose(m.displacement_eq13(1), m.lr**2 * 0.5 * 3.0 / m.kappa))   # one step: lr^2 tr Sigma / kappa
+        >>> one_step = m.lr**2 * 0.5 * 3.0 / m.kappa             # lr^2 tr Sigma / kappa
+        >>> bool(np.isclose(m.displacement_eq13(1), one_step))
         True
         """
         k = as_array(k, "k")
@@ -142,8 +146,9 @@ class Observables:
     def diffusion_exponent(self, k, exact: bool = False) -> np.ndarray:
         r"""Local exponent ``c(k) = d log E||Delta_k||^2 / d log k`` (seed 003 sec. 8, Fig. 6-7).
 
-        SDE: the analytic derivative, ``t sum_i Var_i omega_i^2 phi_12,i(t) / sum_i Var_i (1 - phi_11,i(t))``
-        at ``t = lr k`` (``d(1 - phi_11)/dt = omega^2 phi_12``). Exact: on the integer step grid, the
+        SDE: the analytic derivative,
+        ``t sum_i Var_i omega_i^2 phi_12,i(t) / sum_i Var_i (1 - phi_11,i(t))`` at ``t = lr k``
+        (``d(1 - phi_11)/dt = omega^2 phi_12``). Exact: on the integer step grid, the
         centred secant ``log(D_{k+1} / D_{k-1}) / log((k+1)/(k-1))`` (forward secant at k = 1).
         c = 1 is Brownian diffusion; c -> 2 ballistic (k small), c -> 0 saturated (k large).
 
@@ -206,7 +211,9 @@ class Observables:
         return self.mu + a @ self.q.T, b @ self.q.T
 
     def equipartition(self, exact: bool = False) -> Equipartition:
-        r"""Both sides of the equipartition identity (seed 003 app. G.3; see :class:`Equipartition`).
+        r"""Both sides of the equipartition identity (see :class:`Equipartition`).
+
+        Kunin et al. (2021, arXiv:2107.09133, app. G.3).
 
         ``potential = 1/2 tr((H + lambda I) Var theta)``, ``kinetic = m/2 tr(Var v)`` with
         ``m = lr (1 + beta) / 2``; they agree exactly in both models.
@@ -218,7 +225,9 @@ class Observables:
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
         ...                   noise_cov=0.5)
         >>> e = m.equipartition()          # SDE: both sides lr tr Sigma / (4 S (1 - beta))
-        >>> bool(np.isclose(e.potential, e.kinetic)) and bool(np.isclose(e.kinetic, 0.1 * 1.5 / (4 * 4 * 0.1)))
+        >>> bool(np.isclose(e.potential, e.kinetic))
+        True
+        >>> bool(np.isclose(e.kinetic, 0.1 * 1.5 / (4 * 4 * 0.1)))
         True
         """
         var_t, var_v, _ = modes.stationary_mode_variances(

@@ -124,7 +124,8 @@ class SDEModel:
                 w, V = np.linalg.eigh(self.noise_cov)
             if np.min(w) <= config.SINGULAR_RTOL * np.max(w):
                 raise NotControllableError(
-                    f"Sigma is singular (smallest eigenvalue {np.min(w):.3g}): U = B^-1 does not exist; "
+                    f"Sigma is singular (smallest eigenvalue {np.min(w):.3g}): U = B^-1 does "
+                    "not exist; "
                     "restrict the model to range(Sigma)"
                 )
             inv_s = (V / w) @ V.T
@@ -136,7 +137,8 @@ class SDEModel:
         cond = np.linalg.cond(B)
         if not np.isfinite(cond) or cond > 1.0 / config.SINGULAR_RTOL:
             raise NotControllableError(
-                f"the Lyapunov solution B is singular (condition number {cond:.3g}): Sigma does not "
+                f"the Lyapunov solution B is singular (condition number {cond:.3g}): Sigma does "
+                "not "
                 "reach every direction; U = B^-1 does not exist"
             )
         U = np.linalg.inv(B)
@@ -144,11 +146,14 @@ class SDEModel:
         return skew(AB), sym(U)
 
     def modified_loss(self, theta, v) -> np.ndarray:
-        r"""Modified loss ``Psi(theta, v) = 1/2 ([theta; v] - [mu; 0])^T U (...)`` (seed 003 eqs. 8, 10, 45, 46).
+        r"""Modified loss ``Psi(theta, v) = 1/2 ([theta; v] - [mu; 0])^T U (...)``.
+
+        Kunin et al. (2021, arXiv:2107.09133, eqs. 8, 10, 45, 46).
 
         The stationary law is ``p_ss ~ exp(-kappa Psi)``. With Sigma = sigma2 H the position part is
         ``(theta - mu)^T H^{-1} (H + lambda I) (theta - mu) / (lr (1 + beta) sigma2)``: isotropic on
-        range(H) when lambda = 0 (eq. 10), and the velocity part ``v^T H^{-1} v / (2 sigma2)`` (eq. 46).
+        range(H) when lambda = 0 (eq. 10), and the velocity part ``v^T H^{-1} v / (2 sigma2)``
+        (eq. 46).
         ``theta`` and ``v`` have shape ``(..., d)``.
 
         Examples
@@ -172,7 +177,9 @@ class SDEModel:
         return 0.5 * np.einsum("...i,ij,...j->...", z, U, z)
 
     def modified_loss_terms(self, theta, v) -> tuple[np.ndarray, np.ndarray]:
-        r"""``(Psi_theta, Psi_v)``, the position and velocity parts of the modified loss (eqs. 45, 46).
+        r"""``(Psi_theta, Psi_v)``, the position and velocity parts of the modified loss.
+
+        Kunin et al. (2021, arXiv:2107.09133, eqs. 45, 46).
 
         They separate only when Sigma commutes with H (then U is block diagonal):
         ``Psi_theta = (theta - mu)^T Sigma^{-1} (H + lambda I) (theta - mu) / (lr (1 + beta))`` and
@@ -196,7 +203,8 @@ class SDEModel:
         """
         if not self.commutes:
             raise NotControllableError(
-                "Sigma does not commute with H: U couples position and velocity, so the modified loss "
+                "Sigma does not commute with H: U couples position and velocity, so the modified "
+                "loss "
                 "does not split into Psi_theta + Psi_v; use modified_loss"
             )
         theta = as_array(theta, "theta")
