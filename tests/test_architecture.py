@@ -18,7 +18,14 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from dynlab import modes
+from dynlab.errors import HyperparameterError
+from dynlab.hyper import HeavyBall
+from dynlab.integrators import SCHEMES, run
+from dynlab.models import QuadraticProblem
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = ("theory", "validation", "torch")
@@ -248,3 +255,26 @@ def test_the_formula_check_catches_a_planted_copy(tmp_path, plant, formula):
     (tmp_path / "validation" / "planted.py").write_text(f"import numpy as np\n\n{plant}\n")
     problems = _check_formulas(formula_homes(tmp_path))
     assert problems == [f"validation/planted.py writes {[formula]!r} again: call {HOMES[formula]}"]
+
+
+# ------------------------------------------------------------------ one hyperparameter object
+def test_one_heavy_ball_reaches_the_closed_forms_and_the_integrators():
+    kw = dict(lr=0.2, momentum=0.7, weight_decay=0.01, batch_size=3)
+    hp = HeavyBall(**kw)
+    rho = np.array([2.0, 0.5])
+    three = {k: kw[k] for k in ("lr", "momentum", "weight_decay")}
+    for a, b in zip(modes.sde_rates(rho, hyper=hp), modes.sde_rates(rho, **three)):
+        np.testing.assert_array_equal(a, b)
+    quad = QuadraticProblem(np.diag(rho), [1.0, 0.0], noise_cov=0.1 * np.eye(2))
+    common = dict(n_paths=3, n_steps=20, seed=7)
+    with_object = run("heavy_ball", quad, hyper=hp, **common)
+    with_keywords = run("heavy_ball", quad, **kw, **common)
+    np.testing.assert_array_equal(with_object.theta, with_keywords.theta)  # same bits
+    assert with_object.hyper == with_keywords.hyper
+    sde = SCHEMES["euler_maruyama"](quad, dict(kw), quad.noise_cov)
+    assert (sde.c1, sde.c2, sde.kappa) == (hp.c1, hp.c2, hp.kappa)
+    with pytest.raises(HyperparameterError, match="not both"):
+        run("heavy_ball", quad, hyper=hp, lr=0.2, **common)
+    with pytest.raises(HyperparameterError, match="use scheme 'nesterov'"):
+        run("heavy_ball", quad, hyper=hp.replace(nesterov=True), **common)
+    run("nesterov", quad, hyper=hp.replace(nesterov=True), **common)
