@@ -23,7 +23,39 @@ from ._lyapunov import solve_lyapunov
 from ._validate import as_array, as_positive_int, as_psd, as_rng, as_scalar, as_square
 from .errors import HyperparameterError, NotControllableError, ShapeError
 
-__all__ = ["OUProcess"]
+__all__ = ["OUProcess", "decompose_lyapunov"]
+
+
+def decompose_lyapunov(A: np.ndarray, B: np.ndarray, noise: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(Q, U)`` with ``A = (D + Q) U`` from the Lyapunov solution B (Kunin et al. 2021, app. D).
+
+    ``U = B^-1`` and ``Q = A B - D``.
+    Q is taken as the skew part of ``A B`` (``A B - D`` is skew exactly when B solves
+    ``A B + B A^T = 2 D``), so rounding in B cannot leave a symmetric residue in Q. ``noise``
+    names the diffusion in the error message.
+
+    Raises
+    ------
+    NotControllableError
+        If B's condition number exceeds ``1 / config.SINGULAR_RTOL``.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.linalg
+    >>> A, D = np.array([[0.0, -1.0], [2.0, 0.5]]), np.diag([0.0, 0.5])
+    >>> B = scipy.linalg.solve_continuous_lyapunov(A, 2 * D)
+    >>> Q, U = decompose_lyapunov(A, B, noise="D")
+    >>> bool(np.allclose((D + Q) @ U, A)) and bool(np.allclose(Q, -Q.T))
+    True
+    """
+    cond = np.linalg.cond(B)
+    if not np.isfinite(cond) or cond > 1.0 / config.SINGULAR_RTOL:
+        raise NotControllableError(
+            f"the Lyapunov solution B is singular (condition number {cond:.3g}): the noise "
+            f"{noise} does not reach every direction (the process is not controllable), so "
+            "U = B^-1 and the modified potential do not exist on the whole space"
+        )
+    return skew(A @ B), sym(np.linalg.inv(B))
 
 
 def _times(t, name: str = "t") -> np.ndarray:
@@ -105,21 +137,7 @@ class OUProcess:
 
     @cached_property
     def _QU(self) -> tuple[np.ndarray, np.ndarray]:
-        B = self._B
-        cond = np.linalg.cond(B)
-        if not np.isfinite(cond) or cond > 1.0 / config.SINGULAR_RTOL:
-            raise NotControllableError(
-                f"the Lyapunov solution B is singular (condition number {cond:.3g}): the noise D "
-                "does not reach every direction (the pair (A, D^1/2) is not controllable), so "
-                "U = B^-1 and "
-                "the modified potential do not exist on the whole space"
-            )
-        U = np.linalg.inv(B)
-        AB = self.A @ B
-        # Q = A B - D is skew exactly when B solves the Lyapunov equation; take its skew part so
-        # that rounding in B cannot leave a symmetric residue in Q.
-        Q = skew(AB)
-        return Q, sym(U)
+        return decompose_lyapunov(self.A, self._B, noise="D")
 
     def decompose(self) -> tuple[np.ndarray, np.ndarray]:
         r"""``(Q, U)`` with :math:`A = (D + Q) U`, Q skew-symmetric, U symmetric positive definite.

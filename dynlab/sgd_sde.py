@@ -13,13 +13,13 @@ from functools import cached_property
 import numpy as np
 
 from . import config
-from ._linalg import skew, sym
+from ._linalg import sym
 from ._validate import as_array
 from .errors import (
     NotControllableError,
     ShapeError,
 )
-from .ou_process import OUProcess
+from .ou_process import OUProcess, decompose_lyapunov
 
 __all__ = ["SDEModel"]
 
@@ -133,17 +133,7 @@ class SDEModel:
             Q = self._blocks(np.zeros((d, d)), -self.noise_cov, self.noise_cov, np.zeros((d, d)))
             U = self._blocks(sym(U_tt), np.zeros((d, d)), np.zeros((d, d)), sym(inv_s))
             return Q, U
-        B = self.lyapunov()
-        cond = np.linalg.cond(B)
-        if not np.isfinite(cond) or cond > 1.0 / config.SINGULAR_RTOL:
-            raise NotControllableError(
-                f"the Lyapunov solution B is singular (condition number {cond:.3g}): Sigma does "
-                "not "
-                "reach every direction; U = B^-1 does not exist"
-            )
-        U = np.linalg.inv(B)
-        AB = self.ou.A @ B
-        return skew(AB), sym(U)
+        return decompose_lyapunov(self.ou.A, self.lyapunov(), noise="Sigma")
 
     def modified_loss(self, theta, v) -> np.ndarray:
         r"""Modified loss ``Psi(theta, v) = 1/2 ([theta; v] - [mu; 0])^T U (...)``.
