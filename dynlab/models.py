@@ -26,7 +26,7 @@ __all__ = ["QuadraticProblem", "LinearRegressionProblem", "synthetic_regression"
 
 
 def _noise_matrix(noise_cov, H: np.ndarray) -> np.ndarray | None:
-    """Interpret ``noise_cov``: None (no noise), a scalar sigma^2 (Sigma = sigma^2 H) or a matrix."""
+    """Interpret ``noise_cov``: None (no noise), a scalar sigma^2 (Sigma = sigma^2 H), a matrix."""
     if noise_cov is None:
         return None
     if np.ndim(noise_cov) == 0:
@@ -96,7 +96,7 @@ class QuadraticProblem:
 
     @cached_property
     def spectrum(self) -> tuple[np.ndarray, np.ndarray]:
-        """Eigenpairs of H, eigenvalues in DESCENDING order: ``(rho, q)`` with ``H q_i = rho_i q_i``.
+        """Eigenpairs of H, eigenvalues DESCENDING: ``(rho, q)`` with ``H q_i = rho_i q_i``.
 
         ``rho_1`` is the top eigenvalue, as in the seed's notation.
         """
@@ -104,7 +104,7 @@ class QuadraticProblem:
 
     @cached_property
     def noise_factor(self) -> np.ndarray | None:
-        """A (d, d) matrix L with ``L L^T = Sigma`` (symmetric square root; Sigma may be singular)."""
+        """A (d, d) matrix L with ``L L^T = Sigma`` (the symmetric root; Sigma may be singular)."""
         if self.noise_cov is None:
             return None
         return psd_sqrt(self.noise_cov)
@@ -186,7 +186,7 @@ class LinearRegressionProblem:
         return sym(G.T @ G / self.N - np.outer(g, g))
 
     def minimizer(self, weight_decay: float = 0.0) -> np.ndarray:
-        """Ridge solution ``(H + weight_decay I)^{-1} b``; minimum-norm least squares if singular."""
+        """Ridge solution ``(H + weight_decay I)^{-1} b``; min-norm least squares if singular."""
         wd = as_scalar(weight_decay, "weight_decay", low=0.0)
         if wd > 0.0:
             return np.linalg.solve(self.H + wd * np.eye(self.d), self.b)

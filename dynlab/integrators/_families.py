@@ -74,7 +74,8 @@ class LangevinScheme(Scheme):
     """Solvers of the SDE of SGD with momentum on a quadratic (Kunin et al. 2021, eq. 3)::
 
         d theta = v dt
-        dv = -(c1 (grad L(theta) + weight_decay theta) + c2 v) dt + sqrt(2 c2 / kappa) Sigma^{1/2} dW
+        dv = -(c1 (grad L(theta) + weight_decay theta) + c2 v) dt
+             + sqrt(2 c2 / kappa) Sigma^{1/2} dW
 
     with ``c1 = 2 / (lr (1 + momentum))``, ``c2 = 2 (1 - momentum) / (lr (1 + momentum))``,
     ``kappa = batch_size (1 - momentum^2)``, in SDE time ``t = lr k``; the step ``dt`` is in

@@ -78,8 +78,9 @@ class Record:
     * ``theta_path``, ``v_path`` -- full trajectories if asked (else None).
 
     ``theta``, ``v`` are the final states, ``state`` any further per-path state (Adam's
-    ``exp_avg_sq``; the initial energies ``H0`` of a capped damped leapfrog). ``v`` is the scheme's second variable: heavy-ball velocity, ``-exp_avg``
-    for Adam, momentum ``p`` for Hamiltonian schemes, SDE velocity for SDE solvers.
+    ``exp_avg_sq``; the initial energies ``H0`` of a capped damped leapfrog). ``v`` is the
+    scheme's second variable: heavy-ball velocity, ``-exp_avg`` for Adam, momentum ``p`` for
+    Hamiltonian schemes, SDE velocity for SDE solvers.
     """
 
     scheme: str
@@ -128,7 +129,7 @@ class Record:
 
 
 def _blocks(M: int, n_threads: int) -> list[tuple[int, int]]:
-    """Contiguous blocks of paths, one per worker thread (a path's numbers do not depend on them)."""
+    """Contiguous blocks of paths, one per worker thread (a path's numbers do not depend on it)."""
     edges = np.linspace(0, M, min(M, n_threads) + 1).round().astype(int)
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 

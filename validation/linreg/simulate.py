@@ -1,4 +1,4 @@
-"""Ensembles of the real heavy-ball optimizer, run by the integrator zoo (:mod:`dynlab.integrators`).
+"""Ensembles of the real heavy-ball optimizer, run by the integrator zoo (dynlab.integrators).
 
 Two noise models per setting, never mixed:
 
@@ -35,7 +35,7 @@ def seed_for(seed: int, *keys: int) -> np.random.SeedSequence:
 
 
 def stationary_draws(sgd: SGDPhaseSpace, n_paths: int, seed) -> tuple[np.ndarray, np.ndarray]:
-    """``n_paths`` independent draws of ``(theta, v)`` from the exact stationary law ``N([mu; 0], P)``.
+    """``n_paths`` independent draws of ``(theta, v)`` from the exact stationary law N([mu; 0], P).
 
     P is the Stein solution ``sgd.discrete.stationary_cov()``; its Cholesky factor colours the
     normals (an eigenvalue square root when P is singular to rounding).
@@ -126,7 +126,7 @@ def transient_run(
     seed: int,
     keys: tuple,
 ):
-    """An ensemble from ``(setup.theta0, v = 0)``, projections recorded at every step (eq. 5, Fig. 2)."""
+    """Ensemble from ``(setup.theta0, v = 0)``, projections recorded each step (eq. 5, Fig. 2)."""
     problem = _problem(setup, kind, sgd.batch_size)
     return _heavy_ball(
         problem,
