@@ -24,7 +24,6 @@ import time
 
 import numpy as np
 
-from dynlab.hyper import HeavyBall
 from dynlab.progress import progress
 from validation.linreg import figures
 from validation.linreg.config import Z_LIMIT
@@ -270,13 +269,8 @@ def main(argv=None) -> int:
     )
     _intro(report, setup, sizes, args)
     n_intro = len(report.blocks)
-    setups = [
-        HeavyBall(lr=setup.lr, momentum=beta, batch_size=setup.batch_size) for beta in setup.momenta
-    ]
-    settings = [
-        run_setting(setup, hyper, sizes, args.seed, i)
-        for i, hyper in enumerate(progress(setups, desc="momentum settings", unit="setting"))
-    ]
+    bar = progress(setup.optimizers, desc="momentum settings", unit="setting")
+    settings = [run_setting(setup, hyper, sizes, args.seed, i) for i, hyper in enumerate(bar)]
     gaps = Gaps()
     for s in settings:
         write_setting(report, gaps, s, setup)

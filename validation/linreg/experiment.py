@@ -158,7 +158,7 @@ def run_sweeps(setup, sizes: Sizes, seed: int) -> dict:
     before the displacement saturates; the speed is averaged over all ``sizes.sweep_steps``.
     Returns ``{"fit_steps": n, axis: [point, ...], ...}``.
     """
-    base = HeavyBall(lr=setup.lr, momentum=setup.momenta[0], batch_size=setup.batch_size)
+    base = setup.optimizers[0]
     out = {"fit_steps": sizes.sweep_fit_steps}
     fit = np.arange(1, min(sizes.sweep_fit_steps, sizes.sweep_steps) + 1)
     sweeps = sweep_values(setup, sizes.sweep_points)
