@@ -27,7 +27,8 @@ import numpy as np
 import scipy
 import scipy.linalg
 
-from dynlab.ou import OUProcess, SGDPhaseSpace
+from dynlab.ou_process import OUProcess
+from dynlab.sgd import SGDPhaseSpace
 
 
 def residual(A, B, D) -> float:
@@ -67,10 +68,14 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     print(
-        f"# {platform.processor() or platform.machine()}, numpy {np.__version__}, scipy {scipy.__version__}"
+        f"# {platform.processor() or platform.machine()}, "
+        f"numpy {np.__version__}, scipy {scipy.__version__}"
     )
     hyper = dict(lr=0.1, momentum=0.9, weight_decay=1e-4, batch_size=32)
-    header = f"{'d':>5} {'noise':>8} {'eigenbasis s':>13} {'B-S s':>9} {'scipy s':>9} {'speed-up':>9} {'res eig':>9} {'res B-S':>9} {'res scipy':>9}"
+    header = (
+        f"{'d':>5} {'noise':>8} {'eigenbasis s':>13} {'B-S s':>9} {'scipy s':>9} "
+        f"{'speed-up':>9} {'res eig':>9} {'res B-S':>9} {'res scipy':>9}"
+    )
     print(header)
     for d in args.sizes:
         H, Sigma = problem(d)

@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from . import config
+from ._linalg import sym
 from .errors import (
     HyperparameterError,
     NonFiniteError,
@@ -63,7 +64,7 @@ def as_symmetric(x, name: str, n: int | None = None) -> np.ndarray:
             f"{name} must be symmetric; max |{name} - {name}^T| = {asym:.3g} "
             f"relative to max |{name}| = {scale:.3g}"
         )
-    return 0.5 * (a + a.T)
+    return sym(a)
 
 
 def as_psd(x, name: str, n: int | None = None, *, definite: bool = False) -> np.ndarray:

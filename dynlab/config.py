@@ -30,6 +30,12 @@ SINGULAR_RTOL = 1e-12
 #: ||H Sigma - Sigma H||_max <= COMMUTE_RTOL * ||H||_2 ||Sigma||_2.
 COMMUTE_RTOL = 1e-10
 
+#: OU transition (Van Loan's block exponential): the step is halved s times until
+#: ||A||_1 tau <= VAN_LOAN_NORM_MAX, then doubled back. Below 1, expm's Pade approximant needs
+#: no squaring of its own and the doubling C(2 tau) = C + Phi C Phi^T adds PSD terms only, so
+#: the covariance keeps its relative accuracy however long t is.
+VAN_LOAN_NORM_MAX = 1.0
+
 #: Integrator zoo, ``run(layout="auto")``: with d >= INTEGRATOR_BLAS_MIN_DIM all paths step
 #: together and the products over paths (H theta, noise factors) are one BLAS GEMM per step;
 #: below it each thread advances its own paths with loops, never synchronising within a chunk.

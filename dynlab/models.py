@@ -1,6 +1,6 @@
 """Problem definitions shared by the analytic models and the integrator zoo.
 
-Two problems, one notation (THEORY.md):
+Two problems, one notation (docs/conventions.md, docs/theory.md):
 
 * :class:`QuadraticProblem` -- ``L(theta) = 1/2 theta^T H theta - b^T theta + c`` with minibatch
   gradient ``g_B = H theta - b + xi``, ``xi ~ N(0, Sigma / batch_size)`` (seed 003, Assumption 1).
@@ -18,6 +18,7 @@ from functools import cached_property
 import numpy as np
 
 from . import config
+from ._linalg import eigh_descending, psd_sqrt, sym
 from ._validate import as_array, as_positive_int, as_psd, as_rng, as_scalar
 from .errors import NotPositiveDefiniteError, ShapeError
 
@@ -25,7 +26,7 @@ __all__ = ["QuadraticProblem", "LinearRegressionProblem", "synthetic_regression"
 
 
 def _noise_matrix(noise_cov, H: np.ndarray) -> np.ndarray | None:
-    """Interpret ``noise_cov``: None (no noise), a scalar sigma^2 (Sigma = sigma^2 H) or a matrix."""
+    """Interpret ``noise_cov``: None (no noise), a scalar sigma^2 (Sigma = sigma^2 H), a matrix."""
     if noise_cov is None:
         return None
     if np.ndim(noise_cov) == 0:
@@ -95,20 +96,18 @@ class QuadraticProblem:
 
     @cached_property
     def spectrum(self) -> tuple[np.ndarray, np.ndarray]:
-        """Eigenpairs of H, eigenvalues in DESCENDING order: ``(rho, q)`` with ``H q_i = rho_i q_i``.
+        """Eigenpairs of H, eigenvalues DESCENDING: ``(rho, q)`` with ``H q_i = rho_i q_i``.
 
         ``rho_1`` is the top eigenvalue, as in the seed's notation.
         """
-        w, v = np.linalg.eigh(self.H)
-        return w[::-1].copy(), v[:, ::-1].copy()
+        return eigh_descending(self.H)
 
     @cached_property
     def noise_factor(self) -> np.ndarray | None:
-        """A (d, d) matrix L with ``L L^T = Sigma`` (symmetric square root; Sigma may be singular)."""
+        """A (d, d) matrix L with ``L L^T = Sigma`` (the symmetric root; Sigma may be singular)."""
         if self.noise_cov is None:
             return None
-        w, v = np.linalg.eigh(self.noise_cov)
-        return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+        return psd_sqrt(self.noise_cov)
 
 
 class LinearRegressionProblem:
@@ -144,8 +143,7 @@ class LinearRegressionProblem:
     @cached_property
     def H(self) -> np.ndarray:
         """Hessian ``X^T X / N``."""
-        H = self.X.T @ self.X / self.N
-        return 0.5 * (H + H.T)
+        return sym(self.X.T @ self.X / self.N)
 
     @cached_property
     def b(self) -> np.ndarray:
@@ -185,11 +183,10 @@ class LinearRegressionProblem:
             theta = self.minimizer()
         G = self.per_sample_grads(theta)
         g = G.mean(axis=0)
-        S = G.T @ G / self.N - np.outer(g, g)
-        return 0.5 * (S + S.T)
+        return sym(G.T @ G / self.N - np.outer(g, g))
 
     def minimizer(self, weight_decay: float = 0.0) -> np.ndarray:
-        """Ridge solution ``(H + weight_decay I)^{-1} b``; minimum-norm least squares if singular."""
+        """Ridge solution ``(H + weight_decay I)^{-1} b``; min-norm least squares if singular."""
         wd = as_scalar(weight_decay, "weight_decay", low=0.0)
         if wd > 0.0:
             return np.linalg.solve(self.H + wd * np.eye(self.d), self.b)

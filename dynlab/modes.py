@@ -28,8 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_array, as_positive_int, as_scalar
+from ._validate import as_array
 from .errors import HyperparameterError, StabilityRegionError
+from .hyper import HeavyBall, as_heavy_ball
 
 __all__ = [
     "Modes",
@@ -56,22 +57,25 @@ _SERIES_TERMS = 30
 _RECURSION_STEPS = 4096
 
 
-def _hyper(lr, momentum, weight_decay):
-    lr = as_scalar(lr, "lr", low=0.0, low_open=True)
-    momentum = as_scalar(momentum, "momentum", low=0.0, high=1.0, high_open=True)
-    weight_decay = as_scalar(weight_decay, "weight_decay", low=0.0)
-    return lr, momentum, weight_decay
+def _hyper(hyper, **kwargs) -> HeavyBall:
+    """The one optimizer these closed forms describe: ``hyper`` or a HeavyBall of the keywords."""
+    return (
+        as_heavy_ball(hyper, **kwargs).require_scalar("dynlab.modes").require_plain("dynlab.modes")
+    )
 
 
-def sde_rates(rho, *, lr, momentum, weight_decay=0.0):
+def sde_rates(rho, *, hyper=None, lr=None, momentum=None, weight_decay=None):
     """Damping rate gamma and natural frequencies omega_i of the SDE model (seed 003 app. F).
+
+    The optimizer is ``hyper`` (a :class:`~dynlab.hyper.HeavyBall`) or the keywords.
 
     Returns
     -------
     gamma : float
-        ``(1 - momentum) / (lr (1 + momentum))``.
+        ``(1 - momentum) / (lr (1 + momentum))`` (:attr:`HeavyBall.gamma`).
     omega : ndarray
-        ``sqrt(2 (rho + weight_decay) / (lr (1 + momentum)))``, same shape as ``rho``.
+        ``sqrt(2 (rho + weight_decay) / (lr (1 + momentum)))``, same shape as ``rho``
+        (:meth:`HeavyBall.omega`).
 
     Examples
     --------
@@ -84,10 +88,9 @@ def sde_rates(rho, *, lr, momentum, weight_decay=0.0):
     >>> bool(np.isclose(2 * gamma, (1 - beta) / m) and np.isclose(omega**2, rho / m))
     True
     """
-    lr, momentum, weight_decay = _hyper(lr, momentum, weight_decay)
+    hp = _hyper(hyper, lr=lr, momentum=momentum, weight_decay=weight_decay)
     rho = as_array(rho, "rho")
-    gamma = (1.0 - momentum) / (lr * (1.0 + momentum))
-    return gamma, np.sqrt(np.clip(2.0 * (rho + weight_decay) / (lr * (1.0 + momentum)), 0.0, None))
+    return hp.gamma, hp.omega(rho)
 
 
 def _damped_cs(t, gamma, omega):
@@ -258,18 +261,19 @@ def relaxation(t, gamma, omega):
 # exact discrete recursion
 
 
-def _discrete_coefficients(rho, lr, momentum, weight_decay):
-    lr, momentum, weight_decay = _hyper(lr, momentum, weight_decay)
+def _discrete_coefficients(rho, hp: HeavyBall):
+    """``(e, a, lr, beta, weight_decay)`` with ``e = lr (rho + lambda)``, ``a = 1 + beta - e``."""
     rho = as_array(rho, "rho")
-    e = lr * (rho + weight_decay)
-    if np.any(e <= 0.0) or np.any(e >= 2.0 * (1.0 + momentum)):
-        bad = e[(e <= 0.0) | (e >= 2.0 * (1.0 + momentum))]
+    e = hp.lr * (rho + hp.weight_decay)
+    limit = hp.stability_limit
+    if np.any(e <= 0.0) or np.any(e >= limit):
+        bad = e[(e <= 0.0) | (e >= limit)]
         raise StabilityRegionError(
             "heavy-ball SGD is stable iff 0 < lr (rho + weight_decay) < 2 (1 + momentum) = "
-            f"{2.0 * (1.0 + momentum):.6g} for every eigenvalue; got lr (rho + weight_decay) = "
+            f"{limit:.6g} for every eigenvalue; got lr (rho + weight_decay) = "
             f"{bad.ravel()[0]:.6g}"
         )
-    return e, 1.0 + momentum - e, lr, momentum, weight_decay
+    return e, hp.one_plus_beta - e, hp.lr, hp.momentum, hp.weight_decay
 
 
 def discrete_s(m, a, beta):
@@ -322,8 +326,10 @@ def discrete_s(m, a, beta):
     return np.where(m == 0, 0.0, out)
 
 
-def discrete_propagator(m, rho, *, lr, momentum, weight_decay=0.0):
+def discrete_propagator(m, rho, *, hyper=None, lr=None, momentum=None, weight_decay=None):
     """Entries of ``F_i^m`` for each mode (exact heavy-ball recursion, step index m).
+
+    The optimizer is ``hyper`` (a :class:`~dynlab.hyper.HeavyBall`) or the keywords.
 
     Returns
     -------
@@ -343,7 +349,8 @@ def discrete_propagator(m, rho, *, lr, momentum, weight_decay=0.0):
     m = as_array(m, "m")
     if np.any(m < 0) or np.any(m != np.round(m)):
         raise HyperparameterError("m must hold non-negative integers (step counts)")
-    e, a, lr, beta, wd = _discrete_coefficients(rho, lr, momentum, weight_decay)
+    hp = _hyper(hyper, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    e, a, lr, beta, wd = _discrete_coefficients(rho, hp)
     k = e / lr
     sm = discrete_s(m, a, beta)
     sm1 = np.where(
@@ -360,7 +367,7 @@ def discrete_propagator(m, rho, *, lr, momentum, weight_decay=0.0):
     return f11, f12, f21, f22
 
 
-def discrete_relaxation(m, rho, *, lr, momentum, weight_decay=0.0):
+def discrete_relaxation(m, rho, *, hyper=None, lr=None, momentum=None, weight_decay=None):
     r"""``u_m = 1 - Cov(theta_0, theta_m) / Var(theta)`` per mode at stationarity (exact recursion).
 
     The mode's contribution to ``E||theta_m - theta_0||^2`` is ``2 Var(theta_i) u_m``. With
@@ -392,8 +399,9 @@ def discrete_relaxation(m, rho, *, lr, momentum, weight_decay=0.0):
     m = as_array(m, "m")
     if np.any(m < 0) or np.any(m != np.round(m)):
         raise HyperparameterError("m must hold non-negative integers (step counts)")
-    e, a, lr, beta, wd = _discrete_coefficients(rho, lr, momentum, weight_decay)
-    p = 1.0 + beta
+    hp = _hyper(hyper, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    e, a, lr, beta, wd = _discrete_coefficients(rho, hp)
+    p = hp.one_plus_beta
     mm = m.reshape(m.shape + (1,) * e.ndim)
     sm = discrete_s(np.maximum(mm, 1), a, beta)
     sm1 = discrete_s(np.maximum(mm - 1, 0), a, beta)
@@ -415,7 +423,7 @@ def discrete_relaxation(m, rho, *, lr, momentum, weight_decay=0.0):
     return out
 
 
-def mode_frequencies(rho, *, lr, momentum, weight_decay=0.0, exact=False):
+def mode_frequencies(rho, *, hyper=None, lr=None, momentum=None, weight_decay=None, exact=False):
     """Oscillation frequency of each mode, in cycles per step.
 
     SDE (``exact=False``): ``lr sqrt(omega^2 - gamma^2) / (2 pi)``, zero when over- or
@@ -434,18 +442,27 @@ def mode_frequencies(rho, *, lr, momentum, weight_decay=0.0, exact=False):
     >>> bool(np.isclose(f, angle / (2 * np.pi), rtol=1e-12))
     True
     """
+    hp = _hyper(hyper, lr=lr, momentum=momentum, weight_decay=weight_decay)
     if exact:
-        e, a, lr, beta, wd = _discrete_coefficients(rho, lr, momentum, weight_decay)
+        e, a, lr, beta, wd = _discrete_coefficients(rho, hp)
         delta = a * a - 4.0 * beta
         phi = np.arctan2(np.sqrt(np.clip(-delta, 0.0, None)), a)
         return np.where(delta < 0, phi, np.where(a < 0, np.pi, 0.0)) / (2.0 * np.pi)
-    gamma, omega = sde_rates(rho, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    lr = float(lr)
-    return lr * np.sqrt(np.clip((omega - gamma) * (omega + gamma), 0.0, None)) / (2.0 * np.pi)
+    gamma, omega = sde_rates(rho, hyper=hp)
+    return hp.lr * np.sqrt(np.clip((omega - gamma) * (omega + gamma), 0.0, None)) / (2.0 * np.pi)
 
 
 def stationary_mode_covariances(
-    rho_i, rho_j, sigma2_ij, *, lr, momentum, weight_decay=0.0, batch_size=1, exact=False
+    rho_i,
+    rho_j,
+    sigma2_ij,
+    *,
+    hyper=None,
+    lr=None,
+    momentum=None,
+    weight_decay=None,
+    batch_size=None,
+    exact=False,
 ):
     r"""Stationary phase-space covariance between modes i and j, in the Hessian eigenbasis.
 
@@ -488,14 +505,14 @@ def stationary_mode_covariances(
     >>> bool(np.allclose(blocks, [C[0, 1], C[0, 3], C[2, 1], C[2, 3]], rtol=1e-10))
     True
     """
-    lr, beta, wd = _hyper(lr, momentum, weight_decay)
-    S = as_positive_int(batch_size, "batch_size")
+    hp = _hyper(hyper, lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size)
+    lr, beta, wd, S = hp.lr, hp.momentum, hp.weight_decay, hp.batch_size
     ki = as_array(rho_i, "rho_i") + wd
     kj = as_array(rho_j, "rho_j") + wd
     sij = as_array(sigma2_ij, "sigma2_ij")
-    p, q = 1.0 + beta, 1.0 - beta
+    p, q = hp.one_plus_beta, 1.0 - beta
     if exact:
-        _discrete_coefficients(np.concatenate([np.ravel(ki), np.ravel(kj)]) - wd, lr, beta, wd)
+        _discrete_coefficients(np.concatenate([np.ravel(ki), np.ravel(kj)]) - wd, hp)
         den = q * q * (p * (ki + kj) - lr * ki * kj) + beta * lr * (ki - kj) ** 2
         c_tt = lr * p * q * (sij / S) / den
         return (
@@ -508,17 +525,25 @@ def stationary_mode_covariances(
         raise StabilityRegionError("the SDE has no stationary law when rho + weight_decay <= 0")
     # SDE in the modal basis: K = c1 k, c2 = 2 q / (lr p), B = [[X, Y], [Y^T, W]],
     # covariance B / kappa
-    c1, c2 = 2.0 / (lr * p), 2.0 * q / (lr * p)
+    c1, c2 = hp.c1, hp.c2
     kc_i, kc_j = c1 * ki, c1 * kj
     X = 4.0 * c2 * c2 * sij / ((kc_i - kc_j) ** 2 + 2.0 * c2 * c2 * (kc_i + kc_j))
     Y = (kc_i - kc_j) * X / (2.0 * c2)
     W = 0.5 * (kc_i + kc_j) * X
-    kappa = S * q * p  # (1 - beta)(1 + beta): exact factors, no cancellation as beta -> 1
+    kappa = hp.kappa
     return X / kappa, Y / kappa, -Y / kappa, W / kappa
 
 
 def stationary_mode_variances(
-    rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_size=1, exact=False
+    rho,
+    sigma2,
+    *,
+    hyper=None,
+    lr=None,
+    momentum=None,
+    weight_decay=None,
+    batch_size=None,
+    exact=False,
 ):
     """Per-mode stationary ``(Var theta_i, Var v_i, Cov(theta_i, v_i))``.
 
@@ -544,6 +569,7 @@ def stationary_mode_variances(
         rho,
         rho,
         sigma2,
+        hyper=hyper,
         lr=lr,
         momentum=momentum,
         weight_decay=weight_decay,
@@ -589,7 +615,7 @@ class Modes:
     spectral_radius: np.ndarray
 
     @classmethod
-    def build(cls, rho, q, *, lr, momentum, weight_decay):
+    def build(cls, rho, q, *, hyper=None, lr=None, momentum=None, weight_decay=None):
         """Compute every per-mode quantity for eigenpairs ``(rho, q)``.
 
         Examples
@@ -604,17 +630,18 @@ class Modes:
         >>> [str(r) for r in modes.regime]
         ['under', 'over']
         """
-        gamma, omega = sde_rates(rho, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        hp = _hyper(hyper, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        gamma, omega = sde_rates(rho, hyper=hp)
         with np.errstate(divide="ignore"):
             zeta = np.where(omega > 0, gamma / np.where(omega > 0, omega, 1.0), np.inf)
         eps = np.finfo(np.float64).eps
         regime = np.where(
             np.abs(zeta - 1.0) <= 8 * eps, "critical", np.where(zeta > 1.0, "over", "under")
         )
-        e, a, *_ = _discrete_coefficients(rho, lr, momentum, weight_decay)
-        delta = a * a - 4.0 * momentum
+        e, a, _, beta, _ = _discrete_coefficients(rho, hp)
+        delta = a * a - 4.0 * beta
         radius = np.where(
-            delta < 0, np.sqrt(momentum), 0.5 * (np.abs(a) + np.sqrt(np.clip(delta, 0.0, None)))
+            delta < 0, np.sqrt(beta), 0.5 * (np.abs(a) + np.sqrt(np.clip(delta, 0.0, None)))
         )
         return cls(
             rho=np.asarray(rho),
@@ -623,9 +650,7 @@ class Modes:
             omega=omega,
             zeta=zeta,
             regime=regime,
-            frequency=mode_frequencies(rho, lr=lr, momentum=momentum, weight_decay=weight_decay),
-            exact_frequency=mode_frequencies(
-                rho, lr=lr, momentum=momentum, weight_decay=weight_decay, exact=True
-            ),
+            frequency=mode_frequencies(rho, hyper=hp),
+            exact_frequency=mode_frequencies(rho, hyper=hp, exact=True),
             spectral_radius=radius,
         )

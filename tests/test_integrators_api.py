@@ -97,7 +97,7 @@ def test_unknown_scheme_and_hyperparameters_are_named():
     "kwargs, error, match",
     [
         (dict(lr=0.0, momentum=0.5), HyperparameterError, "lr must be > 0"),
-        (dict(lr=0.1, momentum=1.0), HyperparameterError, "momentum must be < 1"),
+        (dict(lr=0.1, momentum=1.0), HyperparameterError, "momentum must lie in"),
         (
             dict(lr=0.1, momentum=0.5, weight_decay=-1.0),
             HyperparameterError,

@@ -40,6 +40,7 @@ def test_noise_factor_squares_to_noise_cov(S):
     L = p.noise_factor
     # eigh backward error: O(n eps ||S||)
     np.testing.assert_allclose(L @ L.T, S, atol=50 * 5 * config.EPS * np.linalg.norm(S, 2))
+    np.testing.assert_array_equal(L, L.T)  # the symmetric root, exactly (dynlab._linalg.psd_sqrt)
 
 
 def test_spectrum_is_descending_and_reconstructs_H():

@@ -17,8 +17,10 @@ from dynlab.errors import (
     StabilityRegionError,
     UnstableDriftError,
 )
+from dynlab.hyper import HeavyBall
 from dynlab.models import synthetic_regression
-from dynlab.ou import OUProcess, SGDPhaseSpace
+from dynlab.ou_process import OUProcess
+from dynlab.sgd import SGDPhaseSpace
 from dynlab.testing.strategies import critical_setups, sgd_setups
 
 EPS = config.EPS
@@ -269,7 +271,8 @@ def test_mode_frequencies_and_modes_record():
 
 
 def test_modified_loss_is_isotropic_on_range_of_H_without_weight_decay():
-    # seed 003 eq. 10: with Sigma = sigma2 H and lambda = 0, Psi_theta = |theta - mu|^2 / (lr (1+beta) sigma2)
+    # seed 003 eq. 10: with Sigma = sigma2 H and lambda = 0,
+    # Psi_theta = |theta - mu|^2 / (lr (1+beta) sigma2)
     rng = np.random.default_rng(3)
     Qm = np.linalg.qr(rng.standard_normal((4, 4)))[0]
     H = (Qm * np.array([10.0, 1.0, 0.1, 0.01])) @ Qm.T
@@ -310,7 +313,7 @@ def test_from_data_estimates_noise_at_the_stationary_mean():
 def test_bad_inputs_are_named():
     H = np.diag([1.0, 0.5])
     ok = dict(lr=0.1, momentum=0.9, noise_cov=1.0)
-    with pytest.raises(HyperparameterError, match="momentum must be < 1"):
+    with pytest.raises(HyperparameterError, match="momentum must lie in"):
         SGDPhaseSpace(H, **{**ok, "momentum": 1.0})
     with pytest.raises(HyperparameterError, match="lr must be > 0"):
         SGDPhaseSpace(H, **{**ok, "lr": 0.0})
@@ -425,7 +428,8 @@ def test_eq13_velocity_sum_gap_is_the_euler_maclaurin_kink_term():
         # next Euler-Maclaurin term: relative O((lr max(gamma, omega))^2); 10x margin
         h = lr * max(md.gamma, md.omega.max())
         np.testing.assert_allclose(gap, em, rtol=10 * h**2, atol=10 * h**2)
-    # the trace form saturates; the eq. 13 form keeps growing, at lr^2 / kappa tr(Sigma) gamma lr / 3 per step
+    # the trace form saturates; the eq. 13 form keeps growing, at lr^2 / kappa tr(Sigma) gamma lr
+    # / 3 per step
     far = np.array([200000, 400000])
     assert m.displacement(far)[1] == pytest.approx(m.displacement(far)[0], rel=1e-12)
     growth = np.diff(m.displacement_eq13(far))[0] / 200000
@@ -436,3 +440,37 @@ def phi22(m, k):
     from dynlab.modes import mode_propagator
 
     return mode_propagator(m.lr * k, m.modes.gamma, m.modes.omega)[3]
+
+
+def test_one_heavy_ball_object_or_the_keywords_build_the_same_model():
+    H = np.diag([2.0, 1.0, 0.5])
+    b = np.array([1.0, -1.0, 0.5])
+    Sigma = np.array([[1.0, 0.2, 0.0], [0.2, 0.5, 0.1], [0.0, 0.1, 0.3]])
+    kw = dict(lr=0.3, momentum=0.8, weight_decay=0.05, batch_size=4)
+    hp = HeavyBall(**kw)
+    a = SGDPhaseSpace(H, b, hyper=hp, noise_cov=Sigma)
+    k = SGDPhaseSpace(H, b, noise_cov=Sigma, **kw)
+    assert a.hyper == hp == k.hyper
+    assert (a.lr, a.momentum, a.weight_decay, a.batch_size) == (0.3, 0.8, 0.05, 4)
+    np.testing.assert_array_equal(a.lyapunov(), k.lyapunov())  # same object, same bits
+    np.testing.assert_array_equal(a.discrete.stationary_cov(), k.discrete.stationary_cov())
+    # the SDE's constants are seed 003 eq. 4's closed forms (to a few roundings)
+    c1, c2 = 2 / (0.3 * 1.8), 2 * 0.2 / (0.3 * 1.8)
+    A = a.ou.A
+    np.testing.assert_allclose(A[3:, :3], c1 * (H + 0.05 * np.eye(3)), rtol=4 * EPS)
+    np.testing.assert_allclose(A[3:, 3:], c2 * np.eye(3), rtol=4 * EPS)
+    assert abs(a.kappa - 4 * 0.2 * 1.8) <= 4 * EPS * a.kappa
+    with pytest.raises(AttributeError):
+        a.lr = 0.1  # read-only: the model and its HeavyBall cannot disagree
+
+
+def test_hyper_object_misuse_is_named():
+    H = np.diag([1.0, 0.5])
+    with pytest.raises(HyperparameterError, match="not both"):
+        SGDPhaseSpace(H, hyper=HeavyBall(0.1), lr=0.1, noise_cov=1.0)
+    with pytest.raises(HyperparameterError, match="takes one optimizer"):
+        SGDPhaseSpace(H, hyper=HeavyBall(lr=[0.1, 0.2]), noise_cov=1.0)
+    with pytest.raises(HyperparameterError, match="plain heavy ball"):
+        SGDPhaseSpace(H, hyper=HeavyBall(0.1, 0.9, nesterov=True), noise_cov=1.0)
+    with pytest.raises(HyperparameterError, match="lr is required"):
+        SGDPhaseSpace(H, noise_cov=1.0)

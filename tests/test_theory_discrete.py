@@ -1,4 +1,4 @@
-"""The exact heavy-ball recursion in dynlab (sgd.discrete, modes exact=True) against theory.discrete.
+"""The exact heavy-ball recursion in dynlab (sgd.discrete, modes exact=True) vs theory.discrete.
 
 ``theory.discrete`` derives F, G and the Stein solution P from the update itself (sympy); here
 its closed forms are the reference. Tolerances are rounding, stated at each assert.
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from dynlab import config, modes
 from dynlab.errors import StabilityRegionError
-from dynlab.ou import SGDPhaseSpace
+from dynlab.sgd import SGDPhaseSpace
 from dynlab.testing.strategies import sgd_setups
 from theory import discrete, ou_mode
 
@@ -142,7 +142,8 @@ def test_equipartition_exact(kw):
     kin = 0.5 * mass * np.sum(P[:, 1, 1])
     e = m.equipartition(exact=True)
     edge = np.max(2 * (1 + m.momentum) / (2 * (1 + m.momentum) - m.lr * (w + m.weight_decay)))
-    # sums of positive closed-form terms; near the stability edge see test_mode_variances_and_speed_exact
+    # sums of positive closed-form terms; near the stability edge see
+    # test_mode_variances_and_speed_exact
     assert abs(e.potential - pot) <= 16 * D * EPS * (1 + edge) * pot
     assert abs(e.kinetic - kin) <= 16 * D * EPS * (1 + edge) * kin
     # and the derived exact identity K P_tt = M P_vv, mode by mode

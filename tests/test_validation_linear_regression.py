@@ -12,7 +12,7 @@ import scipy.linalg
 
 from dynlab import config
 from dynlab.models import synthetic_regression
-from dynlab.ou import SGDPhaseSpace
+from dynlab.sgd import SGDPhaseSpace
 from validation.linreg.cifar import CLASSES, find_layout, load_cifar10_train
 from validation.linreg.estimate import jackknife, path_average, ratio_of_averages
 from validation.linreg.predict import SDE_SIGN, mode_ou, plane_cov, stationary_predictions

@@ -26,6 +26,7 @@ import numpy as np
 
 from dynlab.progress import progress
 from validation.linreg import figures
+from validation.linreg.config import Z_LIMIT
 from validation.linreg.experiment import Sizes, run_setting, run_sweeps
 from validation.linreg.minibatch_report import add_minibatch
 from validation.linreg.problem import cifar_setup, synthetic_setup
@@ -33,9 +34,6 @@ from validation.linreg.writeup import Gaps, summary, write_gap_tables, write_set
 from validation.report import Report
 
 __all__ = ["main", "PROFILES", "Z_LIMIT"]
-
-#: Acceptance limit on |z| of every exact prediction (issue 5).
-Z_LIMIT = 4.0
 
 #: Dimension of the synthetic problem: default run and --quick.
 DEFAULT_DIM, QUICK_DIM = 64, 32
@@ -162,26 +160,37 @@ def _intro(report, setup, sizes, args) -> None:
     report.section(
         "Setup",
         f"Data: {setup.info['data']}; N = {setup.N}, d = {setup.d}. Loss ||Y - X theta||^2 / (2N), "
-        f"H = X^T X / N: rho_1 = {rho[0]:.4g}, rho_{low + 1} = {rho[low]:.4g} (the low-curvature eigenvector "
-        f"shown), rho_d = {rho[-1]:.4g}. Gradient noise: Sigma = per-sample gradient covariance at the "
-        f"minimizer mu; ||Sigma - sigma^2 H|| / ||Sigma|| = {off:.3f} at the best sigma^2 = {s2:.4g} "
+        f"H = X^T X / N: rho_1 = {rho[0]:.4g}, rho_{low + 1} = {rho[low]:.4g} (the low-curvature "
+        "eigenvector "
+        f"shown), rho_d = {rho[-1]:.4g}. Gradient noise: Sigma = per-sample gradient covariance at "
+        "the "
+        f"minimizer mu; ||Sigma - sigma^2 H|| / ||Sigma|| = {off:.3f} at the best sigma^2 = "
+        f"{s2:.4g} "
         f"(seed 003 Assumption 5 holds only approximately; the predictions use Sigma itself). "
         f"Hyperparameters: lr {setup.lr:g}, batch size {setup.batch_size}, momenta "
         f"{', '.join(f'{b:g}' for b in setup.momenta)}, no weight decay, seed {args.seed}.",
     )
     report.text(
-        "Two simulations of the real heavy-ball optimizer (PyTorch semantics, seed 003 eq. 2) by the integrator "
+        "Two simulations of the real heavy-ball optimizer (PyTorch semantics, seed 003 eq. 2) by "
+        "the integrator "
         "zoo, `dynlab.integrators.run('heavy_ball', ...)`:\n\n"
         "- **(a) Gaussian noise**: gradient H theta - b + xi with xi ~ N(0, Sigma_S / S), "
-        "Sigma_S = Sigma (N - S) / (N - 1) (the without-replacement minibatch covariance). This is the process "
-        "`SGDPhaseSpace(...).discrete` describes, so its predictions are EXACT: every z-score should be O(1) "
+        "Sigma_S = Sigma (N - S) / (N - 1) (the without-replacement minibatch covariance). This is "
+        "the process "
+        "`SGDPhaseSpace(...).discrete` describes, so its predictions are EXACT: every z-score "
+        "should be O(1) "
         f"(acceptance: |z| <= {Z_LIMIT:g}).\n"
-        "- **(b) minibatches**: batches of S rows drawn without replacement, reshuffled every epoch. The noise "
-        "is multiplicative (Sigma depends on theta) and the batches of an epoch are dependent, so the same "
+        "- **(b) minibatches**: batches of S rows drawn without replacement, reshuffled every "
+        "epoch. The noise "
+        "is multiplicative (Sigma depends on theta) and the batches of an epoch are dependent, so "
+        "the same "
         "predictions are APPROXIMATIONS here: the gap is measured, not gated.\n\n"
-        "Stationary ensembles start at the exact stationary law N([mu; 0], P) (P: Stein solution of the "
-        "recursion); (b) then burns in before measuring. Transient ensembles start at theta_0 = 0, v_0 = 0.\n\n"
-        f"Sizes: stationary {sizes.paths} paths x {sizes.steps} steps, transient {sizes.transient_paths} x "
+        "Stationary ensembles start at the exact stationary law N([mu; 0], P) (P: Stein solution "
+        "of the "
+        "recursion); (b) then burns in before measuring. Transient ensembles start at theta_0 = 0, "
+        "v_0 = 0.\n\n"
+        f"Sizes: stationary {sizes.paths} paths x {sizes.steps} steps, transient "
+        f"{sizes.transient_paths} x "
         f"{sizes.transient_steps}, "
         + (
             f"sweeps {sizes.sweep_points} points per axis of {sizes.sweep_paths} x "
@@ -190,10 +199,14 @@ def _intro(report, setup, sizes, args) -> None:
             else "no sweeps"
         )
         + ".\n\n"
-        "**Standard errors.** Every estimate is first reduced to one number per path (a time average along the "
-        "path for stationary quantities, the value at one step for displacements and means); the standard "
-        "error is the standard deviation of these per-path numbers over sqrt(number of paths). The paths are "
-        "independent, so this is valid whatever the autocorrelation along a path. Ratios use the delta method "
+        "**Standard errors.** Every estimate is first reduced to one number per path (a time "
+        "average along the "
+        "path for stationary quantities, the value at one step for displacements and means); the "
+        "standard "
+        "error is the standard deviation of these per-path numbers over sqrt(number of paths). The "
+        "paths are "
+        "independent, so this is valid whatever the autocorrelation along a path. Ratios use the "
+        "delta method "
         "over paths, fitted exponents the delete-one jackknife over paths. "
         "z = (measured - predicted) / standard error.",
     )
@@ -204,14 +217,17 @@ def _figures(report, settings, sweeps, setup) -> None:
     report.figure(
         figures.mean_trajectory_figure(settings, setup),
         "mean_trajectory.png",
-        "Fig. 2: position and velocity on q_1 from theta_0 = 0; ensemble means (bands: 2 s.e.) against "
+        "Fig. 2: position and velocity on q_1 from theta_0 = 0; ensemble means (bands: 2 s.e.) "
+        "against "
         "the exact mean and the SDE's eq. 5",
     )
     report.figure(
         figures.phase_portrait_figure(settings, setup),
         "phase_portraits.png",
-        "Phase space on q_1 and the low-curvature eigenvector: stationary samples, 95% regions of the "
-        "exact and SDE stationary laws, and streamlines of the SDE's probability current J_ss (eq. 8)",
+        "Phase space on q_1 and the low-curvature eigenvector: stationary samples, 95% regions of "
+        "the "
+        "exact and SDE stationary laws, and streamlines of the SDE's probability current J_ss (eq. "
+        "8)",
     )
     report.figure(
         figures.displacement_figure(settings),
@@ -234,7 +250,8 @@ def _figures(report, settings, sweeps, setup) -> None:
         report.figure(
             figures.sweep_figure(sweeps, setup),
             "sweeps.png",
-            "Fig. 6: speed and fitted exponent against lr, batch size and momentum (error bars: 2 s.e.)",
+            "Fig. 6: speed and fitted exponent against lr, batch size and momentum (error bars: 2 "
+            "s.e.)",
         )
 
 
@@ -253,10 +270,8 @@ def main(argv=None) -> int:
     )
     _intro(report, setup, sizes, args)
     n_intro = len(report.blocks)
-    settings = [
-        run_setting(setup, beta, sizes, args.seed, i)
-        for i, beta in enumerate(progress(setup.momenta, desc="momentum settings", unit="setting"))
-    ]
+    bar = progress(setup.optimizers, desc="momentum settings", unit="setting")
+    settings = [run_setting(setup, hyper, sizes, args.seed, i) for i, hyper in enumerate(bar)]
     gaps = Gaps()
     for s in settings:
         write_setting(report, gaps, s, setup)
@@ -273,8 +288,10 @@ def main(argv=None) -> int:
     report.blocks.insert(
         n_intro,
         (
-            f"## Summary\n\n**{head['n_within_4']} of {head['n_exact']} exact predictions within |z| <= {Z_LIMIT:g}** "
-            f"(largest |z| = {head['max_abs_z']:.2f}, rms z = {head['rms_z']:.2f}; for correct predictions rms z is "
+            f"## Summary\n\n**{head['n_within_4']} of {head['n_exact']} exact predictions within "
+            f"|z| <= {Z_LIMIT:g}** "
+            f"(largest |z| = {head['max_abs_z']:.2f}, rms z = {head['rms_z']:.2f}; for correct "
+            "predictions rms z is "
             f"about 1). SDE-vs-exact gaps: {n_sign} of {n_sde} with the sign the theory fixes. "
             f"Wall time {time.time() - t0:.0f} s.\n"
         ),
@@ -297,7 +314,8 @@ def main(argv=None) -> int:
     path = report.write()
     ok = head["max_abs_z"] <= Z_LIMIT
     print(
-        f"{path}: {head['n_within_4']}/{head['n_exact']} exact predictions within |z| <= {Z_LIMIT:g} "
+        f"{path}: {head['n_within_4']}/{head['n_exact']} exact predictions within |z| <= "
+        f"{Z_LIMIT:g} "
         f"(max |z| {head['max_abs_z']:.2f}); {time.time() - t0:.0f} s"
     )
     return 0 if ok else 1

@@ -14,11 +14,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validate import as_array, as_positive_int, as_scalar
+from .._linalg import psd_sqrt
+from .._validate import as_array, as_scalar
 from ..errors import HyperparameterError, ShapeError
+from ..hyper import HeavyBall
 from ..models import LinearRegressionProblem, QuadraticProblem
 
-__all__ = ["Scheme", "SCHEMES", "REQUIRED"]
+__all__ = ["Scheme", "SCHEMES", "REQUIRED", "psd_sqrt"]
 
 
 class _Required:
@@ -34,14 +36,6 @@ _REGISTRY: dict[str, type[Scheme]] = {}
 
 #: Every scheme of the zoo by name (read-only); a scheme joins by being defined.
 SCHEMES = MappingProxyType(_REGISTRY)
-
-
-def psd_sqrt(S: np.ndarray) -> np.ndarray:
-    """Symmetric square root of a PSD matrix (negative rounding eigenvalues clipped to 0),
-    symmetrised exactly (kernels use ``F z`` and ``Z @ F`` interchangeably)."""
-    w, V = np.linalg.eigh(S)
-    R = (V * np.sqrt(np.clip(w, 0.0, None))) @ V.T
-    return 0.5 * (R + R.T)
 
 
 class Scheme(ABC):
@@ -173,8 +167,20 @@ class Scheme(ABC):
 
     # -- shared validators ----------------------------------------------------------------
 
+    def _heavy_ball(self, values: dict) -> HeavyBall:
+        """The :class:`~dynlab.hyper.HeavyBall` of the values a scheme takes (others default).
+
+        Validates lr, momentum, weight_decay and batch_size once, with the batch size also
+        checked against a linear regression's number of rows.
+        """
+        names = ("lr", "momentum", "weight_decay", "batch_size")
+        hp = HeavyBall(**{k: values[k] for k in names if k in values})
+        if "batch_size" in values:
+            self._batch_size(hp.batch_size)
+        return hp
+
     def _batch_size(self, value) -> int:
-        S = as_positive_int(value, "batch_size")
+        S = HeavyBall(1.0, batch_size=value).batch_size
         if (
             isinstance(self.problem, LinearRegressionProblem)
             and self.minibatch

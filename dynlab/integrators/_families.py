@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..models import QuadraticProblem
-from ._base import REQUIRED, Scheme, nonnegative, positive, unit_interval
+from ._base import REQUIRED, Scheme, nonnegative, positive
 
 __all__ = ["HamiltonianScheme", "LangevinScheme", "layer_inv_mass"]
 
@@ -71,10 +71,11 @@ class HamiltonianScheme(Scheme):
 
 
 class LangevinScheme(Scheme):
-    """Solvers of the SDE of seed 003 eq. 3 for SGD with momentum on a quadratic (THEORY.md)::
+    """Solvers of the SDE of SGD with momentum on a quadratic (Kunin et al. 2021, eq. 3)::
 
         d theta = v dt
-        dv = -(c1 (grad L(theta) + weight_decay theta) + c2 v) dt + sqrt(2 c2 / kappa) Sigma^{1/2} dW
+        dv = -(c1 (grad L(theta) + weight_decay theta) + c2 v) dt
+             + sqrt(2 c2 / kappa) Sigma^{1/2} dW
 
     with ``c1 = 2 / (lr (1 + momentum))``, ``c2 = 2 (1 - momentum) / (lr (1 + momentum))``,
     ``kappa = batch_size (1 - momentum^2)``, in SDE time ``t = lr k``; the step ``dt`` is in
@@ -93,29 +94,28 @@ class LangevinScheme(Scheme):
                 f"scheme {self.name!r} integrates the Gaussian SDE of a QuadraticProblem; "
                 "convert a linear regression with problem.as_quadratic()"
             )
-        lr = positive(values["lr"], "lr")
-        momentum = unit_interval(values["momentum"], "momentum")
-        batch_size = self._batch_size(values["batch_size"])
-        dt = lr if values["dt"] is None else positive(values["dt"], "dt")
+        hp = self._heavy_ball(values)
+        #: the optimizer whose SDE this is (its constants c1, c2, kappa)
+        self.heavy_ball = hp
         return {
-            "lr": lr,
-            "momentum": momentum,
-            "weight_decay": nonnegative(values["weight_decay"], "weight_decay"),
-            "batch_size": batch_size,
-            "dt": dt,
+            "lr": hp.lr,
+            "momentum": hp.momentum,
+            "weight_decay": hp.weight_decay,
+            "batch_size": hp.batch_size,
+            "dt": hp.lr if values["dt"] is None else positive(values["dt"], "dt"),
         }
 
     @property
     def c1(self) -> float:
-        """Force coefficient ``2 / (lr (1 + momentum))``."""
-        return 2.0 / (self.params["lr"] * (1.0 + self.params["momentum"]))
+        """Force coefficient ``2 / (lr (1 + momentum))`` (:attr:`dynlab.hyper.HeavyBall.c1`)."""
+        return self.heavy_ball.c1
 
     @property
     def c2(self) -> float:
-        """Friction ``2 (1 - momentum) / (lr (1 + momentum))``."""
-        return (1.0 - self.params["momentum"]) * self.c1
+        """Friction ``2 (1 - momentum) / (lr (1 + momentum))`` (:attr:`HeavyBall.c2`)."""
+        return self.heavy_ball.c2
 
     @property
     def kappa(self) -> float:
-        """Inverse temperature ``batch_size (1 - momentum^2)``."""
-        return self.params["batch_size"] * (1.0 - self.params["momentum"] ** 2)
+        """Inverse temperature ``batch_size (1 - momentum^2)`` (:attr:`HeavyBall.kappa`)."""
+        return self.heavy_ball.kappa

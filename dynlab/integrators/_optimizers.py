@@ -135,18 +135,17 @@ class _Momentum(Scheme):
     _nesterov = False
 
     def _check(self, values):
-        out = {
-            "lr": positive(values["lr"], "lr"),
-            "momentum": unit_interval(values.get("momentum", 0.0), "momentum"),
-            "weight_decay": nonnegative(values["weight_decay"], "weight_decay"),
-        }
+        hp = self._heavy_ball(values)
+        #: the optimizer (its kernel tuple is ``heavy_ball.as_tuple()``)
+        self.heavy_ball = hp
+        out = {"lr": hp.lr, "momentum": hp.momentum, "weight_decay": hp.weight_decay}
         if "batch_size" in values:
-            out["batch_size"] = self._batch_size(values["batch_size"])
+            out["batch_size"] = hp.batch_size
         return out
 
     def advance(self, loss, draws, rec, theta, v, state, work, k0, n, i0, i1):
-        p = self.params
-        hp = (float(p["lr"]), float(p["momentum"]), float(p["weight_decay"]), 0.0, 0.0, 0.0)
+        lr, momentum, weight_decay = self.heavy_ball.as_tuple()[:3]
+        hp = (lr, momentum, weight_decay, 0.0, 0.0, 0.0)
         rule = _NESTEROV if self._nesterov else _HEAVY_BALL
         _optimizer_kernel(loss, draws, rec, theta, v, theta[:0], work[0], rule, hp, k0, n, i0, i1)
 

@@ -12,6 +12,7 @@ import numpy as np
 from .. import config
 from .._validate import as_array, as_positive_int, as_psd
 from ..errors import HyperparameterError, ShapeError, StabilityRegionError
+from ..hyper import HeavyBall
 from ..models import LinearRegressionProblem, QuadraticProblem
 from ..observables import ensemble_mean_sem
 from ..progress import progress
@@ -129,8 +130,7 @@ class Record:
 
 
 def _blocks(M: int, n_threads: int) -> list[tuple[int, int]]:
-    """Contiguous blocks of paths, one per worker thread (a path's numbers do not depend on
-    them)."""
+    """Contiguous blocks of paths, one per worker thread (a path's numbers do not depend on it)."""
     edges = np.linspace(0, M, min(M, n_threads) + 1).round().astype(int)
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
@@ -251,6 +251,29 @@ def _rec_bundle(scheme, recording: Recording, theta, n_steps) -> Rec:
     )
 
 
+def _hyper_values(scheme: str, hp, values: dict) -> dict:
+    """The scheme's hyperparameter values: ``values``, plus the fields of a HeavyBall ``hp``."""
+    if hp is None:
+        return values
+    if not isinstance(hp, HeavyBall):
+        raise HyperparameterError(
+            f"hyper must be a dynlab.hyper.HeavyBall; got {type(hp).__name__}"
+        )
+    hp.require_scalar(f"scheme {scheme!r}")
+    if hp.dampening != 0.0:
+        raise HyperparameterError(f"scheme {scheme!r} has no dampening; got {hp.dampening}")
+    if hp.nesterov != (scheme == "nesterov"):
+        raise HyperparameterError(
+            f"hyper has nesterov = {hp.nesterov}: use scheme 'nesterov' exactly when it is True"
+        )
+    fields = ("lr", "momentum", "weight_decay", "batch_size")
+    given = sorted(set(values) & set(fields))
+    if given:
+        raise HyperparameterError(f"pass either hyper or the keywords {given}, not both")
+    takes = SCHEMES[scheme].hyper if scheme in SCHEMES else {}
+    return {**values, **{k: getattr(hp, k) for k in fields if k in takes}}
+
+
 def _scheme(scheme: str, problem, hyper: dict, extra_noise_cov):
     if scheme not in SCHEMES:
         raise ShapeError(f"unknown scheme {scheme!r}; SCHEMES has {sorted(SCHEMES)}")
@@ -268,13 +291,21 @@ def _scheme(scheme: str, problem, hyper: dict, extra_noise_cov):
 
 
 def normals_shape(
-    scheme: str, problem, *, n_paths: int, n_steps: int, extra_noise_cov=None, **hyper
+    scheme: str,
+    problem,
+    *,
+    n_paths: int,
+    n_steps: int,
+    extra_noise_cov=None,
+    hyper=None,
+    **params,
 ):
     """Shape ``(n_steps, n_slots, n_paths, dn)`` of the ``normals`` a :func:`run` consumes.
 
     ``n_slots`` normal vectors of length ``dn`` per path and step (0 slots: none drawn).
     """
-    n_slots, dn, _ = _scheme(scheme, problem, hyper, extra_noise_cov).noise()
+    values = _hyper_values(scheme, hyper, params)
+    n_slots, dn, _ = _scheme(scheme, problem, values, extra_noise_cov).noise()
     return (n_steps, n_slots, n_paths, dn)
 
 
@@ -293,7 +324,8 @@ def run(
     batches=None,
     sampling: str = "reshuffle",
     layout: str = "auto",
-    **hyper,
+    hyper=None,
+    **params,
 ) -> Record:
     """Advance an ensemble of independent trajectories with a scheme of the zoo.
 
@@ -333,8 +365,12 @@ def run(
         products over paths are one BLAS GEMM (multi-threaded by BLAS; it stalls when the
         machine is oversubscribed); ``"auto"``: batched iff d >= INTEGRATOR_BLAS_MIN_DIM. The
         numbers agree to rounding (the order of the sums differs).
-    **hyper
-        The scheme's hyperparameters (``SCHEMES[scheme].hyper``).
+    hyper : dynlab.hyper.HeavyBall, optional
+        The optimizer's lr, momentum, weight_decay and batch_size in one validated object
+        (those the scheme takes), instead of the keywords; ``nesterov=True`` goes with scheme
+        ``"nesterov"`` only, and no scheme has dampening.
+    **params
+        The scheme's hyperparameters (``SCHEMES[scheme].hyper``) as keywords.
 
     Returns
     -------
@@ -345,7 +381,7 @@ def run(
     StabilityRegionError
         If a trajectory left the finite floats (step size beyond the stability region).
     """
-    sch = _scheme(scheme, problem, hyper, extra_noise_cov)
+    sch = _scheme(scheme, problem, _hyper_values(scheme, hyper, params), extra_noise_cov)
     M = as_positive_int(n_paths, "n_paths", error=ShapeError)
     K = as_positive_int(n_steps, "n_steps", error=ShapeError)
     if not isinstance(record, Recording):

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dynlab.hyper import HeavyBall
 from dynlab.progress import progress
 
+from .config import BURN_IN_RELAXATIONS
 from .estimate import path_average, per_step
 from .measure import (
     displacement_estimates,
@@ -31,8 +33,6 @@ __all__ = ["Sizes", "TRANSIENT_STEPS", "burn_in_steps", "run_setting", "run_swee
 
 #: Steps at which the mean trajectory is tabulated (and z-scored).
 TRANSIENT_STEPS = (10, 30, 100)
-#: Relaxation times of the slowest mode that the minibatch ensembles burn in for.
-BURN_IN_RELAXATIONS = 3.0
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,9 @@ def burn_in_steps(sgd, cap: int) -> int:
     return int(min(cap, math.ceil(BURN_IN_RELAXATIONS / gap)))
 
 
-def run_setting(setup, momentum: float, sizes: Sizes, seed: int, index: int) -> dict:
-    """All runs and predictions at ``(setup.lr, momentum, setup.batch_size)``."""
-    sgd = phase_space_model(setup, lr=setup.lr, momentum=momentum, batch_size=setup.batch_size)
+def run_setting(setup, hyper: HeavyBall, sizes: Sizes, seed: int, index: int) -> dict:
+    """All runs and predictions for the optimizer ``hyper``."""
+    sgd = phase_space_model(setup, hyper)
     low = setup.low_mode
     basis = sgd.q[:, [0, low]]
     mu_proj = sgd.mu @ basis
@@ -78,7 +78,7 @@ def run_setting(setup, momentum: float, sizes: Sizes, seed: int, index: int) -> 
     steps = np.arange(1, sizes.steps + 1)
     lengths = sizes.fit_lengths()
     out = {
-        "momentum": momentum,
+        "momentum": hyper.momentum,
         "model": sgd,
         "burn_in": burn,
         "predicted": stationary_predictions(sgd, low),
@@ -158,7 +158,7 @@ def run_sweeps(setup, sizes: Sizes, seed: int) -> dict:
     before the displacement saturates; the speed is averaged over all ``sizes.sweep_steps``.
     Returns ``{"fit_steps": n, axis: [point, ...], ...}``.
     """
-    base = {"lr": setup.lr, "momentum": setup.momenta[0], "batch_size": setup.batch_size}
+    base = setup.optimizers[0]
     out = {"fit_steps": sizes.sweep_fit_steps}
     fit = np.arange(1, min(sizes.sweep_fit_steps, sizes.sweep_steps) + 1)
     sweeps = sweep_values(setup, sizes.sweep_points)
@@ -166,8 +166,7 @@ def run_sweeps(setup, sizes: Sizes, seed: int) -> dict:
     for a, (axis, values) in enumerate(sweeps.items()):
         points = []
         for i, value in enumerate(values):
-            hyper = {**base, axis: value}
-            sgd = phase_space_model(setup, **hyper)
+            sgd = phase_space_model(setup, base.replace(**{axis: value}))
             point = {
                 "value": value,
                 "speed_exact": sgd.speed(exact=True),

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from dynlab._linalg import psd_factor
 from validation.report import new_figure
 
+from .config import STREAMLINE_HOLE
 from .predict import mode_ou, plane_cov
 
 __all__ = [
@@ -33,8 +35,7 @@ R95 = float(np.sqrt(-2.0 * np.log(0.05)))
 
 def _ellipse(C, r=R95, n=200):
     t = np.linspace(0.0, 2.0 * np.pi, n)
-    w, V = np.linalg.eigh(C)
-    return (V * (r * np.sqrt(np.clip(w, 0.0, None)))) @ np.vstack([np.cos(t), np.sin(t)])
+    return r * psd_factor(C) @ np.vstack([np.cos(t), np.sin(t)])
 
 
 def _beta(s) -> str:
@@ -42,7 +43,7 @@ def _beta(s) -> str:
 
 
 def mean_trajectory_figure(settings, setup):
-    """Seed 003 Fig. 2: <theta_k, q_1> and <v_k, q_1> against the eq. 5 mean, one row per momentum."""
+    """Seed 003 Fig. 2: <theta_k, q_1> and <v_k, q_1> against the eq. 5 mean, a row per momentum."""
     fig, axes = new_figure(len(settings), 2, figsize=(10, 2.9 * len(settings) + 0.8), squeeze=False)
     for row, s in zip(axes, settings):
         k = s["transient_steps"]
@@ -70,7 +71,8 @@ def mean_trajectory_figure(settings, setup):
             ax.set_xlabel("step k")
             ax.set_ylabel(name)
             ax.set_title(
-                f"{_beta(s)}: {'velocity' if var == 'v' else 'position'} on the top eigenvector q$_1$"
+                f"{_beta(s)}: {'velocity' if var == 'v' else 'position'} on the top eigenvector "
+                "q$_1$"
             )
     fig.legend(
         *axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8
@@ -83,7 +85,7 @@ def mean_trajectory_figure(settings, setup):
 
 
 def phase_portrait_figure(settings, setup):
-    """Phase space (<theta - mu, q_i>, <v, q_i>) for q_1 and the low mode: samples, ellipses, current."""
+    """Phase space (<theta - mu, q_i>, <v, q_i>), q_1 and low mode: samples, ellipses, current."""
     low = setup.low_mode
     fig, axes = new_figure(len(settings), 2, figsize=(9, 3.8 * len(settings)), squeeze=False)
     for row, s in zip(axes, settings):
@@ -109,8 +111,7 @@ def phase_portrait_figure(settings, setup):
             gx, gy = np.linspace(-hx, hx, 41), np.linspace(-hy, hy, 41)
             G = np.stack(np.meshgrid(gx, gy), axis=-1) + ou.mu
             J = ou.current(G)
-            # no streamlines in the innermost 10% of the 95% region, where they would only circle
-            inner = ou.modified_potential(G) * ou.kappa < 0.5 * (0.1 * R95) ** 2
+            inner = ou.modified_potential(G) * ou.kappa < 0.5 * (STREAMLINE_HOLE * R95) ** 2
             U, V = (np.ma.masked_where(inner, J[..., c]) for c in (0, 1))
             ax.streamplot(
                 gx, gy, U, V, color="orange", density=0.5, linewidth=0.6, arrowsize=0.8, zorder=0
@@ -121,7 +122,8 @@ def phase_portrait_figure(settings, setup):
             ax.set_xlabel(f"$\\langle\\theta - \\mu, q_{{{i + 1}}}\\rangle$")
             ax.set_ylabel(f"$\\langle v, q_{{{i + 1}}}\\rangle$")
             ax.set_title(
-                f"{_beta(s)}, q$_{{{i + 1}}}$ ($\\rho$ = {sgd.rho[i]:.3g}); orange: current $J_{{ss}}$",
+                f"{_beta(s)}, q$_{{{i + 1}}}$ ($\\rho$ = {sgd.rho[i]:.3g}); orange: current "
+                f"$J_{{ss}}$",
                 fontsize=9,
             )
     fig.legend(
@@ -134,7 +136,7 @@ def phase_portrait_figure(settings, setup):
 
 
 def sweep_figure(sweeps, setup):
-    """Seed 003 Fig. 6: speed, its deviation from the exact value, and the fitted exponent c, per sweep."""
+    """Seed 003 Fig. 6: speed, its deviation from the exact value, fitted exponent c, by sweep."""
     labels = {"lr": "learning rate", "batch_size": "batch size", "momentum": "momentum"}
     axes_names = [a for a in sweeps if a != "fit_steps"]
     fig, axes = new_figure(3, len(axes_names), figsize=(4.3 * len(axes_names), 9.6), squeeze=False)
@@ -199,7 +201,7 @@ def sweep_figure(sweeps, setup):
 
 
 def displacement_figure(settings):
-    """Seed 003 Fig. 6 bottom / Fig. 7: E||Delta_k||^2 on log-log, and fitted c vs trajectory length."""
+    """Seed 003 Figs. 6 (bottom), 7: E||Delta_k||^2 on log-log, fitted c vs trajectory length."""
     from matplotlib.lines import Line2D
     from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
@@ -307,7 +309,7 @@ def _plane_figure(s, setup, var: str, forms, *, equal: bool, n_path: int):
 
 
 def isotropy_figure(s, setup):
-    """Seed 003 Fig. 3: the position trajectory on (q_1, q_low) over the training loss and the modified loss."""
+    """Seed 003 Fig. 3: position on (q_1, q_low) over the training loss and the modified loss."""
     sgd, low = s["model"], setup.low_mode
     P = np.linalg.inv(plane_cov(sgd, 0, low, exact=False, plane="theta"))
     forms = (
@@ -325,7 +327,8 @@ def isotropy_figure(s, setup):
     fig = _plane_figure(s, setup, "theta", forms, equal=True, n_path=300)
     r = s["measured"]["gaussian"]["isotropy"]
     fig.suptitle(
-        f"Position at stationarity, {_beta(s)} (Fig. 3): Var q$_{{{low + 1}}}$ / Var q$_1$ = {r.value:.3f} "
+        f"Position at stationarity, {_beta(s)} (Fig. 3): Var q$_{{{low + 1}}}$ / Var q$_1$ = "
+        f"{r.value:.3f} "
         f"$\\pm$ {r.stderr:.3f} (training loss's Gibbs law: {sgd.rho[0] / sgd.rho[low]:.1f})",
         fontsize=10,
     )
@@ -333,7 +336,7 @@ def isotropy_figure(s, setup):
 
 
 def velocity_figure(s, setup):
-    """Seed 003 Fig. 4: the velocity on (q_1, q_low): inverse-Hessian contours of Psi_v vs the Hessian's."""
+    """Seed 003 Fig. 4: velocity on (q_1, q_low), inverse-Hessian contours of Psi_v vs Hessian."""
     sgd, low = s["model"], setup.low_mode
     forms = (
         (
@@ -350,7 +353,8 @@ def velocity_figure(s, setup):
     fig = _plane_figure(s, setup, "v", forms, equal=False, n_path=100)
     r = s["measured"]["gaussian"]["velocity_shape"]
     fig.suptitle(
-        f"Velocity at stationarity, {_beta(s)} (Fig. 4; axes scaled separately): Var q$_{{{low + 1}}}$ / "
+        f"Velocity at stationarity, {_beta(s)} (Fig. 4; axes scaled separately): Var "
+        f"q$_{{{low + 1}}}$ / "
         f"Var q$_1$ = {r.value:.4f} $\\pm$ {r.stderr:.4f}, $\\rho_{{{low + 1}}}/\\rho_1$ = "
         f"{sgd.rho[low] / sgd.rho[0]:.4f}",
         fontsize=10,

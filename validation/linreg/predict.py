@@ -26,8 +26,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from dynlab import modes
+from dynlab._linalg import sym
+from dynlab.hyper import HeavyBall
 from dynlab.observables import fit_power_law
-from dynlab.ou import OUProcess, SGDPhaseSpace
+from dynlab.ou_process import OUProcess
+from dynlab.sgd import SGDPhaseSpace
 
 __all__ = [
     "Pair",
@@ -67,29 +70,22 @@ class Pair:
         return (self.sde - self.exact) / abs(self.exact) if self.exact else float("nan")
 
 
-def phase_space_model(setup, *, lr: float, momentum: float, batch_size: int) -> SGDPhaseSpace:
+def phase_space_model(setup, hyper: HeavyBall) -> SGDPhaseSpace:
     """``SGDPhaseSpace`` of the setup's problem with minibatch noise ``Sigma (N-S)/(N-1) / S``.
 
-    Raises ``StabilityRegionError`` when lr is beyond the stability limit.
+    ``hyper`` is the optimizer (one :class:`~dynlab.hyper.HeavyBall` per setting). Raises
+    ``StabilityRegionError`` when lr is beyond the stability limit.
     """
     return SGDPhaseSpace(
         setup.problem.H,
         setup.problem.b,
-        lr=lr,
-        momentum=momentum,
-        batch_size=batch_size,
-        noise_cov=setup.noise_cov(batch_size),
+        hyper=hyper,
+        noise_cov=setup.noise_cov(hyper.batch_size),
     )
 
 
 def _sigma(sgd: SGDPhaseSpace, i: int, j: int) -> float:
     return float(sgd.q[:, i] @ sgd.noise_cov @ sgd.q[:, j])
-
-
-def _hyper(sgd: SGDPhaseSpace) -> dict:
-    return dict(
-        lr=sgd.lr, momentum=sgd.momentum, weight_decay=sgd.weight_decay, batch_size=sgd.batch_size
-    )
 
 
 def plane_cov(sgd: SGDPhaseSpace, i: int, j: int, *, exact: bool, plane: str) -> np.ndarray:
@@ -100,10 +96,9 @@ def plane_cov(sgd: SGDPhaseSpace, i: int, j: int, *, exact: bool, plane: str) ->
     :func:`dynlab.modes.stationary_mode_covariances` (exact Stein solution or SDE Lyapunov
     solution / kappa) with ``sigma_ij = q_i^T Sigma q_j``.
     """
-    h = _hyper(sgd)
     if plane == "phase":
         tt, tv, vt, vv = modes.stationary_mode_covariances(
-            sgd.rho[i], sgd.rho[i], _sigma(sgd, i, i), exact=exact, **h
+            sgd.rho[i], sgd.rho[i], _sigma(sgd, i, i), exact=exact, hyper=sgd.hyper
         )
         return np.array([[tt, tv], [vt, vv]], dtype=np.float64)
     idx = 0 if plane == "theta" else 3
@@ -111,10 +106,10 @@ def plane_cov(sgd: SGDPhaseSpace, i: int, j: int, *, exact: bool, plane: str) ->
     for a, ia in enumerate((i, j)):
         for b, ib in enumerate((i, j)):
             blocks = modes.stationary_mode_covariances(
-                sgd.rho[ia], sgd.rho[ib], _sigma(sgd, ia, ib), exact=exact, **h
+                sgd.rho[ia], sgd.rho[ib], _sigma(sgd, ia, ib), exact=exact, hyper=sgd.hyper
             )
             C[a, b] = blocks[idx]
-    return 0.5 * (C + C.T)
+    return sym(C)
 
 
 def mode_ou(sgd: SGDPhaseSpace, i: int) -> OUProcess:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.linalg
 
+from dynlab.hyper import HeavyBall
 from dynlab.models import LinearRegressionProblem, QuadraticProblem, synthetic_regression
 
 from .cifar import CLASSES, load_cifar10_train
@@ -43,6 +44,9 @@ class Setup:
         0-based index of the low-curvature Hessian eigenvector shown next to q_1.
     theta0 : (d,) ndarray
         Start of the transient (mean-trajectory) runs; velocity starts at 0.
+    optimizers : tuple of HeavyBall
+        One validated :class:`~dynlab.hyper.HeavyBall` per momentum (lr, batch_size shared): the
+        settings every run and prediction of the job takes.
     mu, Sigma : ndarray
         Least-squares solution and per-sample gradient covariance at it (population form).
     info : dict
@@ -56,12 +60,17 @@ class Setup:
     momenta: tuple
     low_mode: int
     theta0: np.ndarray
+    optimizers: tuple = field(init=False)
     mu: np.ndarray = field(init=False)
     Sigma: np.ndarray = field(init=False)
     info: dict = field(default_factory=dict)
     _gaussian: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
+        self.optimizers = tuple(
+            HeavyBall(lr=self.lr, momentum=beta, batch_size=self.batch_size)
+            for beta in self.momenta
+        )
         H, b = self.problem.H, self.problem.b
         self.mu = scipy.linalg.solve(H, b, assume_a="pos")
         self.Sigma = self.problem.gradient_noise_cov(self.mu)
@@ -77,7 +86,7 @@ class Setup:
         return self.problem.N
 
     def noise_cov(self, batch_size: int) -> np.ndarray:
-        r"""Per-sample covariance whose ``1 / batch_size`` is the covariance of one minibatch gradient.
+        r"""Per-sample covariance whose ``1 / batch_size`` is that of one minibatch gradient.
 
         Batches of S rows drawn without replacement (as the integrator zoo and PyTorch's
         DataLoader draw them) have gradient covariance ``Sigma / S * (N - S) / (N - 1)``
@@ -87,8 +96,9 @@ class Setup:
         return self.Sigma * ((self.N - batch_size) / (self.N - 1))
 
     def gaussian_problem(self, batch_size: int) -> QuadraticProblem:
-        """The same loss with Gaussian gradient noise ``N(0, noise_cov(S) / S)`` (cached per batch size:
-        the zoo factors the noise covariance once per problem)."""
+        """The same loss with Gaussian gradient noise ``N(0, noise_cov(S) / S)``.
+
+        Cached per batch size: the zoo factors the noise covariance once per problem."""
         if batch_size not in self._gaussian:
             p = self.problem
             self._gaussian[batch_size] = QuadraticProblem(
@@ -124,7 +134,8 @@ def synthetic_setup(
         low_mode=d - 1,
         theta0=np.zeros(d),
         info={
-            "data": f"synthetic_regression(n_samples={n_samples}, d={d}, decay=1, noise_std={noise_std}, seed={seed})",
+            "data": f"synthetic_regression(n_samples={n_samples}, d={d}, decay=1, "
+            f"noise_std={noise_std}, seed={seed})",
             "N": n_samples,
             "d": d,
         },

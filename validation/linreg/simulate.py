@@ -1,4 +1,4 @@
-"""Ensembles of the real heavy-ball optimizer, run by the integrator zoo (:mod:`dynlab.integrators`).
+"""Ensembles of the real heavy-ball optimizer, run by the integrator zoo (dynlab.integrators).
 
 Two noise models per setting, never mixed:
 
@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from dynlab._linalg import psd_factor
 from dynlab.integrators import Recording, run
-from dynlab.ou import SGDPhaseSpace
+from dynlab.sgd import SGDPhaseSpace
 
 __all__ = ["KINDS", "seed_for", "stationary_draws", "stationary_run", "transient_run"]
 
@@ -34,7 +35,7 @@ def seed_for(seed: int, *keys: int) -> np.random.SeedSequence:
 
 
 def stationary_draws(sgd: SGDPhaseSpace, n_paths: int, seed) -> tuple[np.ndarray, np.ndarray]:
-    """``n_paths`` independent draws of ``(theta, v)`` from the exact stationary law ``N([mu; 0], P)``.
+    """``n_paths`` independent draws of ``(theta, v)`` from the exact stationary law N([mu; 0], P).
 
     P is the Stein solution ``sgd.discrete.stationary_cov()``; its Cholesky factor colours the
     normals (an eigenvalue square root when P is singular to rounding).
@@ -43,8 +44,7 @@ def stationary_draws(sgd: SGDPhaseSpace, n_paths: int, seed) -> tuple[np.ndarray
     try:
         L = np.linalg.cholesky(P)
     except np.linalg.LinAlgError:
-        w, V = np.linalg.eigh(P)
-        L = V * np.sqrt(np.clip(w, 0.0, None))
+        L = psd_factor(P)
     z = np.random.default_rng(seed).standard_normal((n_paths, P.shape[0])) @ L.T
     d = sgd.d
     return sgd.mu + z[:, :d], z[:, d:]
@@ -68,10 +68,7 @@ def _heavy_ball(problem, sgd, *, n_paths, n_steps, seed, theta0, v0, record):
         seed=seed,
         theta0=theta0,
         v0=v0,
-        lr=sgd.lr,
-        momentum=sgd.momentum,
-        weight_decay=sgd.weight_decay,
-        batch_size=sgd.batch_size,
+        hyper=sgd.hyper,
     )
 
 
@@ -129,7 +126,7 @@ def transient_run(
     seed: int,
     keys: tuple,
 ):
-    """An ensemble from ``(setup.theta0, v = 0)``, projections recorded at every step (eq. 5, Fig. 2)."""
+    """Ensemble from ``(setup.theta0, v = 0)``, projections recorded each step (eq. 5, Fig. 2)."""
     problem = _problem(setup, kind, sgd.batch_size)
     return _heavy_ball(
         problem,

@@ -1,0 +1,99 @@
+"""Small dense linear-algebra helpers, each the one home of its formula in dynlab.
+
+The symmetric and skew-symmetric parts of a matrix, the eigendecomposition in the seed's
+descending order, and
+the square root (or a factor) of a positive semi-definite matrix. Every other module calls
+these; none paraphrases them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["sym", "skew", "eigh_descending", "psd_factor", "psd_sqrt"]
+
+
+def sym(M: np.ndarray) -> np.ndarray:
+    """Symmetric part ``(M + M^T) / 2`` of a matrix (or of a stack, over the last two axes).
+
+    Exact for an already symmetric ``M`` (``m + m`` and the halving do not round).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> M = np.array([[1.0, 2.0], [0.0, 3.0]])
+    >>> bool(np.array_equal(sym(M), sym(M).T)) and bool(np.array_equal(sym(sym(M)), sym(M)))
+    True
+    """
+    return 0.5 * (M + np.swapaxes(M, -1, -2))
+
+
+def skew(M: np.ndarray) -> np.ndarray:
+    """Skew-symmetric part ``(M - M^T) / 2`` (over the last two axes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> M = np.array([[1.0, 2.0], [0.0, 3.0]])
+    >>> bool(np.array_equal(sym(M) + skew(M), M)) and bool(np.array_equal(skew(M), -skew(M).T))
+    True
+    """
+    return 0.5 * (M - np.swapaxes(M, -1, -2))
+
+
+def eigh_descending(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenpairs of a symmetric matrix, eigenvalues in DESCENDING order (``rho_1`` the top).
+
+    Returns contiguous copies ``(rho, q)`` with ``M q[:, i] = rho[i] q[:, i]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rho, q = eigh_descending(np.diag([1.0, 3.0, 2.0]))
+    >>> rho.tolist()
+    [3.0, 2.0, 1.0]
+    >>> bool(np.allclose(np.diag([1.0, 3.0, 2.0]) @ q, q * rho))
+    True
+    """
+    w, v = np.linalg.eigh(M)
+    return w[::-1].copy(), v[:, ::-1].copy()
+
+
+def _factor(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    w, V = np.linalg.eigh(sym(C))
+    return V * np.sqrt(np.clip(w, 0.0, None))[..., None, :], V
+
+
+def psd_factor(C: np.ndarray) -> np.ndarray:
+    """A factor ``L = V sqrt(w)`` with ``L L^T = C`` for a PSD ``C`` (singular allowed).
+
+    ``C = V diag(w) V^T`` from ``eigh`` of its symmetric part; eigenvalues that rounding made
+    slightly negative are clipped to 0. Works on stacks of matrices (last two axes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> C = np.array([[2.0, 1.0], [1.0, 1.0]])
+    >>> L = psd_factor(C)
+    >>> bool(np.allclose(L @ L.T, C))
+    True
+    """
+    return _factor(C)[0]
+
+
+def psd_sqrt(C: np.ndarray) -> np.ndarray:
+    """The symmetric PSD square root ``C^{1/2}`` (singular ``C`` allowed), symmetric exactly.
+
+    ``V sqrt(w) V^T`` from :func:`psd_factor`, then symmetrised so that ``R z`` and ``z^T R``
+    agree bit for bit (the integrator kernels use either).
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.linalg
+    >>> C = np.array([[2.0, 1.0], [1.0, 1.0]])
+    >>> R = psd_sqrt(C)
+    >>> bool(np.allclose(R, scipy.linalg.sqrtm(C))) and bool(np.array_equal(R, R.T))
+    True
+    """
+    L, V = _factor(C)
+    return sym(L @ np.swapaxes(V, -1, -2))

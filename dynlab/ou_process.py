@@ -1,0 +1,410 @@
+r"""The multivariate Ornstein-Uhlenbeck process (seed 003 section 5-6, appendices D-E).
+
+.. math:: dX_t = -A (X_t - \mu)\,dt + \sqrt{2 D / \kappa}\; dW_t
+
+with A stable (eigenvalues of positive real part) and D symmetric positive SEMI-definite
+(the SGD case: D vanishes on the position block). Everything a Gaussian process needs is
+exact here: moments at any time, cross-covariances, the stationary law ``N(mu, B / kappa)`` with
+``A B + B A^T = 2 D``, the decomposition ``A = (D + Q) U`` and exact transitions for sampling.
+
+Users import it as ``dynlab.ou.OUProcess``; :mod:`dynlab.sgd` builds SGD's process from it.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import scipy.linalg
+
+from . import config
+from ._linalg import psd_sqrt, skew, sym
+from ._lyapunov import solve_lyapunov
+from ._validate import as_array, as_positive_int, as_psd, as_rng, as_scalar, as_square
+from .errors import HyperparameterError, NotControllableError, ShapeError
+
+__all__ = ["OUProcess", "decompose_lyapunov"]
+
+
+def decompose_lyapunov(A: np.ndarray, B: np.ndarray, noise: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(Q, U)`` with ``A = (D + Q) U`` from the Lyapunov solution B (Kunin et al. 2021, app. D).
+
+    ``U = B^-1`` and ``Q = A B - D``.
+    Q is taken as the skew part of ``A B`` (``A B - D`` is skew exactly when B solves
+    ``A B + B A^T = 2 D``), so rounding in B cannot leave a symmetric residue in Q. ``noise``
+    names the diffusion in the error message.
+
+    Raises
+    ------
+    NotControllableError
+        If B's condition number exceeds ``1 / config.SINGULAR_RTOL``.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.linalg
+    >>> A, D = np.array([[0.0, -1.0], [2.0, 0.5]]), np.diag([0.0, 0.5])
+    >>> B = scipy.linalg.solve_continuous_lyapunov(A, 2 * D)
+    >>> Q, U = decompose_lyapunov(A, B, noise="D")
+    >>> bool(np.allclose((D + Q) @ U, A)) and bool(np.allclose(Q, -Q.T))
+    True
+    """
+    cond = np.linalg.cond(B)
+    if not np.isfinite(cond) or cond > 1.0 / config.SINGULAR_RTOL:
+        raise NotControllableError(
+            f"the Lyapunov solution B is singular (condition number {cond:.3g}): the noise "
+            f"{noise} does not reach every direction (the process is not controllable), so "
+            "U = B^-1 and the modified potential do not exist on the whole space"
+        )
+    return skew(A @ B), sym(np.linalg.inv(B))
+
+
+def _times(t, name: str = "t") -> np.ndarray:
+    t = as_array(t, name)
+    if np.any(t < 0):
+        raise ShapeError(f"{name} must be >= 0 (time since X_0 = x0)")
+    return t
+
+
+class OUProcess:
+    r"""Ornstein-Uhlenbeck process ``dX = -A (X - mu) dt + sqrt(2 D / kappa) dW``.
+
+    Parameters
+    ----------
+    A : (n, n) array_like
+        Drift matrix; need not be symmetric. Stationary quantities require it to be stable.
+    D : (n, n) array_like
+        Diffusion matrix, symmetric positive semi-definite.
+    kappa : float
+        Inverse temperature (> 0); seed 003 uses ``kappa = S (1 - beta^2)``.
+    mu : (n,) array_like, optional
+        Stationary mean (zero if omitted).
+
+    Notes
+    -----
+    Time ``t`` is the SDE's own time (for SGD, ``t = lr * k``). Moments (seed 003 eq. 6, app. D):
+    ``E X_t = mu + e^{-A t} (x0 - mu)``, ``Var X_t = int_0^t e^{-A s} (2 D / kappa) e^{-A^T s} ds
+    = (B - e^{-A t} B e^{-A^T t}) / kappa``, ``Cov(X_t, X_s) = Var(X_t) e^{-A^T (s - t)}``
+    for s >= t.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]])
+    >>> B = ou.lyapunov()
+    >>> bool(np.allclose(ou.A @ B + B @ ou.A.T, 2 * ou.D))
+    True
+    """
+
+    def __init__(self, A, D, kappa: float = 1.0, mu=None):
+        self.A = as_square(A, "A")
+        n = self.A.shape[0]
+        self.D = as_psd(D, "D", n)
+        self.kappa = as_scalar(kappa, "kappa", low=0.0, low_open=True, error=HyperparameterError)
+        self.mu = np.zeros(n) if mu is None else as_array(mu, "mu", shape=(n,))
+
+    @property
+    def n(self) -> int:
+        """State dimension."""
+        return self.A.shape[0]
+
+    # ------------------------------------------------------------------ stationary law
+    @cached_property
+    def _B(self) -> np.ndarray:
+        return solve_lyapunov(self.A, 2.0 * self.D)
+
+    def lyapunov(self) -> np.ndarray:
+        r"""B solving :math:`A B + B A^\top = 2 D` (Bartels-Stewart, complex Schur form).
+
+        Raises
+        ------
+        UnstableDriftError
+            If A has an eigenvalue with real part <= 0 (no stationary law).
+        """
+        return self._B.copy()
+
+    def stationary_cov(self) -> np.ndarray:
+        """Stationary covariance ``B / kappa``.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> B = scipy.linalg.solve_continuous_lyapunov(ou.A, 2 * ou.D)   # A B + B A^T = 2 D
+        >>> bool(np.allclose(ou.stationary_cov(), B / 2.0))
+        True
+        """
+        return self._B / self.kappa
+
+    @cached_property
+    def _QU(self) -> tuple[np.ndarray, np.ndarray]:
+        return decompose_lyapunov(self.A, self._B, noise="D")
+
+    def decompose(self) -> tuple[np.ndarray, np.ndarray]:
+        r"""``(Q, U)`` with :math:`A = (D + Q) U`, Q skew-symmetric, U symmetric positive definite.
+
+        General route (Ao; Kwon et al.; seed 003 app. D): ``U = B^{-1}``, ``Q = A B - D``.
+        Q is skew because ``A B + B A^T = 2 D``. (The appendix-D eigenbasis formula for Q holds
+        only for symmetric A; the SGD drift is not symmetric.)
+
+        Raises
+        ------
+        UnstableDriftError
+            If A is not stable.
+        NotControllableError
+            If B is singular (condition number above 1 / SINGULAR_RTOL).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> Q, U = ou.decompose()
+        >>> bool(np.allclose((ou.D + Q) @ U, ou.A)) and bool(np.allclose(Q, -Q.T))
+        True
+        """
+        Q, U = self._QU
+        return Q.copy(), U.copy()
+
+    def modified_potential(self, x) -> np.ndarray:
+        r"""``Psi(x) = 1/2 (x - mu)^T U (x - mu)``, with ``p_ss ~ exp(-kappa Psi)``.
+
+        Kunin et al. (2021, arXiv:2107.09133, eq. 8).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> x = np.array([0.3, -0.2])
+        >>> bool(np.isclose(ou.modified_potential(x), 0.5 * x @ np.linalg.solve(ou.lyapunov(), x)))
+        True
+        """
+        x = as_array(x, "x")
+        if x.shape[-1:] != (self.n,):
+            raise ShapeError(f"x must have shape (..., {self.n}); got {x.shape}")
+        y = x - self.mu
+        return 0.5 * np.einsum("...i,ij,...j->...", y, self._QU[1], y)
+
+    def stationary_density(self, x) -> np.ndarray:
+        r"""Stationary density ``N(mu, B / kappa)`` at points ``x`` of shape ``(..., n)``.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> import scipy.stats
+        >>> x = np.array([0.3, -0.2])
+        >>> law = scipy.stats.multivariate_normal(ou.mu, ou.stationary_cov())
+        >>> bool(np.isclose(ou.stationary_density(x), law.pdf(x)))
+        True
+        """
+        U = self._QU[1]
+        _, logdet_U = np.linalg.slogdet(U)
+        log_norm = 0.5 * (self.n * np.log(self.kappa / (2.0 * np.pi)) + logdet_U)
+        return np.exp(log_norm - self.kappa * self.modified_potential(x))
+
+    def current(self, x) -> np.ndarray:
+        r"""Stationary probability current :math:`J_{ss}(x) = -Q U (x - \mu)\, p_{ss}(x)`.
+
+        Kunin et al. (2021, arXiv:2107.09133, eq. 8).
+
+        Divergence-free and orthogonal to the gradient of Psi; zero iff detailed balance (Q = 0).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> x = np.array([0.3, -0.2])
+        >>> grad_psi = np.linalg.solve(ou.lyapunov(), x - ou.mu)      # U (x - mu)
+        >>> bool(abs(ou.current(x) @ grad_psi) < 1e-12 * np.linalg.norm(ou.current(x)))
+        True
+        """
+        x = as_array(x, "x")
+        Q, U = self._QU
+        return -((x - self.mu) @ (Q @ U).T) * self.stationary_density(x)[..., None]
+
+    def stationary_cross_cov(self, tau) -> np.ndarray:
+        r"""Stationary ``Cov(X_t, X_{t+tau}) = B e^{-A^T tau} / kappa``.
+
+        For tau >= 0; transposed for tau < 0.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> C = ou.stationary_cross_cov(0.7)
+        >>> bool(np.allclose(C, ou.stationary_cov() @ scipy.linalg.expm(-0.7 * ou.A).T))
+        True
+        """
+        tau = as_array(tau, "tau")
+        E = scipy.linalg.expm(-np.abs(tau)[..., None, None] * self.A)
+        C = self._B @ np.swapaxes(E, -1, -2) / self.kappa
+        return np.where((tau < 0)[..., None, None], np.swapaxes(C, -1, -2), C)
+
+    # ------------------------------------------------------------------ transient moments
+    def _propagator(self, t: np.ndarray) -> np.ndarray:
+        return scipy.linalg.expm(-t[..., None, None] * self.A)
+
+    def _cov_one(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """(Phi, C) at one time by Van Loan's block exponential and doubling.
+
+        ``[[A, 2D/kappa], [0, -A^T]] tau`` exponentiates to ``[[., G12], [0, e^{-A^T tau}]]`` with
+        ``C(tau) = e^{-A tau} G12`` (Van Loan 1978), taken at ``tau = t / 2^s`` with
+        ``||A|| tau <= VAN_LOAN_NORM_MAX``; then ``C(2 tau) = C(tau) + Phi(tau) C(tau) Phi(tau)^T``
+        (a sum of PSD terms: no cancellation,
+        valid for unstable A too) and ``Phi(2 tau) = Phi(tau)^2``.
+        """
+        n = self.n
+        if t == 0.0:
+            return np.eye(n), np.zeros((n, n))
+        normA = np.linalg.norm(self.A, 1)
+        x = normA * t / config.VAN_LOAN_NORM_MAX
+        s = max(0, int(np.ceil(np.log2(x))) if x > 1.0 else 0)
+        tau = t / 2.0**s
+        M = np.zeros((2 * n, 2 * n))
+        M[:n, :n] = self.A
+        M[:n, n:] = 2.0 * self.D / self.kappa
+        M[n:, n:] = -self.A.T
+        E = scipy.linalg.expm(M * tau)
+        Phi = E[n:, n:].T
+        C = Phi @ E[:n, n:]
+        for _ in range(s):
+            C = C + Phi @ C @ Phi.T
+            Phi = Phi @ Phi
+        return Phi, sym(C)
+
+    def transition(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        r"""Exact transition over time t: ``X_t = mu + Phi (X_0 - mu) + N(0, C)``.
+
+        Returns
+        -------
+        Phi : (n, n) ndarray
+            ``e^{-A t}``.
+        C : (n, n) ndarray
+            ``Var(X_t | X_0) = int_0^t e^{-A s} (2 D / kappa) e^{-A^T s} ds`` (Van Loan + doubling).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> Phi, C = ou.transition(0.7)
+        >>> S = ou.stationary_cov()        # stationarity: S = Phi S Phi^T + C
+        >>> bool(np.allclose(Phi, scipy.linalg.expm(-0.7 * ou.A)))
+        True
+        >>> bool(np.allclose(C, S - Phi @ S @ Phi.T))
+        True
+        """
+        t = float(_times(t))
+        return self._cov_one(t)
+
+    def mean(self, t, x0) -> np.ndarray:
+        r"""``E[X_t] = mu + e^{-A t} (x0 - mu)``; shape ``t.shape + (n,)``.
+
+        ``x0`` may carry leading axes.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> x0 = np.array([1.0, 0.0])
+        >>> bool(np.allclose(ou.mean(0.7, x0), scipy.linalg.expm(-0.7 * ou.A) @ x0))
+        True
+        """
+        t = _times(t)
+        x0 = as_array(x0, "x0")
+        if x0.shape[-1:] != (self.n,):
+            raise ShapeError(f"x0 must have shape (..., {self.n}); got {x0.shape}")
+        return self.mu + np.einsum("...ij,...j->...i", self._propagator(t), x0 - self.mu)
+
+    def cov(self, t) -> np.ndarray:
+        r"""``Var(X_t)`` given a fixed ``X_0``; shape ``t.shape + (n, n)``.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> bool(np.allclose(ou.cov(80.0), ou.stationary_cov()))   # forgets X_0: the stationary law
+        True
+        """
+        t = _times(t)
+        out = np.empty(t.shape + (self.n, self.n))
+        for idx in np.ndindex(t.shape):
+            out[idx] = self._cov_one(float(t[idx]))[1]
+        return out
+
+    def cross_cov(self, t, s) -> np.ndarray:
+        r"""``Cov(X_t, X_s)`` given a fixed ``X_0`` (seed 003 eq. 6).
+
+        ``Var(X_t) e^{-A^T (s - t)}`` for ``s >= t`` and ``e^{-A (t - s)} Var(X_s)`` for ``t > s``;
+        t and s broadcast; shape ``broadcast(t, s).shape + (n, n)``.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> E = scipy.linalg.expm(-1.0 * ou.A)
+        >>> bool(np.allclose(ou.cross_cov(80.0, 81.0), ou.stationary_cov() @ E.T))
+        True
+        """
+        t, s = np.broadcast_arrays(_times(t), _times(s, "s"))
+        out = np.empty(t.shape + (self.n, self.n))
+        for idx in np.ndindex(t.shape):
+            ti, si = float(t[idx]), float(s[idx])
+            C = self._cov_one(min(ti, si))[1]
+            E = scipy.linalg.expm(-abs(si - ti) * self.A)
+            out[idx] = C @ E.T if si >= ti else E @ C
+        return out
+
+    def sample(self, x0, t, n_paths: int, seed=None) -> np.ndarray:
+        r"""Exact samples of the process on a time grid (no time-stepping error).
+
+        Parameters
+        ----------
+        x0 : (n,) or (n_paths, n) array_like, or None
+            Initial state at time 0; None draws it from the stationary law N(mu, B / kappa).
+        t : (m,) array_like
+            Non-decreasing times >= 0 at which to record X.
+        n_paths : int
+            Number of independent paths.
+        seed : int, SeedSequence or Generator, optional
+
+        Returns
+        -------
+        (m, n_paths, n) ndarray
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.linalg
+        >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
+        >>> x0 = np.array([1.0, 0.0])
+        >>> X = ou.sample(x0, [0.7], 4000, seed=0)[0]
+        >>> Phi, C = ou.transition(0.7)
+        >>> se = np.sqrt(np.diag(C) / 4000)          # standard errors of the mean
+        >>> z = (X.mean(axis=0) - Phi @ x0) / se
+        >>> bool(np.all(np.abs(z) < 4))
+        True
+        """
+        t = _times(t)
+        if t.ndim != 1 or np.any(np.diff(t) < 0):
+            raise ShapeError("t must be a 1-D non-decreasing array of times")
+        n_paths = as_positive_int(n_paths, "n_paths", error=ShapeError)
+        rng = as_rng(seed)
+        if x0 is None:
+            L = psd_sqrt(self.stationary_cov())
+            x = self.mu + rng.standard_normal((n_paths, self.n)) @ L.T
+        else:
+            x = np.broadcast_to(as_array(x0, "x0"), (n_paths, self.n)).copy()
+        out = np.empty((t.size, n_paths, self.n))
+        prev = 0.0
+        cache: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+        for j, tj in enumerate(t):
+            dt = float(tj - prev)
+            if dt == 0.0:
+                out[j] = x
+                continue
+            if dt not in cache:
+                Phi, C = self._cov_one(dt)
+                cache[dt] = (Phi, psd_sqrt(C))
+            Phi, L = cache[dt]
+            x = self.mu + (x - self.mu) @ Phi.T + rng.standard_normal((n_paths, self.n)) @ L.T
+            out[j] = x
+            prev = float(tj)
+        return out
