@@ -62,3 +62,9 @@ COMPLEX_STEP = 1e-30
 #: Relative accuracy to which the generalized chi-square CDF (Imhof / Gil-Pelaez inversion)
 #: is integrated; the median of |Delta H| is then found to the same relative accuracy.
 GCHI2_RTOL = 1e-10
+
+#: Lanczos quadrature (dynlab.traces): the recursion stops at an invariant subspace when the
+#: new residual norm is <= LANCZOS_BREAKDOWN_RTOL * n * (largest |alpha| or beta so far). Full
+#: reorthogonalization leaves residuals of O(eps ||H||) per step in exact-arithmetic breakdowns,
+#: so a few eps times n separates "exhausted" from a genuine (if tiny) new direction.
+LANCZOS_BREAKDOWN_RTOL = 4 * EPS
