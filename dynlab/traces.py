@@ -38,6 +38,8 @@ __all__ = [
     "trace_from_speed",
     "speed_weight",
     "displacement_weight",
+    "gauss_rules",
+    "apply_rules",
     "lanczos_quadrature",
     "TraceEstimate",
     "noise_trace",
@@ -177,8 +179,13 @@ def _lanczos(matvec, z: np.ndarray, n_steps: int):
     return alpha, beta
 
 
-def lanczos_quadrature(matvec, probes, f, n_steps: int) -> np.ndarray:
-    r"""``z^T f(H) z`` for each probe ``z`` by ``n_steps`` of Lanczos (Gauss) quadrature.
+def gauss_rules(matvec, probes, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""Gauss quadrature rules of the spectral measures ``z^T delta(H - x) z``, one per probe.
+
+    ``n_steps`` Lanczos steps from each probe ``z`` give nodes ``t_j`` (Ritz values) and weights
+    ``||z||^2 tau_j^2`` with ``sum_j w_j f(t_j) ~= z^T f(H) z`` for any f: the expensive part
+    (the matrix-vector products) is done once and any weight applied later
+    (:func:`apply_rules`).
 
     Parameters
     ----------
@@ -186,16 +193,48 @@ def lanczos_quadrature(matvec, probes, f, n_steps: int) -> np.ndarray:
         ``v -> H v`` for a symmetric ``H`` (numpy vectors of length n).
     probes : (m, n) array_like
         Probe vectors, one per row.
-    f : callable
-        ``f(nodes)`` for a 1-D array of nodes returns ``nodes.shape + extra`` (several weights
-        at once, e.g. a displacement curve, share one Lanczos run).
     n_steps : int
         Lanczos steps (Gauss nodes) per probe; the rule is exact for polynomials of degree
-        ``2 n_steps - 1`` and at ``n_steps >= n``.
+        ``2 n_steps - 1`` and for every f at ``n_steps >= n``.
 
     Returns
     -------
-    (m,) + extra ndarray
+    nodes, weights : (m, n_steps) ndarrays
+        Rows padded with zero weights where Lanczos found an invariant subspace early.
+    """
+    Z = np.asarray(probes, dtype=np.float64)
+    if Z.ndim != 2 or Z.shape[0] < 1 or Z.shape[1] < 1:
+        raise ShapeError(f"probes must be a non-empty (m, n) array; got shape {Z.shape}")
+    if not np.all(np.isfinite(Z)):
+        raise ShapeError("probes must be finite")
+    if isinstance(n_steps, (bool, np.bool_)) or int(n_steps) != n_steps or n_steps < 1:
+        raise ShapeError(f"n_steps must be a positive integer; got {n_steps!r}")
+    J = min(int(n_steps), Z.shape[1])
+    nodes, weights = np.zeros((len(Z), J)), np.zeros((len(Z), J))
+    for i, z in enumerate(Z):
+        nz2 = float(z @ z)
+        if nz2 == 0.0:
+            continue
+        alpha, beta = _lanczos(matvec, z, J)
+        t, vecs = np.linalg.eigh(np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1))
+        nodes[i, : t.size], weights[i, : t.size] = t, nz2 * vecs[0] ** 2
+    return nodes, weights
+
+
+def apply_rules(nodes, weights, f) -> np.ndarray:
+    """``sum_j w_j f(t_j)`` per rule (:func:`gauss_rules`); ``f`` maps a 1-D array of nodes to
+    ``nodes.shape + extra``. Returns ``(m,) + extra``."""
+    nodes, weights = np.asarray(nodes, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+    fx = np.asarray(f(nodes.reshape(-1)), dtype=np.float64)
+    fx = fx.reshape(nodes.shape + fx.shape[1:])
+    return np.einsum("mj,mj...->m...", weights, fx)
+
+
+def lanczos_quadrature(matvec, probes, f, n_steps: int) -> np.ndarray:
+    r"""``z^T f(H) z`` for each probe ``z`` by ``n_steps`` of Lanczos (Gauss) quadrature.
+
+    :func:`gauss_rules` then :func:`apply_rules`; ``f`` may return several weights per node
+    (``nodes.shape + extra``, e.g. a displacement curve), which share one Lanczos run.
 
     Examples
     --------
@@ -213,24 +252,7 @@ def lanczos_quadrature(matvec, probes, f, n_steps: int) -> np.ndarray:
     >>> bool(np.allclose(q8, dense, rtol=1e-6))    # smooth f: fast convergence
     True
     """
-    Z = np.asarray(probes, dtype=np.float64)
-    if Z.ndim != 2 or Z.shape[0] < 1 or Z.shape[1] < 1:
-        raise ShapeError(f"probes must be a non-empty (m, n) array; got shape {Z.shape}")
-    if not np.all(np.isfinite(Z)):
-        raise ShapeError("probes must be finite")
-    if isinstance(n_steps, (bool, np.bool_)) or int(n_steps) != n_steps or n_steps < 1:
-        raise ShapeError(f"n_steps must be a positive integer; got {n_steps!r}")
-    out = []
-    for z in Z:
-        nz2 = float(z @ z)
-        if nz2 == 0.0:
-            out.append(np.zeros(np.shape(f(np.zeros(1)))[1:]))
-            continue
-        alpha, beta = _lanczos(matvec, z, int(n_steps))
-        nodes, vecs = np.linalg.eigh(np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1))
-        fx = np.asarray(f(nodes), dtype=np.float64)
-        out.append(nz2 * np.tensordot(vecs[0] ** 2, fx, axes=(0, 0)))
-    return np.array(out)
+    return apply_rules(*gauss_rules(matvec, probes, n_steps), f)
 
 
 @dataclass(frozen=True)
@@ -242,12 +264,13 @@ class TraceEstimate:
     n_probes: int
 
 
-def noise_trace(matvec, deviations, f, *, batch_size: int, n_steps: int) -> TraceEstimate:
-    r"""``tr(f(H) Sigma)`` from centred minibatch gradients ``z_b = g_b - mean_b g_b``.
+def noise_trace(nodes, weights, f, *, batch_size: int, n_centred: int) -> TraceEstimate:
+    r"""``tr(f(H) Sigma)`` from the Gauss rules of centred minibatch gradients.
 
-    ``E[z_b z_b^T] = (M - 1) / M Cov(g_B)`` for ``M`` independent batches, and
-    ``Sigma = S Cov(g_B)``, so ``tr(f(H) Sigma) = S M / (M - 1) mean_b z_b^T f(H) z_b``; the
-    standard error is that of the mean over probes.
+    The probes are ``z_b = g_b - mean g`` with the mean over ``n_centred`` independent batches
+    (``M``), so ``E[z_b z_b^T] = (M - 1) / M Cov(g_B)``; with ``Sigma = S Cov(g_B)``,
+    ``tr(f(H) Sigma) = S M / (M - 1) mean_b z_b^T f(H) z_b``. The standard error is that of the
+    mean over probes.
 
     Examples
     --------
@@ -258,13 +281,17 @@ def noise_trace(matvec, deviations, f, *, batch_size: int, n_steps: int) -> Trac
     >>> H = np.diag(np.linspace(0.1, 2.0, d)); L = rng.standard_normal((d, d)) / 3
     >>> Sigma = L @ L.T
     >>> g = rng.multivariate_normal(np.zeros(d), Sigma / S, size=M)
-    >>> est = noise_trace(lambda v: H @ v, g - g.mean(0), lambda x: x, batch_size=S, n_steps=d)
+    >>> rules = gauss_rules(lambda v: H @ v, g - g.mean(0), n_steps=d)
+    >>> est = noise_trace(*rules, lambda x: x, batch_size=S, n_centred=M)
     >>> bool(abs(est.value - np.trace(H @ Sigma)) < 4 * est.se)
     True
     """
-    Z = np.asarray(deviations, dtype=np.float64)
-    M = Z.shape[0] if Z.ndim == 2 else 0
-    if M < 2:
-        raise ShapeError(f"deviations must be (M >= 2, n) centred gradients; got shape {Z.shape}")
-    q = batch_size * M / (M - 1) * lanczos_quadrature(matvec, Z, f, n_steps)
-    return TraceEstimate(q.mean(axis=0), q.std(axis=0, ddof=1) / np.sqrt(M), M)
+    nodes = np.asarray(nodes)
+    if nodes.ndim != 2 or nodes.shape[0] < 2 or n_centred < 2:
+        raise ShapeError(
+            f"need >= 2 probes (rules of shape (m, J)) and n_centred >= 2; got {nodes.shape}, "
+            f"n_centred={n_centred}"
+        )
+    M = n_centred
+    q = batch_size * M / (M - 1) * apply_rules(nodes, weights, f)
+    return TraceEstimate(q.mean(axis=0), q.std(axis=0, ddof=1) / np.sqrt(len(q)), len(q))

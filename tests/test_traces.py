@@ -15,6 +15,7 @@ from dynlab.hyper import HeavyBall
 from dynlab.sgd import SGDPhaseSpace
 from dynlab.traces import (
     displacement_weight,
+    gauss_rules,
     lanczos_quadrature,
     noise_trace,
     speed_from_trace,
@@ -113,7 +114,8 @@ def test_noise_trace_recovers_a_non_commuting_sigma_monte_carlo():
     def f(x):
         return displacement_weight(k, np.clip(x, 0.0, None), hp).T  # nodes -> (nodes, len(k))
 
-    est = noise_trace(lambda v: H @ v, g - g.mean(0), f, batch_size=8, n_steps=10)
+    rules = gauss_rules(lambda v: H @ v, g - g.mean(0), n_steps=10)
+    est = noise_trace(*rules, f, batch_size=8, n_centred=M)
     exact = [np.trace(Q @ np.diag(w) @ Q.T @ Sigma) for w in displacement_weight(k, rho, hp)]
     z = (est.value - exact) / est.se
     assert np.all(np.abs(z) <= 4.0), z  # Monte Carlo: z-score of the mean over M probes
@@ -127,8 +129,8 @@ def test_bad_inputs_name_the_argument():
         lanczos_quadrature(lambda v: v, np.ones((1, 3)), np.exp, 0)
     with pytest.raises(ShapeError, match="matvec"):
         lanczos_quadrature(lambda v: v[:2], np.ones((1, 3)), np.exp, 2)
-    with pytest.raises(ShapeError, match="deviations"):
-        noise_trace(lambda v: v, np.ones((1, 3)), np.exp, batch_size=1, n_steps=2)
+    with pytest.raises(ShapeError, match="probes"):
+        noise_trace(np.ones((1, 3)), np.ones((1, 3)), np.exp, batch_size=1, n_centred=5)
     with pytest.raises(HyperparameterError, match="speed_weight"):
         speed_weight([1.0], HeavyBall(lr=[0.1, 0.2]))
     assert lanczos_quadrature(lambda v: v, np.zeros((1, 3)), np.exp, 2)[0] == 0.0
