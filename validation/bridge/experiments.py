@@ -57,7 +57,17 @@ def tarball(folder: Path) -> Path:
     return path
 
 
-def write_report(out, res: dict, a, meta: dict) -> Path:
+class _TextOnly(Report):
+    """A report that lists its figures but draws none (the staged reports between phases)."""
+
+    def figure(self, fig, filename: str, caption: str):
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        self.blocks.append(f"*Figure {filename} ({caption}): drawn with the final report.*\n")
+
+
+def write_report(out, res: dict, a, meta: dict, *, figures: bool = True) -> Path:
     """Write the report of everything in ``res`` (phase results) into ``OUT/report``.
 
     Parameters
@@ -71,6 +81,8 @@ def write_report(out, res: dict, a, meta: dict) -> Path:
     meta : dict
         ``run_id``, ``command``, ``device``, ``amp``, ``channels_last``, ``source``, ``n_train``,
         ``n_test``, ``n_params``.
+    figures : bool
+        Draw the figures (False for the quick staged reports written between phases).
 
     Returns
     -------
@@ -80,7 +92,7 @@ def write_report(out, res: dict, a, meta: dict) -> Path:
     tmp = final.with_name(f".{final.name}.tmp-{meta['run_id']}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     title = "ResNet-18 / CIFAR-10 bridge" + (" (smoke run)" if a.smoke else "")
-    rep = Report(tmp, title, command=meta["command"])
+    rep = (Report if figures else _TextOnly)(tmp, title, command=meta["command"])
     phases = needed_phases(a.experiments)
     missing = [p for p in phases if p not in res]
     rep.text(

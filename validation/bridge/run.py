@@ -81,11 +81,11 @@ def run(args, log, runtime_only: set) -> int:
         "n_test": test.n,
     }
 
-    def staged(res):
+    def staged(res, figures=False):
         if "theta_star" in res:
             width = res["theta_star"]["width"]
             meta["n_params"] = sum(p.numel() for p in ResNet18(width).parameters())
-            write_report(args.out, res, args, meta)
+            write_report(args.out, res, args, meta, figures=figures)
 
     status = 0
     try:
@@ -96,7 +96,7 @@ def run(args, log, runtime_only: set) -> int:
     except TargetNotReached as exc:
         log(str(exc))
         status = 4
-    staged(ctx.results)
+    staged(ctx.results, figures=True)
     folder = report_dir(args.out)
     if args.profile is not None and folder.exists():
         log(f"report archive: {tarball(folder)}")
