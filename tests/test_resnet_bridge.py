@@ -14,11 +14,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from validation.bridge import conservation as cons  # noqa: E402
+from validation.bridge import sections_seeds as laws  # noqa: E402
+from validation.bridge.analysis import delta_H, noise_covariance  # noqa: E402
 from validation.bridge.checkpoint import Budget, StateDir  # noqa: E402
 from validation.bridge.data import CLASSES, CROP_PAD, BatchStream, DeviceData, load_cifar10  # noqa: E402
 from validation.bridge.eigen import lanczos_topk  # noqa: E402
-from validation.bridge import sections_seeds as laws  # noqa: E402
-from validation.bridge.analysis import delta_H, noise_covariance  # noqa: E402
 from validation.bridge.energy import EnergyRun, energy_run, round_trip  # noqa: E402
 from validation.bridge.flat import FlatParams, frozen_bn, heavy_ball_step  # noqa: E402
 from validation.bridge.hessian import fixed_batches, hvp_operator  # noqa: E402
@@ -124,8 +124,8 @@ def test_readers_return_the_written_images(tiny_sets):
         np.testing.assert_array_equal(got[1], want[1])
     z = load_cifar10(root / "cifar10_jpeg.npz")
     np.testing.assert_array_equal(z.train_y, try_)
-    # JPEG at quality 100 without chroma subsampling: off by rounding of the DCT, a few levels at most,
-    # where unrelated uniform images differ by 85 on average
+    # JPEG at quality 100 without chroma subsampling: off by rounding of the DCT, a few levels at
+    # most, where unrelated uniform images differ by 85 on average
     assert np.abs(z.train_x.astype(int) - trx).mean() < 5
 
 
@@ -379,10 +379,11 @@ def test_translation_seed_law_is_the_small_step_limit():
     K = 1000
     s_exact = laws.translation_exact(np.ones(3), K, **hp)
     s_seed = laws.translation_seed(np.ones(3), K, **hp)
-    # (1 - x)^k = e^{-k x} e^{-k (x^2 / 2 + x^3 / 3 + ...)}, x = lr lambda: the gap is known in closed form
+    # (1 - x)^k = e^{-k x} e^{-k (x^2 / 2 + x^3 / 3 + ...)}, x = lr lambda: the gap in closed form
     x, k = hp["lr"] * hp["weight_decay"], np.arange(K + 1)[:, None]
     want = s_seed * (1 - np.exp(-k * (x**2 / 2 + x**3 / 3)))
-    # the gap (<= 5e-8) against rounding of K float64 products (1e-13) and the x^4 term (k x^4 / 4 ~ 1e-18)
+    # the gap (<= 5e-8) against rounding of K float64 products (1e-13) and the x^4 term
+    # (k x^4 / 4 ~ 1e-18)
     np.testing.assert_allclose(s_seed - s_exact, want, rtol=1e-4, atol=1e-12)
 
 

@@ -2,7 +2,8 @@
 
 The phase-space estimators run on trajectories of the exact heavy-ball recursion per mode
 (simulated here in a plain loop) and are compared with dynlab.modes' closed forms: a check of the
-estimators (block variances, FFT peaks, autocorrelation-time standard errors), with Monte Carlo z-score tolerances.
+estimators (block variances, FFT peaks, autocorrelation-time standard errors), with Monte Carlo
+z-score tolerances.
 No torch needed.
 """
 
@@ -33,7 +34,7 @@ def test_phase_space_estimators_recover_the_exact_stationary_law():
     A, B = _heavy_ball_modes(rho, sigma2, **hp, batch_size=S, steps=40_000, seed=0)
     ps = an.phase_space(A, B, rho, **hp, batch_size=S, qSq=sigma2)
     vth, vv, _ = stationary_mode_variances(rho, sigma2, **hp, batch_size=S, exact=True)
-    # Monte Carlo: block variances (10 blocks of 2000 steps, correlation times < 20 steps) as z-scores
+    # Monte Carlo: block variances (10 blocks of 2000 steps, correlation times < 20 steps), z-scores
     assert np.all(np.abs((ps["var_a"] - vth) / ps["var_a_se"]) < 4)
     assert np.all(np.abs((ps["var_b"] - vv) / ps["var_b_se"]) < 4)
     np.testing.assert_allclose(ps["measured_var_a_exact"], vth)
@@ -52,7 +53,7 @@ def test_fft_peak_matches_the_velocity_spectrum_peak():
     assert np.all(
         ps["freq_peak_hwhm"] < 0.5 * ps["freq_peak"]
     )  # and that width is a real constraint
-    # and the mode's oscillation frequency is not the velocity-spectrum peak when damping is not small
+    # and the mode's oscillation frequency is not the velocity-spectrum peak when damping is large
     eig = mode_frequencies(rho, **hp, exact=True)
     assert abs(ps["freq_peak"][1] / eig[1] - 1) > 0.04  # 4.7% here
 

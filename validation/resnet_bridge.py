@@ -16,8 +16,10 @@ run continues with ``--resume`` and computes exactly what it would have computed
 runs the energy drift (seed 000) and the conservation laws (seed 001). ``--smoke`` runs the
 same code on a tiny subset with a narrow network on the CPU (and combines with a profile).
 ``--help`` and the validation of every option need no torch.
-Exit status: 0 when the report is complete, 2 for a bad option (nothing is written), 3 when
-stopped by ``--time-limit`` or ``--stop-after-steps`` (rerun with ``--resume``).
+Exit status: 0 when the report is complete, 2 for a bad option (nothing is written) or a
+corrupt or mismatched state (the message names the file and the fix), 3 when stopped by
+``--time-limit`` or ``--stop-after-steps`` (rerun with ``--resume``), 4 when the pretrained
+network misses ``--target-acc`` (kept: rerun with ``--resume`` and a lower target).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 
 from dynlab.errors import DynlabError
 
-from .bridge.settings import EXPERIMENTS, PRESETS, PROFILES, validate
+from .bridge.settings import EXPERIMENTS, PRESETS, PROFILES, PROFILES_SMOKE, validate
 
 __all__ = ["get_args_parser", "main", "PRESETS", "PROFILES"]
 
@@ -282,8 +284,7 @@ def finalize(args) -> argparse.Namespace:
     """
     preset = dict(PRESETS["smoke" if args.smoke else "full"])
     if args.profile is not None:
-        profile = PROFILES[args.profile]
-        preset.update(profile if not args.smoke else {"experiments": profile["experiments"]})
+        preset.update((PROFILES_SMOKE if args.smoke else PROFILES)[args.profile])
     for key, value in preset.items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)

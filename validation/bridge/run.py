@@ -15,7 +15,7 @@ import torch
 
 from dynlab.errors import DynlabError
 
-from .checkpoint import Budget, Interrupted, StateDir, file_digest
+from .checkpoint import Budget, Interrupted, StateDir, StateError, file_digest
 from .data import DeviceData, load_cifar10
 from .experiments import report_dir, tarball, write_report
 from .model import ResNet18
@@ -96,6 +96,9 @@ def run(args, log, runtime_only: set) -> int:
     except TargetNotReached as exc:
         log(str(exc))
         status = 4
+    except StateError as exc:
+        print(f"resnet_bridge: error: {exc}", file=sys.stderr)
+        return 2
     staged(ctx.results, figures=True)
     folder = report_dir(args.out)
     if args.profile is not None and folder.exists():

@@ -14,6 +14,7 @@ from dynlab.hyper import HeavyBall
 __all__ = [
     "PRESETS",
     "PROFILES",
+    "PROFILES_SMOKE",
     "EXPERIMENTS",
     "PHASE_ORDER",
     "ATOMIC",
@@ -152,6 +153,12 @@ PROFILES = {
         conservation_steps=2000,
         experiments=["conservation", "energy"],
     ),
+}
+
+#: What a profile sets under ``--smoke`` (the same code path on the smoke preset's sizes).
+PROFILES_SMOKE = {
+    "seed003": dict(experiments=PROFILES["seed003"]["experiments"], sweep_epochs=0.75),
+    "seed000": dict(experiments=PROFILES["seed000"]["experiments"]),
 }
 
 #: Sweep keys in report order.
