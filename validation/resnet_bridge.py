@@ -80,6 +80,16 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     )
     p.add_argument("--smoke", action="store_true", help="tiny data, narrow network, few steps, CPU")
     p.add_argument(
+        "--plan",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("IMAGES_PER_S", "HVP_FACTOR"),
+        help="print the work of each phase and its time at this training rate (images/s) and "
+        "Hessian-vector-product cost per image (in training steps), then exit; no torch, no data "
+        "read (--n-train/--n-test or 50,000/10,000 images)",
+    )
+    p.add_argument(
         "--resume", action="store_true", help="continue the run whose state is in OUT/state"
     )
     p.add_argument(
@@ -271,6 +281,7 @@ _RUNTIME_ONLY = {
     "command",
     "target_acc",
     "device",
+    "plan",
 }
 
 
@@ -315,6 +326,12 @@ def main(args) -> int:
     except DynlabError as exc:
         print(f"resnet_bridge: error: {exc}", file=sys.stderr)
         return 2
+    if args.plan is not None:
+        from .bridge.plan import format_plan, work_plan
+
+        n_train, n_test = args.n_train or 50_000, args.n_test or 10_000
+        print(format_plan(work_plan(args, n_train, n_test, args.plan[1]), args.plan[0]))
+        return 0
     from .bridge.run import run  # torch is imported here, after the options are known good
 
     return run(args, _Log(args.out / "log.txt"), _RUNTIME_ONLY)

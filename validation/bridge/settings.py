@@ -151,7 +151,7 @@ PROFILES = {
         energy_seeds=3,
         energy_points=4,
         conservation_steps=2000,
-        experiments=["conservation", "energy"],
+        experiments=["conservation", "energy", "hessian"],
     ),
 }
 
