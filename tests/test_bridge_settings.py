@@ -121,3 +121,25 @@ def test_profile_seed003_sets_the_protocol_and_the_command_line_wins(tmp_path):
     steps = {hp.batch_size: sweep_steps(a, hp.batch_size, 50_000) for _, _, hp in sweep_settings(a)}
     assert steps[64] == 1562 and steps[256] == 391 and steps[1024] == 98
     assert a.steps == 390  # the base run: 2 epochs at batch 256
+
+
+def test_plan_counts_the_work_of_each_phase(capsys):
+    """The docs' work table, from the settings by independent arithmetic (no torch)."""
+    args = rb.get_args_parser().parse_args(
+        ["--profile", "seed003", "--data-root", "x", "--out", "y", "--plan", "1000", "3"]
+    )
+    assert rb.main(args) == 0
+    out = capsys.readouterr().out
+    from validation.bridge.plan import work_plan
+
+    plan = work_plan(args, 50_000, 10_000, 3.0)
+    assert plan["pretrain"] == 40 * (50_000 // 256) * 256 + 40 * 10_000 / 3
+    assert plan["hessian"] == (80 + 20) * 2048 * 3  # Lanczos max(4k, k + 40) steps + k residuals
+    assert plan["base"] == 390 * 256 + 10_000 / 3
+    # lr and momentum sweeps: 6 runs at batch 256; batch sweep: 64, 256, 1024 for 2 epochs each
+    assert plan["sweeps"] == 7 * 391 * 256 + 1562 * 64 + 98 * 1024
+    assert plan["noise"] == 2 * 100 * 256 + 16 * 20 * 2048 * 3
+    assert plan["surface"] == 2 * 81 * 2048 / 3
+    total = sum(plan.values())
+    assert f"{total:,.0f}" in out and f"{total / 1000:.1f}" in out
+    assert not (Path("y") / "state").exists()
