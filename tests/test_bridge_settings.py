@@ -134,12 +134,12 @@ def test_plan_counts_the_work_of_each_phase(capsys):
 
     plan = work_plan(args, 50_000, 10_000, 3.0)
     assert plan["pretrain"] == 40 * (50_000 // 256) * 256 + 40 * 10_000 / 3
-    assert plan["hessian"] == (80 + 20) * 2048 * 3  # Lanczos max(4k, k + 40) steps + k residuals
+    assert plan["hessian"] == (80 + 20) * 1024 * 3  # Lanczos max(4k, k + 40) steps + k residuals
     assert plan["base"] == 390 * 256 + 10_000 / 3
     # lr and momentum sweeps: 6 runs at batch 256; batch sweep: 64, 256, 1024 for 2 epochs each
     assert plan["sweeps"] == 7 * 391 * 256 + 1562 * 64 + 98 * 1024
-    assert plan["noise"] == 2 * 100 * 256 + 16 * 20 * 2048 * 3
-    assert plan["surface"] == 2 * 81 * 2048 / 3
+    assert plan["noise"] == 2 * 100 * 256 + 8 * 16 * 1024 * 3
+    assert plan["surface"] == 2 * 81 * 1024 / 3
     total = sum(plan.values())
     assert f"{total:,.0f}" in out and f"{total / 1000:.1f}" in out
     assert not (Path("y") / "state").exists()
