@@ -1,15 +1,16 @@
 """ResNet-18 on CIFAR-10: seed 003's observables (and seeds 000, 001) on a real network.
 
-    python -m validation.resnet_bridge --data-root DIR --out DIR [--checkpoint PATH]
-        [--experiments diffusion speed hessian phase noise energy conservation] [--device cuda]
-        [--resume] [--time-limit SECONDS] [--smoke]
+    python -m validation.resnet_bridge --data-root DIR --out DIR [--profile seed003|seed000]
+        [--checkpoint PATH] [--experiments ...] [--device cuda] [--resume]
+        [--time-limit SECONDS] [--smoke] [--plan IMAGES_PER_S HVP_FACTOR]
 
 Loads CIFAR-10 (python batches, ImageFolder or the JPEG ``.npz`` pack) onto the device once;
 without ``--checkpoint`` pretrains a CIFAR ResNet-18 (bf16 autocast, channels_last on CUDA) and
 saves it; then resumes plain SGD from it (seed 003's "end of training" setting) and measures, on
 the device without per-step host synchronization, the experiments listed in
-``docs/resnet_bridge.md``. Writes ``report.md``, ``results.json``, PNG figures and ``log.txt`` to
-``--out``; every phase checkpoints atomically into ``--out/state``, so a killed or time-limited
+``docs/resnet_bridge.md``. Writes ``report.md``, ``results.json`` and PNG figures to
+``OUT/report`` after every phase (a fresh folder swapped in whole), ``log.txt`` to ``OUT``; every
+phase checkpoints atomically, with a checksum, into ``OUT/state``, so a killed or time-limited
 run continues with ``--resume`` and computes exactly what it would have computed uninterrupted.
 
 ``--profile seed003`` is seed 003's ResNet protocol in one GPU command; ``--profile seed000``

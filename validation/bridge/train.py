@@ -245,7 +245,7 @@ class InstrumentedSGD:
         self.theta_star = self.flat.theta.clone()
         self.buf = torch.zeros_like(self.flat.theta)
         self.prev, self.scratch = (torch.empty_like(self.flat.theta) for _ in range(2))
-        self.D = torch.zeros_like(self.flat.theta)  # theta_k - theta*
+        self.D = torch.empty_like(self.flat.theta)  # theta_k - theta*
         self.ncol = len(RUN_COLUMNS) + (0 if Q is None else 2 * Q.shape[0])
 
     def step(self, x, y, row: torch.Tensor) -> None:
@@ -256,7 +256,9 @@ class InstrumentedSGD:
         flat.zero_grad()
         loss.backward()
         self.prev.copy_(flat.theta)
-        # (theta_k - theta*)^T (g + weight_decay theta_k), before the update moves theta
+        # (theta_k - theta*)^T (g + weight_decay theta_k), before the update moves theta (D is
+        # recomputed here, not carried from the last step, so that a resumed run matches)
+        torch.sub(flat.theta, self.theta_star, out=self.D)
         theta_g = self.D.dot(flat.grad) + r.weight_decay * self.D.dot(flat.theta)
         heavy_ball_step(
             flat.theta,
