@@ -143,3 +143,30 @@ def test_plan_counts_the_work_of_each_phase(capsys):
     total = sum(plan.values())
     assert f"{total:,.0f}" in out and f"{total / 1000:.1f}" in out
     assert not (Path("y") / "state").exists()
+
+
+def test_edge_of_stability_ratio_next_to_each_energy_slope():
+    """lr rho_1 / (2 (1 + beta)): 1 exactly where heavy ball's noiseless iteration on rho_1
+    becomes unstable (checked by iterating it), for SGD-momentum and damped leapfrog."""
+    import numpy as np
+
+    from validation.bridge.sections_seeds import edge_ratio
+
+    a = rb.finalize(rb.get_args_parser().parse_args(["--smoke", "--data-root", "x", "--out", "y"]))
+    rho = 40.0
+    lr_edge = 2 * (1 + a.momentum) / rho
+    r = edge_ratio("sgd", [0.5 * lr_edge, lr_edge], a, rho)
+    np.testing.assert_allclose(r, [0.5, 1.0], rtol=1e-15)
+
+    def grows(lr, beta):  # theta' = theta + lr v', v' = beta v - rho theta, 400 steps from rest
+        theta, v = 1.0, 0.0
+        for _ in range(400):
+            v = beta * v - rho * theta
+            theta += lr * v
+        return abs(theta) > 1.0
+
+    assert not grows(0.99 * lr_edge, a.momentum) and grows(1.01 * lr_edge, a.momentum)
+    dt = np.array([0.01, 0.2])
+    r = edge_ratio("leapfrog", dt, a, rho)
+    np.testing.assert_allclose(r, dt**2 * rho / (2 * (1 + np.exp(-a.damping * dt))), rtol=1e-14)
+    assert edge_ratio("adamw", dt, a, rho) is None and edge_ratio("sgd", dt, a, None) is None
