@@ -125,3 +125,9 @@ MINIBATCH_LR_RTOL = 1e-10
 #: Exact reshuffling (recursion over subsets of the data): refuse above this many floating-point
 #: operations (~1 minute of one core), with a message pointing to the additive idealisation.
 MINIBATCH_SUBSET_MAX_FLOPS = 2e10
+
+#: Lanczos quadrature (dynlab.traces): the recursion stops at an invariant subspace when the
+#: new residual norm is <= LANCZOS_BREAKDOWN_RTOL * n * (largest |alpha| or beta so far). Full
+#: reorthogonalization leaves residuals of O(eps ||H||) per step in exact-arithmetic breakdowns,
+#: so a few eps times n separates "exhausted" from a genuine (if tiny) new direction.
+LANCZOS_BREAKDOWN_RTOL = 4 * EPS

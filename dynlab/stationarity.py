@@ -34,7 +34,7 @@ from .errors import ShapeError
 from .hyper import HeavyBall
 from .stats import TimeAverage, time_average
 
-__all__ = ["FDRCheck", "fluctuation_dissipation"]
+__all__ = ["FDRCheck", "fluctuation_dissipation", "fluctuation_dissipation_series"]
 
 
 @dataclass(frozen=True)
@@ -123,5 +123,45 @@ def fluctuation_dissipation(theta, grad, hyper: HeavyBall, *, center=None) -> FD
         raise ShapeError(f"center must have shape {theta.shape[-1:]}; got {c.shape}")
     lhs = np.einsum("...i,...i->...", theta[:-1] - c, grad)
     delta = np.diff(theta, axis=0)
-    rhs = (1.0 + hyper.momentum) / (2.0 * hyper.lr) * np.einsum("...i,...i->...", delta, delta)
+    return fluctuation_dissipation_series(lhs, np.einsum("...i,...i->...", delta, delta), hyper)
+
+
+def fluctuation_dissipation_series(theta_dot_grad, delta2, hyper: HeavyBall) -> FDRCheck:
+    r"""Yaida's relation from the two per-step scalars a large model records.
+
+    Parameters
+    ----------
+    theta_dot_grad : (n,) or (n, n_paths) array_like
+        ``(theta_k - c)^T g_k`` at each step, for a fixed point ``c`` (e.g. the start of the run).
+    delta2 : array_like, same shape
+        ``||theta_{k+1} - theta_k||^2``.
+    hyper : HeavyBall
+        The optimizer (one, plain heavy ball).
+
+    Examples
+    --------
+    Same as :func:`fluctuation_dissipation` on a 1-D path (the two forms agree exactly):
+
+    >>> hp = HeavyBall(lr=0.1, momentum=0.5)
+    >>> rng = np.random.default_rng(2)
+    >>> theta, v, g = np.zeros((2001, 1)), np.zeros(1), np.zeros((2000, 1))
+    >>> for k in range(2000):
+    ...     g[k] = theta[k] + rng.standard_normal(1)
+    ...     v = hp.momentum * v - g[k]
+    ...     theta[k + 1] = theta[k] + hp.lr * v
+    >>> full = fluctuation_dissipation(theta, g, hp, center=np.zeros(1))
+    >>> x = theta[:, 0]
+    >>> series = fluctuation_dissipation_series(x[:-1] * g[:, 0], np.diff(x) ** 2, hp)
+    >>> bool(np.isclose(full.diff.mean, series.diff.mean, rtol=1e-12))
+    True
+    """
+    hyper.require_plain("fluctuation_dissipation").require_scalar("fluctuation_dissipation")
+    lhs = np.asarray(theta_dot_grad, dtype=np.float64)
+    d2 = np.asarray(delta2, dtype=np.float64)
+    if lhs.shape != d2.shape or lhs.ndim not in (1, 2) or lhs.shape[0] < 4:
+        raise ShapeError(
+            "theta_dot_grad and delta2 must have one shape (n >= 4[, n_paths]); "
+            f"got {lhs.shape} and {d2.shape}"
+        )
+    rhs = (1.0 + hyper.momentum) / (2.0 * hyper.lr) * d2
     return FDRCheck(time_average(lhs), time_average(rhs), time_average(lhs - rhs))

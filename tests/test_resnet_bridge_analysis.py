@@ -2,7 +2,8 @@
 
 The phase-space estimators run on trajectories of the exact heavy-ball recursion per mode
 (simulated here in a plain loop) and are compared with dynlab.modes' closed forms: a check of the
-estimators (block variances, FFT peaks, batch means), with Monte Carlo z-score tolerances.
+estimators (block variances, FFT peaks, autocorrelation-time standard errors), with Monte Carlo
+z-score tolerances.
 No torch needed.
 """
 
@@ -33,7 +34,7 @@ def test_phase_space_estimators_recover_the_exact_stationary_law():
     A, B = _heavy_ball_modes(rho, sigma2, **hp, batch_size=S, steps=40_000, seed=0)
     ps = an.phase_space(A, B, rho, **hp, batch_size=S, qSq=sigma2)
     vth, vv, _ = stationary_mode_variances(rho, sigma2, **hp, batch_size=S, exact=True)
-    # Monte Carlo: block variances (10 blocks of 2000 steps, correlation times < 20 steps) as z-scores
+    # Monte Carlo: block variances (10 blocks of 2000 steps, correlation times < 20 steps), z-scores
     assert np.all(np.abs((ps["var_a"] - vth) / ps["var_a_se"]) < 4)
     assert np.all(np.abs((ps["var_b"] - vv) / ps["var_b_se"]) < 4)
     np.testing.assert_allclose(ps["measured_var_a_exact"], vth)
@@ -52,7 +53,7 @@ def test_fft_peak_matches_the_velocity_spectrum_peak():
     assert np.all(
         ps["freq_peak_hwhm"] < 0.5 * ps["freq_peak"]
     )  # and that width is a real constraint
-    # and the mode's oscillation frequency is not the velocity-spectrum peak when damping is not small
+    # and the mode's oscillation frequency is not the velocity-spectrum peak when damping is large
     eig = mode_frequencies(rho, **hp, exact=True)
     assert abs(ps["freq_peak"][1] / eig[1] - 1) > 0.04  # 4.7% here
 
@@ -73,25 +74,40 @@ def test_velocity_spectrum_peak_against_brute_force_periodogram_of_the_exact_spe
     assert abs(an.velocity_spectrum_peak(rho, **hp)[0][0] - coarse) <= 2.5e-4
 
 
-def test_batch_means_standard_error_of_an_ar1_mean():
-    rng = np.random.default_rng(2)
-    phi, n, reps = 0.8, 4000, 200
-    means, sems = [], []
-    for _ in range(reps):
-        e = rng.standard_normal(n)
-        x = np.empty(n)
-        x[0] = e[0] / np.sqrt(1 - phi**2)
-        for t in range(1, n):
-            x[t] = phi * x[t - 1] + e[t]
-        m, s = an.batch_means(x)
-        means.append(m)
-        sems.append(s)
-    # the true standard error of the mean: sqrt(var * (1 + phi) / (1 - phi) / n)
-    true = np.sqrt(1 / (1 - phi**2) * (1 + phi) / (1 - phi) / n)
-    # Monte Carlo over 200 replicas: the average batch-means SE within 10% (its spread over
-    # replicas is ~ 1/sqrt(2 * 19) = 16% each, so ~1.2% for the average), the z-scores ~ N(0, 1)
-    assert np.mean(sems) == pytest.approx(true, rel=0.1)
-    assert np.std(np.array(means) / true) == pytest.approx(1.0, abs=0.15)
+def _ar1(phi, n, reps, seed):
+    """reps stationary AR(1) series x_t = phi x_{t-1} + e_t (unit innovations), shape (reps, n)."""
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(seed)
+    e = rng.standard_normal((reps, n))
+    e[:, 0] /= np.sqrt(1 - phi**2)  # start in the stationary law
+    return lfilter([1.0], [1.0, -phi], e, axis=1)
+
+
+@pytest.mark.parametrize("phi", [0.8, 0.95])
+def test_windowed_mean_standard_error_matches_the_true_spread_at_high_correlation(phi):
+    """The old 20-block batch means gave SE / true SD = 0.64 at beta 0.95 on 500 steps; the
+    autocorrelation-time error must be right whenever it gives a verdict (ESS >= 30)."""
+    n, reps = 4000, 300
+    x = _ar1(phi, n, reps, seed=2)
+    avgs = [an.windowed_mean(row, 0, n) for row in x]
+    assert all(an.verdict(a) for a in avgs)  # tau_int = 9.5 / 19.5: ESS ~ 200 / 100
+    true = np.sqrt((1 + phi) / (1 - phi) / (1 - phi**2) / n)
+    # Monte Carlo over 300 replicas: the spread of the means estimates the true SD to ~4% (1 s.e.);
+    # the average estimated SE is biased low by O(W / n) (Sokal's window): within 10% of the truth.
+    assert np.std([a.mean for a in avgs]) == pytest.approx(true, rel=0.12)
+    assert np.mean([a.se for a in avgs]) == pytest.approx(true, rel=0.1)
+
+
+def test_no_verdict_below_the_effective_sample_size_floor():
+    """At beta 0.99 a 500-step window holds ~3 independent samples: no z-score, no verdict
+    (the old batch means gave SE / true SD = 0.32 and a 37% false 'non-stationary' rate)."""
+    x = _ar1(0.99, 1500, 20, seed=4)
+    for row in x:
+        assert not an.verdict(an.windowed_mean(row, 750, 1500))
+        assert an.stationarity(row)["stationary"] is None
+    with pytest.raises(ValueError, match="window"):
+        an.windowed_mean(x[0], 10, 12)
 
 
 def test_stationarity_flags_a_trend_and_passes_a_flat_series():
@@ -100,16 +116,6 @@ def test_stationarity_flags_a_trend_and_passes_a_flat_series():
     trend = flat + np.linspace(0, 0.5, 3000)
     assert an.stationarity(flat)["stationary"]
     assert not an.stationarity(trend)["stationary"]
-
-
-def test_speed_law_inverts():
-    s2 = an.sigma2_trH_from_speed(3e-4, 1e-3, 0.9, 128)
-    assert an.speed_law(1e-3, 0.9, 128, s2) == pytest.approx(3e-4, rel=1e-14)
-    # eq. 12 scales as lr^2 / (S (1 - beta^2))
-    assert an.speed_law(2e-3, 0.9, 128, s2) / an.speed_law(1e-3, 0.9, 128, s2) == pytest.approx(4.0)
-    assert an.speed_law(1e-3, 0.0, 64, s2) / an.speed_law(1e-3, 0.9, 128, s2) == pytest.approx(
-        2 * 0.19
-    )
 
 
 def test_exponent_vs_window_finds_a_pure_power_law():

@@ -1,5 +1,8 @@
 """``python -m validation.resnet_bridge --smoke``: the whole pipeline on the CPU, outputs checked.
 
+The main run goes through ``--profile seed003`` (its epoch-based sweeps and the report
+archive) with every experiment selected.
+
 Uses the shared CIFAR-10 pack when it is found beside the repository (``../shared/data/cifar10``),
 else a synthetic pack of random images in the same format, so the test always runs.
 """
@@ -78,11 +81,14 @@ def _run(data_root, out, *extra):
         torch.set_num_threads(saved)
 
 
+ALL = ["conservation", "diffusion", "energy", "hessian", "noise", "phase", "speed"]
+
+
 @pytest.fixture(scope="module")
 def smoke(data_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("smoke")
-    assert _run(data_root, out) == 0
-    return out, json.loads((out / "results.json").read_text())
+    assert _run(data_root, out, "--profile", "seed003", "--experiments", *ALL) == 0
+    return out, json.loads((out / "report" / "results.json").read_text())
 
 
 def _finite(x):
@@ -91,37 +97,55 @@ def _finite(x):
 
 def test_smoke_writes_report_figures_and_log(smoke):
     out, res = smoke
-    report = (out / "report.md").read_text()
+    report = (out / "report" / "report.md").read_text()
     for title in SECTIONS:
         assert f"## {title}" in report
     assert len(res["figures"]) >= 9
     for fig in res["figures"]:
-        data = (out / fig["file"]).read_bytes()
+        data = (out / "report" / fig["file"]).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
         assert fig["file"] in report
     log = (out / "log.txt").read_text()
     assert "phase energy: done" in log and "done:" in log
     assert (out / "pretrained.pt").is_file()
+    # one folder of <= 16 MB files, archived (the GPU profile's deliverable), one run id
+    assert all(f.stat().st_size <= 16 << 20 for f in (out / "report").iterdir())
+    assert (out / "report.tar.gz").stat().st_size <= 16 << 20
+    run_id = json.loads((out / "state" / "config.json").read_text())["run_id"]
+    assert res["values"]["run_id"] == run_id and run_id in report
+    assert res["values"]["missing"] == [] and "Complete" in report
 
 
 def test_smoke_numbers_are_present_finite_and_sane(smoke):
     _, res = smoke
     v, head = res["values"], res["values"]["headline"]
     for section in ("diffusion", "speed", "hessian", "phase", "noise", "energy", "conservation"):
-        assert all(_finite(x) for x in head[section].values() if not isinstance(x, (bool, str))), (
-            section
-        )
+        values = [x for x in head[section].values() if not isinstance(x, (bool, str))]
+        # None: a ratio refused for a too small effective sample size (every smoke window)
+        assert all(x is None or _finite(x) for x in values), section
     assert res["predictions"] and all(
         _finite(p["predicted"]) and _finite(p["measured"]) for p in res["predictions"]
     )
     h = v["hessian"]
     assert h["rho"] == sorted(h["rho"], reverse=True) and h["rho"][0] > 0
-    # the explicit residual of the top pair cannot exceed |rho_1| (the start of a Lanczos run already does better)
+    # the explicit residual of the top pair cannot exceed |rho_1| (the start of a Lanczos run
+    # already does better)
     assert 0 <= h["residuals"][0] < abs(h["rho"][0])
     d = v["diffusion"]
     assert d["speed"] > 0 and 0 < d["c"] < 4
-    assert all(r["measured"] > 0 and r["predicted"] > 0 for r in v["speed"]["runs"])
-    assert len(v["speed"]["runs"]) == 6
+    runs = v["speed"]["runs"]
+    assert all(r["measured"] > 0 and r["predicted_sigma_H"] > 0 for r in runs)
+    assert all(r["predicted_quadrature"] > 0 and _finite(r["fdr_ratio"]) for r in runs)
+    assert len(runs) == 7 and runs[0]["key"] == "base"
+    # sweeps run the same number of epochs (0.75 at smoke size): steps scale as 1 / batch size
+    steps = {r["value"]: r["window"][1] for r in runs if r["key"] == "batch_size"}
+    assert steps == {8: 24, 16: 12}
+    # calibration on the base run's same steps as each sweep
+    assert all(r["calibration_window"] == r["window"] for r in runs)
+    # the energy table reports the edge-of-stability ratio next to each slope (not for AdamW)
+    et = v["energy"]["table"]
+    assert et["sgd/consecutive"]["edge_ratio"] is not None
+    assert et["adamw/consecutive"]["edge_ratio"] is None
     c = v["conservation"]
     # float32 run: the translation law holds to rounding (1e-7 per step over 12 steps) ...
     assert c["translation_err_exact"] < 1e-5
@@ -152,8 +176,8 @@ def _same_results(a, b):
     assert torch.equal(
         ra["record"], rb_["record"]
     )  # bit for bit: nothing lost, nothing computed differently
-    va = json.loads((a / "results.json").read_text())["values"]["diffusion"]
-    vb = json.loads((b / "results.json").read_text())["values"]["diffusion"]
+    va = json.loads((a / "report" / "results.json").read_text())["values"]["diffusion"]
+    vb = json.loads((b / "report" / "results.json").read_text())["values"]["diffusion"]
     assert va == vb
 
 
@@ -167,10 +191,8 @@ def test_stopped_runs_resume_to_identical_results(data_root, reference, tmp_path
     codes.append(_run(data_root, out, "--experiments", "diffusion", "--resume"))
     assert codes == [3, 3, 0]
     _same_results(reference, out)
-    with pytest.raises(FileExistsError, match="--resume"):
-        _run(data_root, out, "--experiments", "diffusion")
-    with pytest.raises(ValueError, match="settings differ"):
-        _run(data_root, out, "--experiments", "diffusion", "--resume", "--lr", "0.002")
+    assert _run(data_root, out, "--experiments", "diffusion") == 2  # needs --resume
+    assert _run(data_root, out, "--experiments", "diffusion", "--resume", "--lr", "0.002") == 2
 
 
 def test_killed_run_resumes_to_identical_results(data_root, reference, tmp_path):

@@ -1,20 +1,26 @@
 """ResNet-18 on CIFAR-10: seed 003's observables (and seeds 000, 001) on a real network.
 
-    python -m validation.resnet_bridge --data-root DIR --out DIR [--checkpoint PATH]
-        [--experiments diffusion speed hessian phase noise energy conservation] [--device cuda]
-        [--resume] [--time-limit SECONDS] [--smoke]
+    python -m validation.resnet_bridge --data-root DIR --out DIR [--profile seed003|seed000]
+        [--checkpoint PATH] [--experiments ...] [--device cuda] [--resume]
+        [--time-limit SECONDS] [--smoke] [--plan IMAGES_PER_S HVP_FACTOR]
 
 Loads CIFAR-10 (python batches, ImageFolder or the JPEG ``.npz`` pack) onto the device once;
 without ``--checkpoint`` pretrains a CIFAR ResNet-18 (bf16 autocast, channels_last on CUDA) and
 saves it; then resumes plain SGD from it (seed 003's "end of training" setting) and measures, on
 the device without per-step host synchronization, the experiments listed in
-``docs/resnet_bridge.md``. Writes ``report.md``, ``results.json``, PNG figures and ``log.txt`` to
-``--out``; every phase checkpoints atomically into ``--out/state``, so a killed or time-limited
+``docs/resnet_bridge.md``. Writes ``report.md``, ``results.json`` and PNG figures to
+``OUT/report`` after every phase (a fresh folder swapped in whole), ``log.txt`` to ``OUT``; every
+phase checkpoints atomically, with a checksum, into ``OUT/state``, so a killed or time-limited
 run continues with ``--resume`` and computes exactly what it would have computed uninterrupted.
 
-``--smoke`` runs the whole pipeline on a tiny subset with a narrow network on the CPU.
-Exit status: 0 when the report is complete, 3 when stopped by ``--time-limit`` or
-``--stop-after-steps`` (rerun with ``--resume``).
+``--profile seed003`` is seed 003's ResNet protocol in one GPU command; ``--profile seed000``
+runs the energy drift (seed 000) and the conservation laws (seed 001). ``--smoke`` runs the
+same code on a tiny subset with a narrow network on the CPU (and combines with a profile).
+``--help`` and the validation of every option need no torch.
+Exit status: 0 when the report is complete, 2 for a bad option (nothing is written) or a
+corrupt or mismatched state (the message names the file and the fix), 3 when stopped by
+``--time-limit`` or ``--stop-after-steps`` (rerun with ``--resume``), 4 when the pretrained
+network misses ``--target-acc`` (kept: rerun with ``--resume`` and a lower target).
 """
 
 from __future__ import annotations
@@ -25,82 +31,11 @@ import sys
 import time
 from pathlib import Path
 
-import torch
+from dynlab.errors import DynlabError
 
-from validation.report import Report
+from .bridge.settings import EXPERIMENTS, PRESETS, PROFILES, PROFILES_SMOKE, validate
 
-from .bridge import experiments as ex
-from .bridge.checkpoint import Budget, Interrupted, StateDir
-from .bridge.data import DeviceData, load_cifar10
-from .bridge.model import ResNet18
-from .bridge.pipeline import EXPERIMENTS, Context, needed_phases, run_phases
-from .bridge.train import Runtime
-
-__all__ = ["get_args_parser", "main", "PRESETS"]
-
-#: Settings of the real run (``full``) and of ``--smoke``; any option given on the command line wins.
-PRESETS = {
-    "full": dict(
-        n_train=None,
-        n_test=None,
-        width=64,
-        pretrain_epochs=40,
-        pretrain_batch_size=256,
-        pretrain_lr=0.1,
-        pretrain_warmup=2.0,
-        target_acc=0.93,
-        steps=10000,
-        checkpoint_every=500,
-        sweep_steps=1000,
-        sweep_lr=[1e-4, 3e-4, 1e-3, 3e-3, 1e-2],
-        sweep_batch_size=[32, 64, 128, 256, 512, 1024],
-        sweep_momentum=[0.8, 0.85, 0.9, 0.95, 0.99],
-        top_k=30,
-        hessian_samples=2048,
-        lanczos_iters=None,
-        project=[1, 2, 5, 10, 20, 30],
-        noise_batches=200,
-        surface_grid=15,
-        energy_steps=390,
-        energy_seeds=3,
-        energy_points=4,
-        energy_batch_size=128,
-        reversibility_steps=100,
-        conservation_steps=2000,
-        device=None,
-        threads=None,
-    ),
-    "smoke": dict(
-        n_train=256,
-        n_test=128,
-        width=4,
-        pretrain_epochs=1,
-        pretrain_batch_size=32,
-        pretrain_lr=0.05,
-        pretrain_warmup=0.5,
-        target_acc=0.0,
-        steps=60,
-        checkpoint_every=25,
-        sweep_steps=24,
-        sweep_lr=[5e-4, 2e-3],
-        sweep_batch_size=[8, 16],
-        sweep_momentum=[0.8, 0.95],
-        top_k=3,
-        hessian_samples=16,
-        lanczos_iters=12,
-        project=[1, 3],
-        noise_batches=8,
-        surface_grid=3,
-        energy_steps=5,
-        energy_seeds=2,
-        energy_points=3,
-        energy_batch_size=8,
-        reversibility_steps=3,
-        conservation_steps=12,
-        device="cpu",
-        threads=1,
-    ),
-}
+__all__ = ["get_args_parser", "main", "PRESETS", "PROFILES"]
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -128,12 +63,33 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "(default OUT/pretrained.pt)",
     )
     p.add_argument(
-        "--experiments", nargs="+", choices=sorted(EXPERIMENTS), default=sorted(EXPERIMENTS)
+        "--experiments",
+        nargs="+",
+        choices=sorted(EXPERIMENTS),
+        default=None,
+        help="(all, or the profile's)",
+    )
+    p.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default=None,
+        help="a named protocol: seed003 (Hessian, noise, diffusion, phase space, eq. 12 sweeps) "
+        "or seed000 (energy drift and conservation laws)",
     )
     p.add_argument(
         "--device", default=None, help="torch device (default: cuda if available, else cpu)"
     )
     p.add_argument("--smoke", action="store_true", help="tiny data, narrow network, few steps, CPU")
+    p.add_argument(
+        "--plan",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("IMAGES_PER_S", "HVP_FACTOR"),
+        help="print the work of each phase and its time at this training rate (images/s) and "
+        "Hessian-vector-product cost per image (in training steps), then exit; no torch, no data "
+        "read (--n-train/--n-test or 50,000/10,000 images)",
+    )
     p.add_argument(
         "--resume", action="store_true", help="continue the run whose state is in OUT/state"
     )
@@ -149,7 +105,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="stop cleanly (exit 3, resumable) after N steps (optimizer steps, Hv products, gradients)",
+        help="stop cleanly (exit 3, resumable) after N steps (optimizer steps, Hv products, "
+        "gradients)",
     )
     p.add_argument(
         "--threads",
@@ -186,15 +143,16 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         help=f"refuse to go on below this test accuracy ({full['target_acc']}; 0 disables)",
     )
     g = p.add_argument_group("resumed SGD (seed 003 'end of training')")
-    g.add_argument("--lr", type=float, default=1e-3)
-    g.add_argument("--momentum", type=float, default=0.9)
-    g.add_argument("--weight-decay", type=float, default=5e-4)
+    g.add_argument("--lr", type=float, default=None, help="(1e-3)")
+    g.add_argument("--momentum", type=float, default=None, help="(0.9)")
+    g.add_argument("--weight-decay", type=float, default=None, help="(5e-4)")
     g.add_argument("--batch-size", type=int, default=None, help="(128; smoke 8)")
     g.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
         default=False,
-        help="augment batches of the resumed runs (off: the loss is that of the Hessian and noise estimates)",
+        help="augment batches of the resumed runs (off: the loss is that of the Hessian and "
+        "noise estimates)",
     )
     g.add_argument(
         "--steps", type=int, default=None, help=f"steps of the base run ({full['steps']})"
@@ -207,6 +165,12 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         type=int,
         default=None,
         help=f"steps of each sweep run ({full['sweep_steps']})",
+    )
+    g.add_argument(
+        "--sweep-epochs",
+        type=float,
+        default=None,
+        help="run every sweep for this many epochs at its own batch size (overrides --sweep-steps)",
     )
     g.add_argument("--sweep-lr", type=float, nargs="+", default=None, help=f"({full['sweep_lr']})")
     g.add_argument(
@@ -238,9 +202,24 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         type=int,
         nargs="+",
         default=None,
-        help=f"1-based eigenvectors to project on at every step; 1 and k always ({full['project']})",
+        help="1-based eigenvectors to project on at every step; 1 and k always "
+        f"({full['project']})",
     )
     g.add_argument("--noise-batches", type=int, default=None, help=f"({full['noise_batches']})")
+    g.add_argument(
+        "--quadrature-probes",
+        type=int,
+        default=None,
+        help="noise vectors of the tr(f(H) Sigma) Lanczos quadrature "
+        f"({full['quadrature_probes']})",
+    )
+    g.add_argument(
+        "--quadrature-steps",
+        type=int,
+        default=None,
+        help="Lanczos steps (Gauss nodes) per probe: 20 integrate the smooth speed weight to "
+        f"< 1e-3 relative on spectra spanning 1e4 ({full['quadrature_steps']})",
+    )
     g.add_argument(
         "--surface-grid",
         type=int,
@@ -290,7 +269,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     return p
 
 
-#: Options that do not change results: left out of the saved configuration that --resume checks.
+#: Options that do not change results: left out of the saved configuration that --resume checks
+#: (``target_acc`` may change on resume: a pretraining that missed it is not lost).
 _RUNTIME_ONLY = {
     "out",
     "checkpoint",
@@ -300,23 +280,33 @@ _RUNTIME_ONLY = {
     "stop_after_steps",
     "threads",
     "command",
+    "target_acc",
+    "device",
+    "plan",
 }
 
 
-def _finalize(args) -> argparse.Namespace:
-    preset = PRESETS["smoke" if args.smoke else "full"]
+def finalize(args) -> argparse.Namespace:
+    """Fill unset options from the profile, then the preset (``smoke`` or ``full``); validate all.
+
+    Raises
+    ------
+    dynlab.errors.HyperparameterError
+        Naming the option, before any work is done or any file written.
+    """
+    preset = dict(PRESETS["smoke" if args.smoke else "full"])
+    if args.profile is not None:
+        preset.update((PROFILES_SMOKE if args.smoke else PROFILES)[args.profile])
     for key, value in preset.items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
-    if args.batch_size is None:
-        args.batch_size = 8 if args.smoke else 128
-    if args.device is None:
-        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    validate(args)
     return args
 
 
 class _Log:
-    """Timestamped lines to stderr and ``OUT/log.txt`` (appended: a resumed run continues the log)."""
+    """Timestamped lines to stderr and ``OUT/log.txt`` (appended: a resumed run continues the
+    log)."""
 
     def __init__(self, path: Path):
         self.path, self.t0 = path, time.monotonic()
@@ -330,59 +320,22 @@ class _Log:
 
 
 def main(args) -> int:
-    """Run the bridge with parsed ``args``; returns the exit status (0 done, 3 stopped, resumable)."""
-    args = _finalize(args)
-    log = _Log(args.out / "log.txt")
-    log(f"start: {getattr(args, 'command', None) or 'main(args)'}")
-    config = {
-        k: (str(v) if isinstance(v, Path) else v)
-        for k, v in vars(args).items()
-        if k not in _RUNTIME_ONLY
-    }
-    state = StateDir(args.out, config, resume=args.resume)
-    rt = Runtime.for_device(args.device)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    if rt.device.type == "cuda":
-        torch.backends.cudnn.benchmark = (
-            True  # fixed input shapes: let cuDNN pick its fastest kernels
-        )
-    torch.manual_seed(args.seed)
-    data = load_cifar10(args.data_root, n_train=args.n_train, n_test=args.n_test)
-    log(f"data: {len(data.train_y)} train / {len(data.test_y)} test images from {data.source}")
-    train = DeviceData(data.train_x, data.train_y, rt.device, channels_last=rt.channels_last)
-    test = DeviceData(data.test_x, data.test_y, rt.device, channels_last=rt.channels_last)
-    budget = Budget(args.stop_after_steps, args.time_limit)
-    ctx = Context(args, rt, train, test, state, budget, log)
+    """Run the bridge with parsed ``args``; returns the exit status (0 done, 2 bad option,
+    3 stopped, resumable)."""
     try:
-        res = run_phases(ctx, args.experiments)
-    except Interrupted as stop:
-        log(f"{stop}; state saved in {state.dir}: rerun with --resume to continue")
-        return 3
-    rep = Report(
-        args.out,
-        "ResNet-18 / CIFAR-10 bridge" + (" (smoke run)" if args.smoke else ""),
-        command=getattr(args, "command", None)
-        or "validation.resnet_bridge.main(args), in-process: settings in state/config.json",
-    )
-    n_params = sum(p.numel() for p in ResNet18(res["theta_star"]["width"]).parameters())
-    head = {"setup": ex.setup(rep, res, args, rt, train.n, test.n, data.source, n_params)}
-    phases = needed_phases(args.experiments)
-    for name in ("diffusion", "speed", "hessian", "phase", "noise", "energy", "conservation"):
-        if name in args.experiments and all(p in res for p in EXPERIMENTS[name]):
-            head[name] = getattr(ex, name)(rep, res, args)
-    head["performance"] = ex.performance(rep, res, args)
-    rep.section(
-        "Predictions",
-        "Every predicted-vs-measured row (z = (measured - predicted) / std. error; "
-        "'approx': a model whose gap is being measured).",
-    )
-    rep.prediction_table()
-    rep.value("headline", head)
-    rep.value("phases", phases)
-    path = rep.write()
-    log(f"done: {path}")
-    return 0
+        args = finalize(args)
+    except DynlabError as exc:
+        print(f"resnet_bridge: error: {exc}", file=sys.stderr)
+        return 2
+    if args.plan is not None:
+        from .bridge.plan import format_plan, work_plan
+
+        n_train, n_test = args.n_train or 50_000, args.n_test or 10_000
+        print(format_plan(work_plan(args, n_train, n_test, args.plan[1]), args.plan[0]))
+        return 0
+    from .bridge.run import run  # torch is imported here, after the options are known good
+
+    return run(args, _Log(args.out / "log.txt"), _RUNTIME_ONLY)
 
 
 if __name__ == "__main__":

@@ -13,43 +13,41 @@ from scipy import stats
 
 from dynlab.modes import mode_frequencies, stationary_mode_variances
 from dynlab.observables import dominant_frequencies, fit_power_law
+from dynlab.stats import TimeAverage, time_average
+
+from .config import MIN_ESS, STATIONARITY_Z
 
 __all__ = [
-    "batch_means",
+    "windowed_mean",
+    "verdict",
     "block_variance",
     "stationarity",
-    "speed_law",
-    "sigma2_trH_from_speed",
+    "noise_covariance",
+    "delta_H",
     "exponent_vs_window",
     "velocity_spectrum_peak",
     "fft_peaks",
     "phase_space",
     "t_interval",
-    "STATIONARITY_Z",
-    "N_BLOCKS",
 ]
 
-#: Number of blocks of the batch-means standard error of a time average. Twenty blocks of a
-#: few hundred steps each are much longer than the velocity correlation time 1 / (1 - beta).
-N_BLOCKS = 20
 
-#: A run counts as stationary when the means of ||delta||^2 over its second and last thirds
-#: differ by less than this many combined standard errors.
-STATIONARITY_Z = 3.0
-
-
-def batch_means(x, n_blocks: int = N_BLOCKS) -> tuple[float, float]:
-    """Mean of a correlated series and its batch-means standard error (equal blocks, tail dropped)."""
+def windowed_mean(x, start: int, stop: int) -> TimeAverage:
+    """Mean of ``x[start:stop]`` with its autocorrelation-time standard error and effective
+    sample size (:func:`dynlab.stats.time_average`)."""
     x = np.asarray(x, dtype=float)
-    n_blocks = min(n_blocks, len(x))
-    if n_blocks < 2:
-        raise ValueError(f"need at least 2 samples for a standard error; got {len(x)}")
-    size = len(x) // n_blocks
-    means = x[: size * n_blocks].reshape(n_blocks, size).mean(1)
-    return float(x.mean()), float(means.std(ddof=1) / np.sqrt(n_blocks))
+    if not 0 <= start < stop <= len(x) or stop - start < 4:
+        raise ValueError(f"window [{start}, {stop}) must hold >= 4 of the {len(x)} steps")
+    return time_average(x[start:stop])
 
 
-def block_variance(x, n_blocks: int = N_BLOCKS // 2) -> tuple[float, float]:
+def verdict(*averages: TimeAverage) -> bool:
+    """Whether every average has an effective sample size of at least :data:`.config.MIN_ESS`
+    (below it, no z-score or stationarity verdict is given)."""
+    return all(a.ess >= MIN_ESS for a in averages)
+
+
+def block_variance(x, n_blocks: int = 10) -> tuple[float, float]:
     """Variance of a series (about its mean) and its standard error from per-block variances.
 
     Blocks must be longer than the correlation time: a block variance misses fluctuations slower
@@ -65,26 +63,49 @@ def block_variance(x, n_blocks: int = N_BLOCKS // 2) -> tuple[float, float]:
 
 
 def stationarity(delta2, z_max: float = STATIONARITY_Z) -> dict:
-    """Compare the mean ||delta||^2 of the second and last thirds of a run."""
+    """Compare the mean ||delta||^2 of the second and last thirds of a run.
+
+    ``stationary`` is None (no verdict) when either third has an effective sample size below
+    :data:`.config.MIN_ESS`.
+    """
     n = len(delta2) // 3
-    m2, s2 = batch_means(delta2[n : 2 * n])
-    m3, s3 = batch_means(delta2[2 * n :])
-    z = (m3 - m2) / np.hypot(s2, s3) if np.hypot(s2, s3) > 0 else 0.0
-    return {"mean_mid": m2, "mean_last": m3, "z": float(z), "stationary": bool(abs(z) < z_max)}
+    mid, last = windowed_mean(delta2, n, 2 * n), windowed_mean(delta2, 2 * n, len(delta2))
+    se = np.hypot(mid.se, last.se)
+    z = (last.mean - mid.mean) / se if se > 0 else 0.0
+    ok = verdict(mid, last)
+    return {
+        "mean_mid": mid.mean,
+        "mean_last": last.mean,
+        "z": float(z),
+        "ess": float(min(mid.ess, last.ess)),
+        "stationary": bool(abs(z) < z_max) if ok else None,
+    }
 
 
-def speed_law(lr, momentum, batch_size, sigma2_trH):
-    """Stationary ``E||delta||^2 = lr^2 sigma^2 tr(H) / (S (1 - beta^2))`` (seed 003 eq. 12)."""
-    return (
-        np.asarray(lr) ** 2
-        * sigma2_trH
-        / (np.asarray(batch_size) * (1.0 - np.asarray(momentum) ** 2))
-    )
+def noise_covariance(res: dict) -> dict:
+    """``q_i^T Sigma q_i`` and ``tr Sigma`` with standard errors from minibatch-gradient output.
+
+    ``Sigma = S Cov(g_B)`` (dynlab's convention: the covariance of the optimizer's own batches,
+    their finite-population factor included). ``Var(q^T g_B)`` is the unbiased sample variance
+    of independent batches; its standard error is ``sqrt((m4 - s^4) / M)`` with ``m4`` the
+    fourth central moment (no Gaussian assumption). ``tr Cov(g_B)`` is
+    ``sum ||g_B - mean g||^2 / (M - 1)``, with the standard error of that mean.
+    """
+    proj, c, S = res["proj"], res["centred_sqnorm"], res["S"]
+    M = len(c)
+    dev = proj - proj.mean(0)
+    var = (dev**2).sum(0) / (M - 1)
+    m4 = (dev**4).mean(0)
+    var_se = np.sqrt(np.maximum(m4 - var**2, 0.0) / M)
+    tr = c.sum() / (M - 1)
+    tr_se = np.std(c, ddof=1) / np.sqrt(M) * M / (M - 1)
+    return {"qSq": S * var, "qSq_se": S * var_se, "trSigma": S * tr, "trSigma_se": S * tr_se}
 
 
-def sigma2_trH_from_speed(speed, lr, momentum, batch_size):
-    """Invert eq. 12: ``sigma^2 tr(H) = E||delta||^2 S (1 - beta^2) / lr^2``."""
-    return speed * batch_size * (1.0 - momentum**2) / lr**2
+def delta_H(res: dict) -> dict:
+    """The consecutive and same-batch energy changes of an energy-drift record."""
+    H = res["K0"] + res["L0"]
+    return {"consecutive": np.diff(H), "same_batch": res["K1"] + res["L1"] - H}
 
 
 def exponent_vs_window(Delta2, n_lengths: int = 12) -> dict:
@@ -116,12 +137,15 @@ def t_interval(x, axis=-1, level: float = 0.95):
 
 
 def velocity_spectrum_peak(rho, *, lr, momentum, weight_decay, n_grid: int = 200_001):
-    """Peak frequency and half width at half maximum (cycles per step) of the spectrum of ``q_i^T v``.
+    """Peak frequency and half width at half maximum (cycles per step) of the spectrum of ``q_i^T
+    v``.
 
     Per mode the exact heavy-ball recursion (seed 003 eq. 2, k = rho + lambda) makes theta an
     AR(2) process, ``theta_{t+1} - (1 + beta - lr k) theta_t + beta theta_{t-1} = -lr xi_t``, and
-    ``v_{t+1} = (theta_{t+1} - theta_t) / lr``, so the velocity's spectral density is proportional to
-    ``|1 - e^{-i w}|^2 / |1 - (1 + beta - lr k) e^{-i w} + beta e^{-2 i w}|^2``. Its peak is what the FFT
+    ``v_{t+1} = (theta_{t+1} - theta_t) / lr``, so the velocity's spectral density is proportional
+    to
+    ``|1 - e^{-i w}|^2 / |1 - (1 + beta - lr k) e^{-i w} + beta e^{-2 i w}|^2``. Its peak is what
+    the FFT
     of a recorded velocity looks for; it differs from the oscillation frequency of the mode
     (``mode_frequencies``, the argument of the recursion's eigenvalue) by O(damping), the factor
     ``|1 - e^{-i w}|^2`` lifting high frequencies. Evaluated on ``n_grid`` points in [0, 1/2].
@@ -147,7 +171,8 @@ FFT_SEGMENT = 1024
 
 
 def fft_peaks(x, segment: int = FFT_SEGMENT) -> tuple[np.ndarray, np.ndarray]:
-    """Dominant frequency (``dominant_frequencies``) of each column of ``x``, averaged over segments.
+    """Dominant frequency (``dominant_frequencies``) of each column of ``x``, averaged over
+    segments.
 
     The series is cut into ``len(x) // segment`` segments (at least one, of at least 8 points);
     returns the mean peak and its standard error over segments (NaN for one segment). The
@@ -178,7 +203,8 @@ def phase_space(a, b, rho, *, lr, momentum, weight_decay, batch_size, qSq=None) 
 
     Uses the second half of the run. Frequencies: dominant FFT peak of the velocity projection
     (:func:`fft_peaks`) against ``mode_frequencies`` (SDE and exact discrete) and against the peak
-    of the velocity's stationary spectrum and its half width (:func:`velocity_spectrum_peak`). Variances: block variances against
+    of the velocity's stationary spectrum and its half width (:func:`velocity_spectrum_peak`).
+    Variances: block variances against
     ``stationary_mode_variances`` with ``Sigma = sigma^2 H`` (Assumption 5: ratios only) and, if
     given, with the measured ``q_i^T Sigma q_i`` (absolute).
     """

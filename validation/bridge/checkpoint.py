@@ -6,32 +6,83 @@ temporary file and a rename (:func:`validation.report.atomic_write_bytes`): a ru
 moment leaves either the previous file or the new one, never a torn one. Batches are pure
 functions of the step index (:class:`.data.BatchStream`), so continuing from a checkpoint
 recomputes exactly what the killed run would have computed.
+
+Beside every state file ``NAME.pt`` lies ``NAME.pt.sha256``, its SHA-256 checksum, written
+after the file and verified on every load: a corrupted file (a flipped bit, a torn copy) stops
+the run with :class:`StateError` naming the file and how to recover (delete it and rerun with
+``--resume``: the phase is recomputed). The run's configuration (``state/config.json``) holds a
+run id and fingerprints of the data set and of ``--checkpoint``; ``--resume`` refuses
+different ones.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import secrets
 import time
 from pathlib import Path
 
 import torch
 
+from dynlab.errors import DynlabError
 from validation.report import atomic_write_bytes, atomic_write_text
 
-__all__ = ["Budget", "Interrupted", "StateDir", "save", "load"]
+__all__ = ["Budget", "Interrupted", "StateDir", "StateError", "save", "load", "file_digest"]
+
+
+class StateError(DynlabError):
+    """A state file is corrupt or belongs to another run; the message names it and the fix."""
+
+
+def _digest_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def file_digest(path) -> str:
+    """SHA-256 of a file's bytes (hex), read in 16 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 24), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def save(path, obj) -> None:
-    """``torch.save`` to ``path`` atomically."""
+    """``torch.save`` to ``path`` atomically, then its checksum beside it."""
+    path = Path(path)
     buf = io.BytesIO()
     torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    data = buf.getvalue()
+    atomic_write_bytes(path, data)
+    atomic_write_text(_digest_path(path), hashlib.sha256(data).hexdigest() + "\n")
 
 
-def load(path, map_location="cpu"):
-    """``torch.load`` with ``weights_only=True``: tensors, containers and Python scalars only."""
-    return torch.load(path, map_location=map_location, weights_only=True)
+def load(path, map_location="cpu", *, verify: bool = True):
+    """``torch.load`` (``weights_only=True``) after checking the checksum written by :func:`save`.
+
+    ``verify=False`` loads a file from elsewhere (a user's ``--checkpoint``) that has none.
+
+    Raises
+    ------
+    StateError
+        When the checksum is missing or differs, naming the file.
+    """
+    path = Path(path)
+    if verify:
+        digest = _digest_path(path)
+        fix = f"delete {path} (and {digest.name}) and rerun with --resume to recompute it"
+        if not digest.exists():
+            raise StateError(f"{path}: no checksum file {digest.name} beside it; {fix}")
+        if file_digest(path) != digest.read_text().strip():
+            raise StateError(f"{path} is corrupt (its SHA-256 differs from {digest.name}); {fix}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise StateError(
+            f"{path} cannot be read ({exc}); delete it and rerun with --resume"
+        ) from exc
 
 
 class Interrupted(Exception):
@@ -76,22 +127,31 @@ class StateDir:
     def __init__(self, out_dir, config: dict, *, resume: bool):
         self.dir = Path(out_dir) / "state"
         cfg_path = self.dir / "config.json"
+        self.run_id = None
         if cfg_path.exists():
             if not resume:
                 raise FileExistsError(
                     f"{self.dir} holds the state of an earlier run: pass --resume to continue it, "
                     "or choose another --out"
                 )
-            old = json.loads(cfg_path.read_text())
+            try:
+                old = json.loads(cfg_path.read_text())
+            except ValueError as exc:
+                raise StateError(
+                    f"{cfg_path} is corrupt ({exc}): this run cannot be resumed; use another --out"
+                ) from exc
+            self.run_id = old.pop("run_id", None)
             diff = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
             if diff:
-                raise ValueError(
+                raise StateError(
                     "cannot resume: settings differ from the saved run: "
                     + ", ".join(f"{k}: saved {old.get(k)!r}, now {config.get(k)!r}" for k in diff)
                 )
         else:
             self.dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(cfg_path, json.dumps(config, indent=2, sort_keys=True) + "\n")
+            self.run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(4)
+            saved = dict(config, run_id=self.run_id)
+            atomic_write_text(cfg_path, json.dumps(saved, indent=2, sort_keys=True) + "\n")
 
     def path(self, name: str) -> Path:
         """File of the checkpoint ``name``."""
@@ -112,3 +172,4 @@ class StateDir:
     def drop(self, name: str) -> None:
         """Delete checkpoint ``name`` if present (a partial state superseded by the final one)."""
         self.path(name).unlink(missing_ok=True)
+        _digest_path(self.path(name)).unlink(missing_ok=True)

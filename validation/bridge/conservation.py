@@ -13,8 +13,13 @@ Scale (conv weight followed by BatchNorm): ``<theta_A, g_A> = 0``. With ``a_k = 
 ``u_k = <theta_k, v_{k+1}>`` and ``c_k = |v_k|^2`` (measured), the exact identities are
 ``u_k = beta (u_{k-1} + eta c_k) - lambda a_k`` and ``a_{k+1} = a_k + 2 eta u_k + eta^2 c_{k+1}``
 (derivation: ``<theta_k, v_k> = <theta_{k-1} + eta v_k, v_k>``). For beta = 0 they reduce to
-``a_{k+1} = (1 - eta lambda)^2 a_k + eta^2 |g_k|^2``, driven by the measured gradient norms; seed 001's
-continuous law is ``|theta(t)|^2 = e^{-2 lambda t} |theta(0)|^2 + eta int_0^t e^{-2 lambda (t - tau)} |g(tau)|^2 dtau``.
+``a_{k+1} = (1 - eta lambda)^2 a_k + eta^2 |g_k|^2``, driven by the measured gradient norms; seed
+001's
+continuous law is ``|theta(t)|^2 = e^{-2 lambda t} |theta(0)|^2 + eta int_0^t e^{-2 lambda (t -
+tau)} |g(tau)|^2 dtau``.
+
+The predictions (the exact recursions and seed 001's laws) are dynlab's
+(:mod:`dynlab.symmetry`), applied in :mod:`.sections_seeds`.
 
 The run is float32 without autocast or TF32 (bf16 logits would break the column-sum identity
 at the 1e-3 level); per-layer sums are float64.
@@ -22,7 +27,6 @@ at the 1e-3 level); per-layer sums are float64.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -31,7 +35,7 @@ from .flat import FlatParams, heavy_ball_step
 from .hessian import full_precision
 from .model import scale_invariant_weights
 
-__all__ = ["conservation_run", "translation_exact", "translation_seed", "scale_exact", "scale_seed"]
+__all__ = ["conservation_run"]
 
 
 def conservation_run(
@@ -107,58 +111,3 @@ def conservation_run(
         "colsum": cols[:, :-1].cpu().numpy(),
         "biassum": cols[:, -1].cpu().numpy(),
     }
-
-
-def translation_exact(
-    s0, sv0, steps: int, *, lr: float, momentum: float, weight_decay: float
-) -> np.ndarray:
-    """Exact ``s_k`` (k = 0..steps) of the translation recursion, for arrays ``s0``, ``sv0`` (= 1^T v_0)."""
-    s, sv = np.array(s0, dtype=float), np.array(sv0, dtype=float)
-    out = [s.copy()]
-    for _ in range(steps):
-        sv = momentum * sv - weight_decay * s
-        s = s + lr * sv
-        out.append(s.copy())
-    return np.array(out)
-
-
-def translation_seed(
-    s0, steps: int, *, lr: float, momentum: float, weight_decay: float
-) -> np.ndarray:
-    """Seed 001's ``s(t) = e^{-lambda t} s(0)``, t = lr k / (1 - momentum), k = 0..steps; shape (steps + 1, len(s0))."""
-    t = lr * np.arange(steps + 1) / (1.0 - momentum)
-    return np.exp(-weight_decay * t)[:, None] * np.atleast_1d(np.asarray(s0, dtype=float))[None, :]
-
-
-def scale_exact(a0, vv, *, lr: float, momentum: float, weight_decay: float, w0=0.0) -> np.ndarray:
-    """Exact ``|theta_k|^2`` (k = 0..K) from ``a0`` and the measured ``vv[k] = |v_{k+1}|^2`` (K, ...).
-
-    Assumes ``<theta_k, g_k> = 0`` (scale symmetry); ``w0 = <theta_0, v_0>`` (0 for a fresh buffer).
-    """
-    a = np.array(a0, dtype=float)
-    w = np.broadcast_to(np.asarray(w0, dtype=float), a.shape).copy()  # <theta_k, v_k>
-    out = [a.copy()]
-    for c_next in np.asarray(vv, dtype=float):
-        u = momentum * w - weight_decay * a  # <theta_k, v_{k+1}>
-        a_next = a + 2 * lr * u + lr**2 * c_next
-        w = u + lr * c_next  # <theta_{k+1}, v_{k+1}> = <theta_k, v_{k+1}> + eta |v_{k+1}|^2
-        a = a_next
-        out.append(a.copy())
-    return np.array(out)
-
-
-def scale_seed(a0, gg, *, lr: float, weight_decay: float) -> np.ndarray:
-    """Seed 001's continuous scale law with measured ``gg[k] = |g_k|^2``, t = lr k (plain SGD).
-
-    ``a(t_k) = e^{-2 lambda t_k} a0 + lr^2 sum_{j<k} e^{-2 lambda (t_k - t_j)} |g_j|^2`` (left Riemann sum
-    of the integral with d tau = lr).
-    """
-    gg = np.asarray(gg, dtype=float)
-    decay = np.exp(-2 * weight_decay * lr)
-    a = np.array(a0, dtype=float)
-    out = [a.copy()]
-    acc = np.zeros_like(a)
-    for k in range(len(gg)):
-        acc = decay * (acc + lr**2 * gg[k])
-        out.append(decay ** (k + 1) * np.asarray(a0, dtype=float) + acc)
-    return np.array(out)

@@ -8,15 +8,18 @@ both half kicks with the same batch so that the step is time-symmetric::
     theta <- theta + dt M^{-1} p
     p <- e^{-gamma dt / 2} p - dt/2 grad L_B(theta)
 
-then the energy cap of eq. 7: if ``H > alpha H_0``, ``p <- p sqrt(max(eps, alpha H_0 - L) / max(eps, K))``
+then the energy cap of eq. 7: if ``H > alpha H_0``, ``p <- p sqrt(max(eps, alpha H_0 - L) /
+max(eps, K))``
 (``H_0`` the energy at step 0, with ``p_0 = 0``).
 
 For the first-order optimizers the kinetic energy follows the heavy-ball / leapfrog
 correspondence ``dt = sqrt(lr)``, ``p = (theta_{k+1} - theta_k) / dt``, unit mass:
-``K = ||theta_{k+1} - theta_k||^2 / (2 lr)`` (for SGD-momentum, ``K = lr ||buf||^2 / 2``). This is our
+``K = ||theta_{k+1} - theta_k||^2 / (2 lr)`` (for SGD-momentum, ``K = lr ||buf||^2 / 2``). This is
+our
 convention; seed 000 does not say how it defines H for SGD and AdamW.
 
-Per step t the device records ``L_{B_t}(theta_t)``, ``L_{B_t}(theta_{t+1})``, ``K_t``, ``K_{t+1}`` and
+Per step t the device records ``L_{B_t}(theta_t)``, ``L_{B_t}(theta_{t+1})``, ``K_t``, ``K_{t+1}``
+and
 whether the cap fired, from which two energy changes follow:
 
 * consecutive: ``Delta H_t = H_{t+1} - H_t`` with ``H_t = K_t + L_{B_t}(theta_t)``, the energy a
@@ -163,12 +166,6 @@ def energy_run(run: EnergyRun, model, data: DeviceData, *, augment: bool, stream
     }
 
 
-def delta_H(res: dict) -> dict:
-    """The consecutive and same-batch energy changes of an :func:`energy_run` record."""
-    H = res["K0"] + res["L0"]
-    return {"consecutive": np.diff(H), "same_batch": res["K1"] + res["L1"] - H}
-
-
 def round_trip(
     method: str,
     dt: float,
@@ -181,9 +178,11 @@ def round_trip(
     batch_size: int,
     augment: bool,
 ) -> float:
-    """Normalized round-trip error of seed 000 Fig. 2, through ``dynlab.observables.reversibility_error``.
+    """Normalized round-trip error of seed 000 Fig. 2, through
+    ``dynlab.observables.reversibility_error``.
 
-    ``n_steps`` steps forward from rest on batches ``B_1..B_n``, momentum reversed, ``n_steps`` steps
+    ``n_steps`` steps forward from rest on batches ``B_1..B_n``, momentum reversed, ``n_steps``
+    steps
     on ``B_n..B_1``; the error is ``||(theta_2 - theta_0, -p_2 - p_0)|| / ||(theta_0, p_0)||``.
     ``method``: ``"leapfrog"`` (undamped: gamma = 0, exactly reversible in exact arithmetic) or
     ``"euler"`` (explicit Euler of Hamilton's equations, first order: ``theta += dt M^{-1} p``,

@@ -18,7 +18,34 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["ResNet18", "scale_invariant_weights", "mass_inverse"]
+__all__ = ["ResNet18", "scale_invariant_weights", "mass_inverse", "standard_state_dict"]
+
+#: Key prefixes of other CIFAR ResNet-18 layouts, mapped onto this one (applied in order):
+#: ``module.`` (DataParallel / DDP), ``_orig_mod.`` (torch.compile), ``model.`` (Lightning),
+#: ``linear.`` (the widely used kuangliu/pytorch-cifar layout), ``downsample.`` (a shortcut
+#: named like torchvision's). The stem must be CIFAR's 3x3 conv without max-pool: torchvision's
+#: ImageNet ResNet-18 (7x7 stem) has other shapes and is refused by ``load_state_dict``.
+KEY_PREFIXES = (
+    ("module.", ""),
+    ("_orig_mod.", ""),
+    ("model.", ""),
+    ("linear.", "fc."),
+)
+
+
+def standard_state_dict(state_dict: dict) -> dict:
+    """Rename the keys of another CIFAR ResNet-18 layout (:data:`KEY_PREFIXES`) to this one's.
+
+    ``.downsample.`` inside a block becomes ``.shortcut.``; other keys are kept, so
+    ``load_state_dict`` names whatever still does not match.
+    """
+    out = {}
+    for key, value in state_dict.items():
+        for old, new in KEY_PREFIXES:
+            if key.startswith(old):
+                key = new + key[len(old) :]
+        out[key.replace(".downsample.", ".shortcut.")] = value
+    return out
 
 
 class BasicBlock(nn.Module):

@@ -2,26 +2,29 @@
 
 Seed 003 models the minibatch gradient as ``g_B = g + xi``, ``xi ~ N(0, Sigma / S)``
 (Assumption 1) and assumes ``Sigma = sigma^2 H`` (Assumption 5). With train-mode BatchNorm a
-per-sample gradient is not defined, so ``Sigma`` is measured the way it enters the dynamics:
-``Sigma = S Cov(g_B)`` over batches of the training size ``S``, drawn without replacement from
-the ``N`` training images, whose covariance carries the finite-population factor
-``(N - S) / (N - 1)``: ``Sigma = S (N - 1) / (N - S) Cov(g_B)``.
+per-sample gradient is not defined, so ``Sigma`` is measured the way it enters the dynamics, in
+dynlab's convention: ``Sigma = S Cov(g_B)`` for a batch drawn exactly as the optimizer draws
+one (``S`` images of one epoch's random permutation, so without replacement: the
+finite-population factor ``(N - S) / (N - 1)`` is part of ``Cov(g_B)`` and not applied again).
 
-Two passes over the same M batches (a batch is a pure function of its index): the first sums
-``g_B`` for the mean gradient, the second records on the device the projections ``q_i^T g_B``
-(M, k) and the centred norms ``||g_B - mean g||^2`` (M,), whose mean estimates ``tr Cov(g_B)``.
+The M batches are the first batch of M different epochs of the noise stream: independent
+draws, each with the optimizer's marginal law (batches of one epoch are disjoint and
+negatively correlated, which would bias a sample covariance). Two passes over them (a batch is
+a pure function of its index): the first sums ``g_B`` for the mean gradient, the second records
+on the device the projections ``q_i^T g_B`` (M, k) and the centred norms
+``||g_B - mean g||^2`` (M,), and keeps the first ``n_probes`` centred gradients as probe
+vectors of the ``tr(f(H) Sigma)`` quadrature (:mod:`dynlab.traces`).
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
 from .data import BatchStream, DeviceData
 from .flat import FlatParams, frozen_bn
 
-__all__ = ["minibatch_gradients", "noise_covariance"]
+__all__ = ["minibatch_gradients"]
 
 
 def minibatch_gradients(
@@ -36,13 +39,15 @@ def minibatch_gradients(
     stream: int,
     augment: bool,
     autocast,
+    n_probes: int = 0,
 ) -> dict:
     """Projections and norms of ``n_batches`` minibatch gradients at the current parameters.
 
     Returns
     -------
-    dict with ``proj`` (M, k) float64 array of ``q_i^T g_B``, ``centred_sqnorm`` (M,) of ``||g_B - mean g||^2``,
-    ``mean_sqnorm`` = ``||mean_B g_B||^2``, ``N``, ``S``.
+    dict with ``proj`` (M, k) float64 array of ``q_i^T g_B``, ``centred_sqnorm`` (M,) of
+    ``||g_B - mean g||^2``, ``mean_sqnorm`` = ``||mean_B g_B||^2``, ``N``, ``S``, and
+    ``probes`` ((n_probes, n) tensor on the device: centred gradients ``g_B - mean g``).
     """
     if n_batches < 2:
         raise ValueError(f"n_batches must be >= 2 to estimate a covariance; got {n_batches}")
@@ -51,9 +56,10 @@ def minibatch_gradients(
     rec = torch.empty(n_batches, k + 1, device=flat.theta.device, dtype=torch.float64)
     mean = torch.zeros_like(flat.theta)
     centred = torch.empty_like(flat.theta)
+    probes = torch.empty(n_probes, flat.n, device=flat.theta.device, dtype=flat.theta.dtype)
 
     def gradient(b):
-        x, y = stream_.batch(b)
+        x, y = stream_.batch(b * stream_.steps_per_epoch)  # first batch of epoch b
         with autocast():
             loss = nn.functional.cross_entropy(model(x), y)
         flat.zero_grad()
@@ -68,6 +74,8 @@ def minibatch_gradients(
             rec[b, :k] = Q @ g
             torch.sub(g, mean, out=centred)
             rec[b, k] = centred.dot(centred)
+            if b < n_probes:
+                probes[b] = centred
     flat.zero_grad()
     out = rec.cpu().numpy()
     return {
@@ -76,29 +84,5 @@ def minibatch_gradients(
         "mean_sqnorm": float(mean.dot(mean)),
         "N": data.n,
         "S": batch_size,
-    }
-
-
-def noise_covariance(res: dict) -> dict:
-    """``q_i^T Sigma q_i`` and ``tr Sigma`` with standard errors from :func:`minibatch_gradients` output.
-
-    ``Var(q^T g_B)`` is the unbiased sample variance; its standard error is
-    ``sqrt((m4 - s^4) / M)`` with ``m4`` the fourth central moment (no Gaussian assumption).
-    ``tr Cov(g_B)`` is ``sum ||g_B - mean g||^2 / (M - 1)``, with the standard error of that mean.
-    """
-    proj, c, N, S = res["proj"], res["centred_sqnorm"], res["N"], res["S"]
-    M = len(c)
-    fpc = (N - 1) / (N - S) if N > S else np.inf
-    dev = proj - proj.mean(0)
-    var = (dev**2).sum(0) / (M - 1)
-    m4 = (dev**4).mean(0)
-    var_se = np.sqrt(np.maximum(m4 - var**2, 0.0) / M)
-    tr = c.sum() / (M - 1)
-    tr_se = np.std(c, ddof=1) / np.sqrt(M) * M / (M - 1)
-    return {
-        "qSq": S * fpc * var,
-        "qSq_se": S * fpc * var_se,
-        "trSigma": S * fpc * tr,
-        "trSigma_se": S * fpc * tr_se,
-        "fpc": fpc,
+        "probes": probes,
     }

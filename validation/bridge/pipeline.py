@@ -14,14 +14,18 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from dynlab.traces import gauss_rules
+
 from .checkpoint import Budget, Interrupted, StateDir, load, save
 from .conservation import conservation_run
 from .data import DeviceData
 from .energy import EnergyRun, energy_run, round_trip
 from .flat import FlatParams
-from .hessian import fixed_batches, loss_surface, top_eigenpairs
+from .hessian import fixed_batches, hvp_operator, loss_surface, top_eigenpairs
 from .model import ResNet18
 from .noise import minibatch_gradients
+from .records import RUN_COLUMNS
+from .settings import ATOMIC, energy_grids, needed_phases, sweep_settings, sweep_steps
 from .train import (
     STREAM_CONSERVATION,
     STREAM_ENERGY,
@@ -35,27 +39,11 @@ from .train import (
     run_sgd,
 )
 
-__all__ = ["EXPERIMENTS", "Context", "needed_phases", "run_phases"]
-
-#: Experiments the CLI can select, and the phases each needs.
-EXPERIMENTS = {
-    "diffusion": ("base",),
-    "speed": ("base", "sweeps"),
-    "hessian": ("hessian",),
-    "phase": ("hessian", "base", "noise", "surface"),
-    "noise": ("hessian", "noise", "base"),
-    "energy": ("energy",),
-    "conservation": ("conservation",),
-}
-PHASE_ORDER = ("hessian", "base", "sweeps", "noise", "surface", "conservation", "energy")
-#: Phases without checkpoints inside (the Lanczos basis alone would be gigabytes).
-ATOMIC = ("hessian", "noise", "surface", "conservation")
+__all__ = ["Context", "TargetNotReached", "run_phases"]
 
 
-def needed_phases(experiments) -> list[str]:
-    """The phases the selected experiments need, in execution order."""
-    want = {p for e in experiments for p in EXPERIMENTS[e]}
-    return [p for p in PHASE_ORDER if p in want]
+class TargetNotReached(Exception):
+    """theta* misses ``--target-acc``; its state is saved, so a resume can lower the target."""
 
 
 @dataclass
@@ -81,17 +69,26 @@ class Context:
             raise Interrupted(f"stopped before phase {phase}")
         if phase in ATOMIC and self.budget.deadline is not None and self.budget.steps > 0:
             raise Interrupted(
-                f"phase {phase} runs in one piece: it starts at the beginning of the next invocation"
+                f"phase {phase} runs in one piece: it starts at the beginning of the next "
+                "invocation"
             )
+
+
+def _width_of(state_dict: dict) -> int:
+    """Width of a CIFAR ResNet-18 state dict: the stem's output channels."""
+    for key, value in state_dict.items():
+        if key.endswith("conv1.weight") and ".layer" not in "." + key and value.ndim == 4:
+            return int(value.shape[0])
+    raise ValueError("--checkpoint: no stem 'conv1.weight' in the state dict (see docs)")
 
 
 def theta_star(ctx: Context) -> dict:
     """The pretrained network: from ``--checkpoint`` or pretrained here (and saved)."""
     a = ctx.args
     if a.checkpoint is not None and a.checkpoint.exists():
-        ck = load(a.checkpoint)
-        sd = ck["model"] if "model" in ck else ck
-        width = int(ck.get("width", a.width))
+        ck = load(a.checkpoint, verify=False)  # a user's file: no checksum beside it
+        sd = ck["model"] if "model" in ck else ck.get("state_dict", ck)
+        width = int(ck["width"]) if "width" in ck else _width_of(sd)
         model = build_model(width, ctx.rt, sd)
         test_loss, test_acc = evaluate(model, ctx.test, ctx.rt)
         ctx.log(f"theta*: loaded {a.checkpoint} (width {width}): test accuracy {test_acc:.4f}")
@@ -122,13 +119,15 @@ def theta_star(ctx: Context) -> dict:
         target = a.checkpoint if a.checkpoint is not None else a.out / "pretrained.pt"
         save(target, {"model": done["model"], "width": done["width"], "test_acc": done["test_acc"]})
         ctx.log(
-            f"pretrain: test accuracy {done['test_acc']:.4f} in {done['seconds']:.0f} s; saved {target}"
+            f"pretrain: test accuracy {done['test_acc']:.4f} in {done['seconds']:.0f} s; saved "
+            f"{target}"
         )
     return done
 
 
 def projected_indices(k: int, wanted) -> list[int]:
-    """0-based indices of the eigenvectors to project on at every step: ``wanted`` (1-based) plus 1 and k."""
+    """0-based indices of the eigenvectors to project on at every step: ``wanted`` (1-based) plus 1
+    and k."""
     idx = sorted({1, k} | {i for i in wanted if 1 <= i <= k})
     return [i - 1 for i in idx]
 
@@ -143,7 +142,8 @@ def phase_hessian(ctx: Context, star: dict) -> dict:
     )
     ctx.budget.tick(eig.n_matvec)
     ctx.log(
-        f"hessian: top-{a.top_k} in {eig.seconds:.1f} s, {eig.n_matvec} Hv products; rho_1 = {eig.rho[0]:.4g}, "
+        f"hessian: top-{a.top_k} in {eig.seconds:.1f} s, {eig.n_matvec} Hv products; rho_1 = "
+        f"{eig.rho[0]:.4g}, "
         f"max relative residual {np.max(eig.residuals) / abs(eig.rho[0]):.2e}"
     )
     return {
@@ -174,34 +174,34 @@ def base_run(ctx: Context) -> SGDRun:
 
 
 def sweep_runs(ctx: Context) -> list[tuple[str, float, SGDRun]]:
-    """(hyperparameter, value, run) of the lr, batch-size and momentum sweeps (seed 003 Fig. 6)."""
+    """(hyperparameter, value, run) of the lr, batch-size and momentum sweeps (seed 003 Fig. 6).
+
+    Each runs ``--sweep-steps`` steps, or ``--sweep-epochs`` epochs at its own batch size.
+    """
     a = ctx.args
-    base = dict(lr=a.lr, momentum=a.momentum, weight_decay=a.weight_decay, batch_size=a.batch_size)
     out = []
-    for key, values in (
-        ("lr", a.sweep_lr),
-        ("batch_size", a.sweep_batch_size),
-        ("momentum", a.sweep_momentum),
-    ):
-        for v in values:
-            hp = dict(base, **{key: v})
-            out.append(
-                (
-                    key,
-                    v,
-                    SGDRun(
-                        f"{key}={v:g}",
-                        **hp,
-                        steps=a.sweep_steps,
-                        augment=a.augment,
-                        seed=a.seed + 1,
-                    ),
-                )
-            )
+    for key, value, hp in sweep_settings(a):
+        run = SGDRun(
+            f"{key}={value:g}",
+            lr=float(hp.lr),
+            momentum=float(hp.momentum),
+            weight_decay=float(hp.weight_decay),
+            batch_size=int(hp.batch_size),
+            steps=sweep_steps(a, int(hp.batch_size), ctx.train.n),
+            augment=a.augment,
+            seed=a.seed + 1,
+        )
+        out.append((key, value, run))
     return out
 
 
 def phase_noise(ctx: Context, star: dict, Q: torch.Tensor) -> dict:
+    """Gradient noise at theta*: projections, traces, and the Gauss rules of tr(f(H) Sigma).
+
+    The first ``--quadrature-probes`` centred minibatch gradients start a Lanczos run each on
+    the Hessian of the fixed-subset loss (float32 Hessian-vector products); their Gauss rules
+    (:func:`dynlab.traces.gauss_rules`) are saved, so any weight f is applied in the report.
+    """
     a = ctx.args
     model = build_model(star["width"], ctx.rt, star["model"])
     flat = FlatParams(model)
@@ -216,8 +216,20 @@ def phase_noise(ctx: Context, star: dict, Q: torch.Tensor) -> dict:
         stream=STREAM_NOISE,
         augment=a.augment,
         autocast=ctx.rt.autocast,
+        n_probes=a.quadrature_probes,
     )
-    ctx.budget.tick(2 * a.noise_batches)
+    probes = res.pop("probes")
+    batches = fixed_batches(ctx.train, min(a.hessian_samples, ctx.train.n), a.batch_size)
+    hvp = hvp_operator(model, flat, batches)
+
+    def matvec(v: np.ndarray) -> np.ndarray:
+        x = torch.as_tensor(v, dtype=flat.theta.dtype, device=flat.theta.device)
+        return hvp(x).double().cpu().numpy()
+
+    nodes, weights = gauss_rules(matvec, probes.double().cpu().numpy(), a.quadrature_steps)
+    ctx.budget.tick(2 * a.noise_batches + a.quadrature_steps * a.quadrature_probes)
+    res["rules"] = (torch.as_tensor(nodes), torch.as_tensor(weights))
+    res["n_batches"] = a.noise_batches
     return {k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v for k, v in res.items()}
 
 
@@ -227,8 +239,8 @@ def phase_surface(ctx: Context, star: dict, Q: torch.Tensor, base: dict, proj: l
     model = build_model(star["width"], ctx.rt, star["model"])
     flat = FlatParams(model)
     rec = base["record"].numpy()
-    m = len(proj)
-    a1, ak = rec[:, 3], rec[:, 3 + m - 1]
+    n = len(RUN_COLUMNS)
+    a1, ak = rec[:, n], rec[:, n + len(proj) - 1]
     r1, rk = 1.5 * np.abs(a1).max(), 1.5 * np.abs(ak).max()
     xs, ys = np.linspace(-r1, r1, a.surface_grid), np.linspace(-rk, rk, a.surface_grid)
     dirs = torch.stack([Q[0], Q[-1]])
@@ -264,17 +276,6 @@ def phase_conservation(ctx: Context, star: dict) -> dict:
     return {k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v for k, v in res.items()}
 
 
-def energy_grids(a) -> dict[str, tuple[str, np.ndarray]]:
-    """Seed 000 Table 1 grids: name -> (method, step sizes)."""
-    n = a.energy_points
-    return {
-        "leapfrog_band": ("leapfrog", np.geomspace(*a.leapfrog_band, n)),
-        "leapfrog_wide": ("leapfrog", np.geomspace(*a.leapfrog_wide, n)),
-        "sgd": ("sgd", np.geomspace(*a.sgd_lrs, n)),
-        "adamw": ("adamw", np.geomspace(*a.adamw_lrs, n)),
-    }
-
-
 def _energy_model(ctx: Context, star: dict, seed: int) -> ResNet18:
     a = ctx.args
     if a.energy_init == "pretrained":
@@ -286,7 +287,8 @@ def _energy_model(ctx: Context, star: dict, seed: int) -> ResNet18:
 
 
 def phase_energy(ctx: Context, star: dict) -> dict:
-    """Every (grid, step size, seed) run, each saved when done; then the reversibility round trips."""
+    """Every (grid, step size, seed) run, each saved when done; then the reversibility round
+    trips."""
     a = ctx.args
     out = {}
     for grid, (method, steps) in energy_grids(a).items():
@@ -349,16 +351,22 @@ def phase_energy(ctx: Context, star: dict) -> dict:
     return out
 
 
-def run_phases(ctx: Context, experiments) -> dict:
-    """Run (or load) every phase the experiments need; returns their results by phase name."""
+def run_phases(ctx: Context, experiments, on_phase=None) -> dict:
+    """Run (or load) every phase the experiments need; returns their results by phase name.
+
+    ``on_phase(res)`` is called after every phase (the staged report); wall times of the phases
+    run in this invocation go to ``res["timing"]``.
+    """
     a = ctx.args
     res = ctx.results
     res["theta_star"] = theta_star(ctx)
     star = res["theta_star"]
     if a.target_acc and star["test_acc"] < a.target_acc:
-        raise RuntimeError(
-            f"theta* has test accuracy {star['test_acc']:.4f} < --target-acc {a.target_acc}: the bridge needs a "
-            "network at the end of training; pretrain longer (--pretrain-epochs) or pass a better --checkpoint"
+        raise TargetNotReached(
+            f"theta* has test accuracy {star['test_acc']:.4f} < --target-acc {a.target_acc}: the "
+            "bridge needs a network at the end of training. The pretrained network is kept: rerun "
+            "with --resume and a lower --target-acc (0 disables the check), or pass a better "
+            "--checkpoint to a new --out"
         )
     phases = needed_phases(experiments)
     Q_dev, proj = None, []
@@ -367,6 +375,7 @@ def run_phases(ctx: Context, experiments) -> dict:
         if done is None:
             ctx.stop_if_exhausted(phase)
             ctx.log(f"phase {phase}: start")
+            t0 = time.monotonic()
             if phase == "hessian":
                 done = phase_hessian(ctx, star)
             elif phase == "base":
@@ -416,8 +425,11 @@ def run_phases(ctx: Context, experiments) -> dict:
             elif phase == "energy":
                 done = phase_energy(ctx, star)
             ctx.state.save(phase, done)
+            res.setdefault("timing", {})[phase] = time.monotonic() - t0
             ctx.log(f"phase {phase}: done")
         res[phase] = done
+        if on_phase is not None:
+            on_phase(res)
         if phase == "hessian":
             Q_dev = done["Q"].to(ctx.rt.device)
             proj = projected_indices(a.top_k, a.project)

@@ -22,7 +22,8 @@ from dynlab.progress import progress
 from .checkpoint import Budget, Interrupted, StateDir
 from .data import BatchStream, DeviceData
 from .flat import FlatParams, heavy_ball_step
-from .model import ResNet18
+from .model import ResNet18, standard_state_dict
+from .records import RUN_COLUMNS
 
 __all__ = [
     "Runtime",
@@ -57,10 +58,13 @@ class Runtime:
 
 
 def build_model(width: int, rt: Runtime, state_dict=None) -> ResNet18:
-    """A :class:`ResNet18` on ``rt.device`` in its memory format, optionally loaded."""
+    """A :class:`ResNet18` on ``rt.device`` in its memory format, optionally loaded.
+
+    ``state_dict`` may use another CIFAR ResNet-18 layout (:func:`.model.standard_state_dict`).
+    """
     model = ResNet18(width)
     if state_dict is not None:
-        model.load_state_dict(state_dict)
+        model.load_state_dict(standard_state_dict(state_dict))
     model = model.to(rt.device)
     if rt.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -71,7 +75,7 @@ def build_model(width: int, rt: Runtime, state_dict=None) -> ResNet18:
 def evaluate(
     model: nn.Module, data: DeviceData, rt: Runtime, batch_size: int = 1000
 ) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` (eval mode: running BN statistics) on ``data``."""
+    """Mean cross-entropy and accuracy of ``model`` on ``data`` (eval mode: running BN stats)."""
     was = model.training
     model.eval()
     loss = torch.zeros((), device=rt.device)
@@ -189,8 +193,8 @@ def pretrain(
             )
             loss_sum.zero_()
             log(
-                f"pretrain epoch {step // spe}/{cfg.epochs}: train loss {history[-1]['train_loss']:.4f}, "
-                f"test acc {test_acc:.4f}"
+                f"pretrain epoch {step // spe}/{cfg.epochs}: "
+                f"train loss {history[-1]['train_loss']:.4f}, test acc {test_acc:.4f}"
             )
             checkpoint()
     bar.close()
@@ -221,13 +225,6 @@ class SGDRun:
     seed: int
 
 
-#: Columns of a run's record, one row per step k = 1..steps (state after the k-th update):
-#: training loss L_B(theta_{k-1}) of the batch used, ||delta_k||^2 = ||theta_k - theta_{k-1}||^2,
-#: ||Delta_k||^2 = ||theta_k - theta*||^2; then q_i^T (theta_k - theta*) and q_i^T buf_k for the
-#: projected eigenvectors (the velocity of seed 003 eq. 2 is v = -buf; run_sgd flips the sign).
-RUN_COLUMNS = ("loss", "delta2", "Delta2")
-
-
 class InstrumentedSGD:
     """Plain SGD on a flat-parameter model that writes each step's observables into a device row.
 
@@ -247,7 +244,8 @@ class InstrumentedSGD:
         self.flat = FlatParams(model)
         self.theta_star = self.flat.theta.clone()
         self.buf = torch.zeros_like(self.flat.theta)
-        self.prev, self.D, self.scratch = (torch.empty_like(self.flat.theta) for _ in range(3))
+        self.prev, self.scratch = (torch.empty_like(self.flat.theta) for _ in range(2))
+        self.D = torch.empty_like(self.flat.theta)  # theta_k - theta*
         self.ncol = len(RUN_COLUMNS) + (0 if Q is None else 2 * Q.shape[0])
 
     def step(self, x, y, row: torch.Tensor) -> None:
@@ -258,6 +256,10 @@ class InstrumentedSGD:
         flat.zero_grad()
         loss.backward()
         self.prev.copy_(flat.theta)
+        # (theta_k - theta*)^T (g + weight_decay theta_k), before the update moves theta (D is
+        # recomputed here, not carried from the last step, so that a resumed run matches)
+        torch.sub(flat.theta, self.theta_star, out=self.D)
+        theta_g = self.D.dot(flat.grad) + r.weight_decay * self.D.dot(flat.theta)
         heavy_ball_step(
             flat.theta,
             flat.grad,
@@ -269,13 +271,15 @@ class InstrumentedSGD:
         )
         self.prev.sub_(flat.theta)  # -(theta_{k+1} - theta_k), exact (Sterbenz) for small steps
         torch.sub(flat.theta, self.theta_star, out=self.D)
+        n = len(RUN_COLUMNS)
         torch.stack(
-            [loss.detach().float(), self.prev.dot(self.prev), self.D.dot(self.D)], out=row[:3]
+            [loss.detach().float(), self.prev.dot(self.prev), self.D.dot(self.D), theta_g],
+            out=row[:n],
         )
         if self.Q is not None:
             m = self.Q.shape[0]
-            torch.mv(self.Q, self.D, out=row[3 : 3 + m])
-            torch.mv(self.Q, self.buf, out=row[3 + m :])
+            torch.mv(self.Q, self.D, out=row[n : n + m])
+            torch.mv(self.Q, self.buf, out=row[n + m :])
 
 
 def run_sgd(
@@ -309,7 +313,7 @@ def run_sgd(
 
     Returns
     -------
-    dict with ``record`` ((steps, 3 + 2m) float64 array, columns :data:`RUN_COLUMNS` then the
+    dict with ``record`` ((steps, 4 + 2m) float64 array, columns :data:`RUN_COLUMNS` then the
     projections), ``seconds`` (training wall time), ``run`` (the settings), and the final test
     loss and accuracy when ``test`` is given.
     """
@@ -362,7 +366,7 @@ def run_sgd(
     bar.close()
     record = torch.cat(rows)
     if Q is not None:
-        record[:, 3 + Q.shape[0] :] *= -1.0  # q^T v with v = -buf
+        record[:, len(RUN_COLUMNS) + Q.shape[0] :] *= -1.0  # q^T v with v = -buf
     out = {"record": record, "seconds": seconds + time.monotonic() - t0, "run": asdict(run)}
     if test is not None:
         out["test_loss"], out["test_acc"] = evaluate(model, test, rt)
