@@ -13,7 +13,8 @@ two-dimensional system per eigenvalue. Two models of it live here, side by side:
   ``a_i = 1 + beta - e_i`` the position is the AR(2) process
   ``theta_{k+1} = a_i theta_k - beta theta_{k-1} - lr xi_k`` and the one-step matrix is
   ``F_i = [[1 - e_i, lr beta], [-(rho_i + lambda), beta]]``. By Cayley-Hamilton
-  ``F_i^m = s_m F_i - beta s_{m-1} I`` with ``s_{m+1} = a s_m - beta s_{m-1}``, ``s_0 = 0``, ``s_1 = 1``.
+  ``F_i^m = s_m F_i - beta s_{m-1} I`` with ``s_{m+1} = a s_m - beta s_{m-1}``, ``s_0 = 0``,
+``s_1 = 1``.
 
 Every closed form is evaluated so that it is continuous and free of cancellation through
 critical damping (``omega -> gamma``, resp. a double root ``a^2 = 4 beta``): no division by
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validate import as_array, as_positive_int, as_scalar
+from .config import DOUBLE_ROOT_RTOL
 from .errors import HyperparameterError, StabilityRegionError
 
 __all__ = [
@@ -79,7 +81,7 @@ def sde_rates(rho, *, lr, momentum, weight_decay=0.0):
 
 
 def _damped_cs(t, gamma, omega):
-    """``(e^{-gamma t} C(t), e^{-gamma t} S(t), alpha, overdamped)`` with C'' = (gamma^2 - omega^2) C.
+    """``(e^{-gamma t} C(t), e^{-gamma t} S(t), alpha, overdamped)``, C'' = (gamma^2 - omega^2) C.
 
     C = cosh(alpha t) / cos(alpha t), S = sinh(alpha t)/alpha / sin(alpha t)/alpha, alpha =
     sqrt|gamma^2 - omega^2|; both are entire functions of gamma^2 - omega^2 and reduce to 1
@@ -94,7 +96,8 @@ def _damped_cs(t, gamma, omega):
         decay = np.exp(-gamma * t)
         ec_u = decay * np.cos(alpha * t)
         es_u = decay * t * np.sinc(alpha * t / np.pi)
-        # overdamped: e^{-slow t} (1 + e^{-2 alpha t}) / 2, e^{-slow t} (1 - e^{-2 alpha t}) / (2 alpha)
+        # overdamped: e^{-slow t} (1 + e^{-2 alpha t}) / 2,
+        # e^{-slow t} (1 - e^{-2 alpha t}) / (2 alpha)
         slow = np.where(gamma + alpha > 0, omega**2 / (gamma + alpha), 0.0)
         eslow = np.exp(-slow * t)
         y = 2.0 * alpha * t
@@ -105,11 +108,12 @@ def _damped_cs(t, gamma, omega):
 
 
 def mode_propagator(t, gamma, omega):
-    r"""Entries of ``expm(-S t)`` for one mode, ``S = [[0, -1], [omega^2, 2 gamma]]`` (seed 003 app. F).
+    r"""Entries of ``expm(-S t)`` for one mode, ``S = [[0, -1], [omega^2, 2 gamma]]`` (003 app. F).
 
     ``[a(t), b(t)] = Phi(t) [a(0), b(0)]`` with
 
-    .. math:: \Phi = e^{-\gamma t}\begin{pmatrix} C + \gamma S & S \\ -\omega^2 S & C - \gamma S\end{pmatrix}.
+    .. math:: \Phi = e^{-\gamma t}\begin{pmatrix} C + \gamma S & S \\
+              -\omega^2 S & C - \gamma S\end{pmatrix}.
 
     Parameters
     ----------
@@ -177,7 +181,8 @@ def relaxation(t, gamma, omega):
     t, gamma, omega = np.broadcast_arrays(t, gamma, omega)
     phi11 = mode_propagator(t, gamma, omega)[0]
     out = 1.0 - phi11
-    # strongly overdamped: [-(alpha+gamma) expm1(-slow t) + slow expm1(-(slow + 2 alpha) t)] / (2 alpha)
+    # strongly overdamped:
+    # [-(alpha+gamma) expm1(-slow t) + slow expm1(-(slow + 2 alpha) t)] / (2 alpha)
     _, _, alpha, over, slow, _ = _damped_cs(t, gamma, omega)
     strong = over & (alpha > 0.5 * gamma)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -222,11 +227,31 @@ def _discrete_coefficients(rho, lr, momentum, weight_decay):
 def discrete_s(m, a, beta):
     r"""``s_m`` with ``F^m = s_m F - beta s_{m-1} I`` for ``char(F) = r^2 - a r + beta``.
 
-    ``s_m = (r_+^m - r_-^m) / (r_+ - r_-)`` evaluated without cancellation: for complex roots
-    ``r = sqrt(beta) e^{+- i phi}``, ``s_m = beta^{(m-1)/2} sin(m phi) / sin(phi)``
-    (= m at phi -> 0, via sinc); for real roots ``s_m = r_+^m (-expm1(m log q)) / sqrt(Delta)``
-    with ``q = r_- / r_+``. ``m`` may be any non-negative real (the closed form is analytic
-    in m for a > 0); broadcasts.
+    ``s_m = (r_+^m - r_-^m) / (r_+ - r_-)`` evaluated without cancellation. For ``a < 0`` the roots
+    are the negatives of those for ``|a|``, so ``s_m(a) = (-1)^{m-1} s_m(|a|)`` (m integer) and
+    every formula below sees ``|a|``: the root angle is then ``phi in [0, pi/2]``, never near pi,
+    where ``sin(phi)`` would keep only ``eps / (pi - phi)`` of its digits (the negative double
+    root of ``lr (rho + lambda) = (1 + sqrt(beta))^2``). For complex roots
+    ``r = sqrt(beta) e^{+- i phi}``, ``s_m = beta^{(m-1)/2} sin(m phi) / sin(phi)`` (via sinc);
+    for real roots ``s_m = r_+^m (-expm1(m log q)) / sqrt(Delta)`` with ``q = r_- / r_+``. Where
+    ``|Delta| = |a^2 - 4 beta|`` is within its own rounding error
+    (:data:`dynlab.config.DOUBLE_ROOT_RTOL`) the sign of ``Delta`` is noise, and the confluent
+    limit ``s_m = m (|a| / 2)^{m-1}`` is used (both branches tend to it). ``m`` may be any
+    non-negative real when ``a > 0`` (the closed form is analytic in m); broadcasts.
+
+    Examples
+    --------
+    At the negative double root ``a = -2 sqrt(beta)``, against the recursion
+    ``s_{m+1} = a s_m - beta s_{m-1}`` in exact rational arithmetic:
+
+    >>> from fractions import Fraction
+    >>> a, beta = -1.4, 0.49
+    >>> s = [Fraction(0), Fraction(1)]
+    >>> for _ in range(30):
+    ...     s.append(Fraction(a) * s[-1] - Fraction(beta) * s[-2])
+    >>> got = discrete_s(np.arange(32), a, beta)
+    >>> bool(np.allclose(got, [float(x) for x in s], rtol=1e-13, atol=0))
+    True
     """
     m = as_array(m, "m")
     a = as_array(a, "a")
@@ -235,10 +260,11 @@ def discrete_s(m, a, beta):
     delta = a * a - 4.0 * beta
     sign = np.where(a < 0, -1.0, 1.0)
     aa = np.abs(a)
+    confluent = np.abs(delta) <= DOUBLE_ROOT_RTOL * (a * a + 4.0 * beta)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        # complex roots (delta < 0): modulus r = sqrt(beta), angle phi in (0, pi)
+        # complex roots (delta < 0) of r^2 - |a| r + beta: modulus sqrt(beta), angle phi <= pi / 2
         r = np.sqrt(beta)
-        phi = np.arctan2(np.sqrt(np.clip(-delta, 0.0, None)), a)
+        phi = np.arctan2(np.sqrt(np.clip(-delta, 0.0, None)), aa)
         s_complex = r ** (m - 1) * m * np.sinc(m * phi / np.pi) / np.sinc(phi / np.pi)
         # real roots (delta >= 0): r_+ = (|a| + sqrt(delta)) / 2 and q = r_- / r_+, with
         # 1 - q = sqrt(delta) / r_+ exactly, so log q = log1p(-sqrt(delta) / r_+) keeps its
@@ -251,8 +277,9 @@ def discrete_s(m, a, beta):
         s_real = np.where(
             rp > 0, rp**m * ratio, (m == 1).astype(np.float64)
         )  # a = beta = 0: F nilpotent
-        s_real = s_real * sign ** (m - 1)
-    out = np.where(delta < 0, s_complex, s_real)
+        s_double = np.where(aa > 0, m * (0.5 * aa) ** (m - 1), (m == 1).astype(np.float64))
+    out = np.where(confluent, s_double, np.where(delta < 0, s_complex, s_real))
+    out = out * sign ** (m - 1)
     return np.where(m == 0, 0.0, out)
 
 
@@ -357,10 +384,13 @@ def stationary_mode_covariances(
       eigenbasis, with ``K = c1 k``, ``c1 = 2 / (lr p)``, ``c2 = 2 q / (lr p)``, ``kappa = S p q``):
       ``B_thth = X``, ``B_thv = Y``, ``B_vv = W`` with
       ``X_ij = 4 c2^2 Sigma_ij / ((K_i - K_j)^2 + 2 c2^2 (K_i + K_j))``,
-      ``Y_ij = (K_i - K_j) X_ij / (2 c2)`` (skew), ``W_ij = (K_i + K_j) X_ij / 2``; covariance B / kappa.
+      ``Y_ij = (K_i - K_j) X_ij / (2 c2)`` (skew), ``W_ij = (K_i + K_j) X_ij / 2``;
+      covariance B / kappa.
     * exact (Stein equation of the recursion, solved pairwise through the AR(2) form):
-      ``Cov(theta_i, theta_j) = lr p q (Sigma_ij / S) / (q^2 [p (k_i + k_j) - lr k_i k_j] + beta lr (k_i - k_j)^2)``,
-      ``Cov(theta_i, v_j) = (k_i - beta k_j) C / (p q)``, ``Cov(v_i, theta_j) = (k_j - beta k_i) C / (p q)``,
+      ``Cov(theta_i, theta_j) =
+      lr p q (Sigma_ij / S) / (q^2 [p (k_i + k_j) - lr k_i k_j] + beta lr (k_i - k_j)^2)``,
+      ``Cov(theta_i, v_j) = (k_i - beta k_j) C / (p q)``,
+      ``Cov(v_i, theta_j) = (k_j - beta k_i) C / (p q)``,
       ``Cov(v_i, v_j) = (k_i + k_j) C / (p lr)``.
 
     On the diagonal the SDE gives ``Var(v_i) = Sigma_ii / (S (1 - beta^2))`` and
@@ -384,7 +414,8 @@ def stationary_mode_covariances(
         )
     if np.any(ki + kj <= 0):
         raise StabilityRegionError("the SDE has no stationary law when rho + weight_decay <= 0")
-    # SDE in the modal basis: K = c1 k, c2 = 2 q / (lr p), B = [[X, Y], [Y^T, W]], covariance B / kappa
+    # SDE in the modal basis: K = c1 k, c2 = 2 q / (lr p), B = [[X, Y], [Y^T, W]],
+    # covariance B / kappa
     c1, c2 = 2.0 / (lr * p), 2.0 * q / (lr * p)
     kc_i, kc_j = c1 * ki, c1 * kj
     X = 4.0 * c2 * c2 * sij / ((kc_i - kc_j) ** 2 + 2.0 * c2 * c2 * (kc_i + kc_j))
@@ -402,7 +433,8 @@ def stationary_mode_variances(
     ``sigma2 = q_i^T Sigma q_i`` (per-sample gradient-noise variance of mode i). SDE: the diagonal
     of the Lyapunov solution, ``Var theta_i = lr (1 + beta) sigma2 / (2 kappa (rho + lambda))``,
     ``Var v_i = sigma2 / kappa``, ``Cov = 0``, ``kappa = S (1 - beta^2)`` (seed 003 app. F).
-    Exact: the diagonal of the discrete Stein solution, ``Var theta_i = lr sigma2 / (S q k (2 - lr k / p))``
+    Exact: the diagonal of the discrete Stein solution,
+    ``Var theta_i = lr sigma2 / (S q k (2 - lr k / p))``
     with ``k = rho + lambda``, ``p = 1 + beta``, ``q = 1 - beta`` (THEORY.md: the 1-D, beta = 0 case
     ``lr sigma2 / (S k (2 - lr k))``).
     """
@@ -438,7 +470,8 @@ class Modes:
     regime : (d,) ndarray of str
         ``"over"``, ``"critical"`` or ``"under"`` (critical where ``|zeta - 1| <= 8 eps``).
     frequency, exact_frequency : (d,) ndarray
-        Oscillation frequencies in cycles per step, SDE and exact recursion (:func:`mode_frequencies`).
+        Oscillation frequencies in cycles per step, SDE and exact recursion
+        (:func:`mode_frequencies`).
     spectral_radius : (d,) ndarray
         Modulus of the largest eigenvalue of each mode's discrete 2 x 2 recursion.
     """

@@ -6,7 +6,7 @@ a multiple of eps times the condition number of what is computed, stated at each
 """
 
 import numpy as np
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from dynlab import config, modes
@@ -41,7 +41,8 @@ def test_drift_diffusion_kappa_mean(kw):
     # rounding eps / (1 - beta^2) (cancellation as beta -> 1), 1 - beta none (Sterbenz)
     kap = sgd_sde.kappa(momentum=m.momentum, batch_size=m.batch_size)
     assert abs(m.ou.kappa - kap) <= 4 * EPS * (1 + 1 / (1 - m.momentum**2)) * kap
-    # dynlab solves for mu through eigh, theory through LU: each has forward error eps cond(H + lambda I)
+    # dynlab solves for mu through eigh, theory through LU: each has forward error
+    # eps cond(H + lambda I)
     ref = sgd_sde.stationary_mean(m.H, m.b, weight_decay=m.weight_decay)
     cond = np.linalg.cond(m.H + m.weight_decay * np.eye(D))
     assert np.linalg.norm(m.ou.mu - ref) <= 8 * D * EPS * cond * np.linalg.norm(ref)
@@ -51,13 +52,18 @@ def test_drift_diffusion_kappa_mean(kw):
 def test_lyapunov_any_noise(kw):
     m = SGDPhaseSpace(**kw)
     w, q = eig(m.H)
-    blocks = ou_mode.pair_lyapunov(w, q.T @ m.noise_cov @ q, lr=m.lr, momentum=m.momentum, weight_decay=m.weight_decay)
+    blocks = ou_mode.pair_lyapunov(
+        w, q.T @ m.noise_cov @ q, lr=m.lr, momentum=m.momentum, weight_decay=m.weight_decay
+    )
     B = ou_mode.phase_space_matrix(q, blocks)
-    # both are backward-stable evaluations of B(H, Sigma): forward error <= eps cond(Lyapunov operator)
+    # both are backward-stable evaluations of B(H, Sigma): forward error
+    # <= eps cond(Lyapunov operator)
     tol = 8 * 2 * D * EPS * lyap_cond(m.ou.A)
     assert np.linalg.norm(m.lyapunov() - B, 2) <= tol * np.linalg.norm(B, 2)
     assert np.linalg.norm(m.ou.lyapunov() - B, 2) <= tol * np.linalg.norm(B, 2)
-    assert np.linalg.norm(m.stationary_cov() - B / m.kappa, 2) <= tol * np.linalg.norm(B, 2) / m.kappa
+    assert (
+        np.linalg.norm(m.stationary_cov() - B / m.kappa, 2) <= tol * np.linalg.norm(B, 2) / m.kappa
+    )
 
 
 @given(sgd_setups(D, noise="scalar"))
@@ -65,7 +71,9 @@ def test_decomposition_modified_loss_and_current(kw):
     m = SGDPhaseSpace(**kw)
     w, q = eig(m.H)
     sigma2 = np.einsum("ij,ik,kj->j", q, m.noise_cov, q)
-    Qm, Um = ou_mode.mode_decomposition(w, sigma2, lr=m.lr, momentum=m.momentum, weight_decay=m.weight_decay)
+    Qm, Um = ou_mode.mode_decomposition(
+        w, sigma2, lr=m.lr, momentum=m.momentum, weight_decay=m.weight_decay
+    )
     Q, U = ou_mode.phase_space_matrix(q, Qm), ou_mode.phase_space_matrix(q, Um)
     Qd, Ud = m.decompose()
     # U = diag(c1 (H + lambda) Sigma^-1, Sigma^-1) is a product of eigendecompositions of H:
@@ -75,9 +83,17 @@ def test_decomposition_modified_loss_and_current(kw):
     assert np.linalg.norm(Qd - Q, 2) <= 16 * D * EPS * np.linalg.norm(Q, 2)
     # points a few standard deviations from the mean (so p_ss neither under- nor overflows),
     # drawn with the derived stationary covariance B / kappa = U^-1 / kappa
-    Bm = ou_mode.mode_stationary_cov(w, sigma2, lr=m.lr, momentum=m.momentum, weight_decay=m.weight_decay,
-                                     batch_size=m.batch_size)
-    xi = np.random.default_rng(0).standard_normal((5, 2, D)) * np.sqrt(np.stack([Bm[:, 0, 0], Bm[:, 1, 1]]))
+    Bm = ou_mode.mode_stationary_cov(
+        w,
+        sigma2,
+        lr=m.lr,
+        momentum=m.momentum,
+        weight_decay=m.weight_decay,
+        batch_size=m.batch_size,
+    )
+    xi = np.random.default_rng(0).standard_normal((5, 2, D)) * np.sqrt(
+        np.stack([Bm[:, 0, 0], Bm[:, 1, 1]])
+    )
     theta, v = m.mu + xi[:, 0] @ q.T, xi[:, 1] @ q.T  # modal coordinates are independent here
     z = np.concatenate([theta - m.mu, v], axis=-1)
     psi = 0.5 * np.einsum("ni,ij,nj->n", z, U, z)
@@ -90,7 +106,14 @@ def test_decomposition_modified_loss_and_current(kw):
     ref = -(z @ (Q @ U).T)
     # OUProcess takes the general route (Schur-solved B, U = B^-1, Q = A B - D), and
     # Q U = A - D B^-1 inherits B's forward error eps cond(Lyapunov operator), relative to ||Q U||
-    tol = 16 * D * EPS * lyap_cond(m.ou.A) * np.linalg.norm(Q @ U, 2) * np.linalg.norm(z, axis=-1, keepdims=True)
+    tol = (
+        16
+        * D
+        * EPS
+        * lyap_cond(m.ou.A)
+        * np.linalg.norm(Q @ U, 2)
+        * np.linalg.norm(z, axis=-1, keepdims=True)
+    )
     assert np.all(np.abs(field - ref) <= tol)
 
 
@@ -111,7 +134,9 @@ def test_mode_variances_sde(kw):
 @given(sgd_setups(D))
 def test_mode_parameters(kw):
     m = SGDPhaseSpace(**kw)
-    g, w, zeta = oscillator.mode_parameters(m.rho, lr=m.lr, momentum=m.momentum, weight_decay=m.weight_decay)
+    g, w, zeta = oscillator.mode_parameters(
+        m.rho, lr=m.lr, momentum=m.momentum, weight_decay=m.weight_decay
+    )
     # a quotient and a square root: a few eps
     np.testing.assert_allclose(m.modes.gamma, g, rtol=8 * EPS)
     np.testing.assert_allclose(m.modes.omega, w, rtol=8 * EPS)
@@ -163,7 +188,9 @@ def test_transition_matrix(gamma, omega, t):
 @given(sgd_setups(D))
 def test_sde_frequencies(kw):
     m = SGDPhaseSpace(**kw)
-    g, w, _ = oscillator.mode_parameters(m.rho, lr=m.lr, momentum=m.momentum, weight_decay=m.weight_decay)
+    g, w, _ = oscillator.mode_parameters(
+        m.rho, lr=m.lr, momentum=m.momentum, weight_decay=m.weight_decay
+    )
     gap = (w - g) * (w + g)
     ref = m.lr * np.sqrt(np.clip(gap, 0.0, None)) / (2 * np.pi)
     got = modes.mode_frequencies(m.rho, lr=m.lr, momentum=m.momentum, weight_decay=m.weight_decay)
@@ -183,7 +210,34 @@ def test_speed_sde(kw):
     assert abs(m.speed() - ref) <= 16 * D * EPS * ref
 
 
+#: H = I up to the rounding of Q I Q^T (eigenvalues 1 - 6.7e-16, 1 - 1.1e-16, 1): with lr = 0.5
+#: and momentum = 0 every mode sits at critical damping (gamma = omega = 2) but on the over- or
+#: underdamped side by a rounding, where the derived closed forms cancel ~8 digits in float64.
+H_ROUNDED_IDENTITY = np.array(
+    [
+        [0.9999999999999997, -5.294085843749529e-17, -3.4858096964533165e-16],
+        [-5.294085843749529e-17, 1.0, -7.094207318520958e-17],
+        [-3.4858096964533165e-16, -7.094207318520958e-17, 0.9999999999999996],
+    ]
+)
+#: digits for the reference: the closed forms cancel up to -2 log10(alpha t) ~ 16 digits near
+#: critical damping (alpha^2 is a rounding of gamma^2), so 40 leave > 20 correct
+REFERENCE_DPS = 40
+
+
 @given(sgd_setups(D), st.floats(0.0, 3.0))
+@example(
+    dict(
+        H=H_ROUNDED_IDENTITY,
+        b=np.array([0.12573022, -0.13210486, 0.64042265]),
+        lr=0.5,
+        momentum=0.0,
+        weight_decay=0.0,
+        batch_size=1,
+        noise_cov=1.0,
+    ),
+    0.0,
+)
 def test_displacement_and_exponent_sde(kw, log10_k):
     m = SGDPhaseSpace(**kw)
     k = np.array([10.0**log10_k])
@@ -191,8 +245,11 @@ def test_displacement_and_exponent_sde(kw, log10_k):
     sigma2 = np.einsum("ij,ik,kj->j", q, m.noise_cov, q)
     hyper = dict(lr=m.lr, momentum=m.momentum, weight_decay=m.weight_decay, batch_size=m.batch_size)
     t = m.lr * k
-    ref = diffusion.displacement(t, w, sigma2, **hyper)
-    g, om, _ = oscillator.mode_parameters(w, lr=m.lr, momentum=m.momentum, weight_decay=m.weight_decay)
+    # the derived closed forms, evaluated in mpmath: in float64 they cancel near critical damping
+    ref = diffusion.displacement(t, w, sigma2, dps=REFERENCE_DPS, **hyper)
+    g, om, _ = oscillator.mode_parameters(
+        w, lr=m.lr, momentum=m.momentum, weight_decay=m.weight_decay
+    )
     var_t = ou_mode.mode_stationary_cov(w, sigma2, **hyper)[:, 0, 0]
     # D = 2 sum Var_i (1 - phi_11,i(t)): the derived form subtracts from 2 Var_i, so its absolute
     # error is eps (1 + gamma t)^2 (1 + omega t) 2 sum Var_i (exp's argument, alpha's radicand;
@@ -201,9 +258,11 @@ def test_displacement_and_exponent_sde(kw, log10_k):
     base = EPS * grow * 2 * np.sum(var_t)
     assert abs(m.displacement(k)[0] - ref[0]) <= 16 * base
     assume(ref[0] > 1e6 * base)
-    c = diffusion.diffusion_exponent(t, w, sigma2, **hyper)
+    c = diffusion.diffusion_exponent(t, w, sigma2, dps=REFERENCE_DPS, **hyper)
     # c = t D'/D: relative error of D (base / D) plus that of D' (same order), times |c| + 1
-    assert abs(m.diffusion_exponent(k)[0] - c[0]) <= 16 * (base / ref[0]) * (abs(c[0]) + 1) * (1 + np.max(om * t))
+    assert abs(m.diffusion_exponent(k)[0] - c[0]) <= 16 * (base / ref[0]) * (abs(c[0]) + 1) * (
+        1 + np.max(om * t)
+    )
 
 
 @given(sgd_setups(D))
@@ -214,14 +273,20 @@ def test_mean_trajectory_sde(kw):
     k = np.array([0.0, 1.0, 7.0, 50.0])
     th, v = m.mean(k, theta0, v0)
     a0, b0 = m.q.T @ (theta0 - m.mu), m.q.T @ v0
-    g, w, _ = oscillator.mode_parameters(m.rho, lr=m.lr, momentum=m.momentum, weight_decay=m.weight_decay)
+    g, w, _ = oscillator.mode_parameters(
+        m.rho, lr=m.lr, momentum=m.momentum, weight_decay=m.weight_decay
+    )
     t = m.lr * k[:, None]
     a, b = oscillator.mean(t, g, w, a0, b0)
     th_ref, v_ref = m.mu + a @ m.q.T, b @ m.q.T
     # per mode as in test_oscillator_mean, then a rotation by q (d eps)
     grow = (1 + (g + w) * t) ** 2 * (1 + w**2)
-    scale = np.max(grow * (np.abs(a0) + np.abs(b0) / np.maximum(w, 1e-300) + np.abs(b0) * t), axis=-1)
-    assert np.all(np.linalg.norm(th - th_ref, axis=-1) <= 8 * D * EPS * (scale + np.linalg.norm(m.mu)))
+    scale = np.max(
+        grow * (np.abs(a0) + np.abs(b0) / np.maximum(w, 1e-300) + np.abs(b0) * t), axis=-1
+    )
+    assert np.all(
+        np.linalg.norm(th - th_ref, axis=-1) <= 8 * D * EPS * (scale + np.linalg.norm(m.mu))
+    )
     assert np.all(np.linalg.norm(v - v_ref, axis=-1) <= 8 * D * EPS * scale * (1 + np.max(w)))
 
 
@@ -229,7 +294,9 @@ def test_mean_trajectory_sde(kw):
 def test_equipartition_sde(kw):
     m = SGDPhaseSpace(**kw)
     e = m.equipartition()
-    kin = equipartition.expected_kinetic(m.noise_cov, lr=m.lr, momentum=m.momentum, batch_size=m.batch_size)
+    kin = equipartition.expected_kinetic(
+        m.noise_cov, lr=m.lr, momentum=m.momentum, batch_size=m.batch_size
+    )
     # both sides equal lr tr Sigma / (4 S (1 - beta)) for any Sigma (derived): sums of positive
     # terms (no cancellation) computed in two eigenbases, d eps relative
     assert abs(e.kinetic - kin) <= 16 * D * EPS * kin
@@ -248,8 +315,15 @@ def test_expected_training_loss_constant(kw):
     K = m.H + m.weight_decay * np.eye(D)
     mu = m.mu
     e_loss = 0.5 * np.trace(K @ (var + np.outer(mu, mu))) - mt @ m.H @ mu + 0.5 * mt @ m.H @ mt
-    ref = equipartition.expected_loss(m.H, mt, m.noise_cov, lr=m.lr, momentum=m.momentum,
-                                      weight_decay=m.weight_decay, batch_size=m.batch_size)
+    ref = equipartition.expected_loss(
+        m.H,
+        mt,
+        m.noise_cov,
+        lr=m.lr,
+        momentum=m.momentum,
+        weight_decay=m.weight_decay,
+        batch_size=m.batch_size,
+    )
     # the moment form cancels terms of size |K| |mu|^2 + |H| |m|^2 against each other:
     # absolute error eps cond(H) times those
     scale = np.linalg.norm(K, 2) * (mu @ mu + np.trace(var)) + np.linalg.norm(m.H, 2) * (mt @ mt)
@@ -263,8 +337,18 @@ def test_displacement_eq13_as_printed(kw, k):
     m = SGDPhaseSpace(**kw)
     w, q = eig(m.H)
     sigma2 = np.einsum("ij,ik,kj->j", q, m.noise_cov, q)
-    ref = float(diffusion.displacement_eq13(k, w, sigma2, lr=m.lr, momentum=m.momentum,
-                                            weight_decay=m.weight_decay, batch_size=m.batch_size, dps=30))
+    ref = float(
+        diffusion.displacement_eq13(
+            k,
+            w,
+            sigma2,
+            lr=m.lr,
+            momentum=m.momentum,
+            weight_decay=m.weight_decay,
+            batch_size=m.batch_size,
+            dps=30,
+        )
+    )
     # dynlab sums the terms with cumulative sums: rounding a few eps times the sum of |terms|,
     # which is at most lr^2 k^2 sum_l C_l(0) = lr^2 k^2 tr Sigma / kappa
     tol = 16 * EPS * (m.lr * k) ** 2 * np.sum(sigma2) / m.kappa
