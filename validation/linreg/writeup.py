@@ -102,7 +102,9 @@ def _compare(
         g.value,
         g.stderr,
         exact=True,
-        note=f"SDE {pair.sde:.4g} (gap {_gap(pair.sde, pair.exact, relative)}){'; ' + note if note else ''}",
+        **g.gate(),
+        note=f"SDE {pair.sde:.4g} (gap {_gap(pair.sde, pair.exact, relative)})"
+        + (f"; {note}" if note else ""),
     )
     report.predict(
         f"{name} [minibatch]",
@@ -110,6 +112,7 @@ def _compare(
         m.value,
         m.stderr,
         exact=False,
+        **m.gate(),
         note="approximation: multiplicative noise, dependent batches",
     )
     gaps.add(name, pair, measured, sign, relative)
@@ -149,9 +152,12 @@ def write_setting(report, gaps: Gaps, s: dict, setup) -> None:
     zeta, n_under = sgd.modes.zeta, int(np.sum(sgd.modes.regime == "under"))
     report.section(
         f"Momentum {beta:g}",
-        f"lr {sgd.lr:g}, batch size {sgd.batch_size}, kappa = S (1 - beta^2) = {sgd.kappa:.4g}; 1 - spectral "
-        f"radius of the recursion = {1.0 - sgd.discrete.spectral_radius:.3g} (slowest relaxation); damping "
-        f"ratios zeta in [{zeta.min():.3g}, {zeta.max():.3g}] ({n_under} of {sgd.d} modes underdamped); "
+        f"lr {sgd.lr:g}, batch size {sgd.batch_size}, kappa = S (1 - beta^2) = {sgd.kappa:.4g}; 1 "
+        "- spectral "
+        f"radius of the recursion = {1.0 - sgd.discrete.spectral_radius:.3g} (slowest relaxation); "
+        "damping "
+        f"ratios zeta in [{zeta.min():.3g}, {zeta.max():.3g}] ({n_under} of {sgd.d} modes "
+        "underdamped); "
         f"minibatch ensembles burned in for {s['burn_in']} steps.",
     )
     rows = []
@@ -168,7 +174,8 @@ def write_setting(report, gaps: Gaps, s: dict, setup) -> None:
         )
     low = setup.low_mode + 1
     report.text(
-        f"Stationary quantities (q_low = q_{low}, rho_1 / rho_{low} = {sgd.rho[0] / sgd.rho[low - 1]:.4g}):"
+        f"Stationary quantities (q_low = q_{low}, rho_1 / rho_{low} = "
+        f"{sgd.rho[0] / sgd.rho[low - 1]:.4g}):"
     )
     report.table(_HEAD, rows)
     rows = []
@@ -197,9 +204,12 @@ def write_setting(report, gaps: Gaps, s: dict, setup) -> None:
             )
         )
     report.text(
-        "Global displacement E||theta_k - theta_0||^2 from stationarity, and the exponent c of a line "
-        "fitted to the log-log plot of the ensemble-mean curve over the last 2/3 of the first n steps "
-        "(seed 003 app. H.2; for n = all steps it is the paper's rule). The predicted exponent is the same "
+        "Global displacement E||theta_k - theta_0||^2 from stationarity, and the exponent c of a "
+        "line "
+        "fitted to the log-log plot of the ensemble-mean curve over the last 2/3 of the first n "
+        "steps "
+        "(seed 003 app. H.2; for n = all steps it is the paper's rule). The predicted exponent is "
+        "the same "
         "fit applied to the predicted curve:"
     )
     report.table(_HEAD, rows)
@@ -209,7 +219,12 @@ def write_setting(report, gaps: Gaps, s: dict, setup) -> None:
         for var, label in (("theta", "<theta_k, q_1>"), ("v", "<v_k, q_1>")):
             pair = Pair(float(tp[f"{var}_exact"][k]), float(tp[f"{var}_sde"][k]))
             meas = {
-                kind: Estimate(float(c[f"{var}_mean"][k - 1]), float(c[f"{var}_se"][k - 1]))
+                kind: Estimate(
+                    float(c[f"{var}_mean"][k - 1]),
+                    float(c[f"{var}_se"][k - 1]),
+                    c["paths"] - 1,
+                    c["paths"],
+                )
                 for kind, c in s["transient"].items()
             }
             rows.append(
@@ -222,13 +237,17 @@ def write_setting(report, gaps: Gaps, s: dict, setup) -> None:
 
 
 def write_gap_tables(report, gaps: Gaps) -> None:
-    """The SDE-vs-exact gap per quantity, and the minibatch simulation's gap; stored in results.json."""
+    """The SDE-vs-exact gap per quantity and the minibatch simulation's gap (in results.json)."""
     report.section(
         "SDE vs exact recursion",
-        "The SDE of seed 003 (eq. 4) models the optimizer with O(lr) error; the exact recursion has none. "
-        "'gap' is (SDE - exact) / |exact|; 'in s.e.' divides SDE - exact by the Gaussian simulation's standard "
-        "error (how clearly the simulation resolves the SDE's error); 'theory says' is the sign of the gap the "
-        "per-mode closed forms fix (validation/linreg/predict.py), blank where none is claimed. Exponents and "
+        "The SDE of seed 003 (eq. 4) models the optimizer with O(lr) error; the exact recursion "
+        "has none. "
+        "'gap' is (SDE - exact) / |exact|; 'in s.e.' divides SDE - exact by the Gaussian "
+        "simulation's standard "
+        "error (how clearly the simulation resolves the SDE's error); 'theory says' is the sign of "
+        "the gap the "
+        "per-mode closed forms fix (validation/linreg/predict.py), blank where none is claimed. "
+        "Exponents and "
         "mean trajectories cross zero: their gaps are absolute.",
     )
     rows = []
@@ -243,12 +262,14 @@ def write_gap_tables(report, gaps: Gaps) -> None:
 
 
 def write_sweeps(report, sweeps: dict) -> None:
-    """Sweep tables (Fig. 6): speed and exponent at each point, exact rows gated, minibatch rows measured."""
+    """Sweep tables (Fig. 6): speed and exponent per point; exact rows gated, minibatch measured."""
     report.section(
         "Sweeps (seed 003 Fig. 6, Table 4)",
         "Each point is a fresh stationary ensemble; the speed is the per-path time average of "
-        "||theta_{k+1} - theta_k||^2, the exponent the fit of the ensemble-mean ||Delta_k||^2 over the last 2/3 "
-        f"of the first {sweeps['fit_steps']} steps (before it saturates). In the linear model the exponent does "
+        "||theta_{k+1} - theta_k||^2, the exponent the fit of the ensemble-mean ||Delta_k||^2 over "
+        "the last 2/3 "
+        f"of the first {sweeps['fit_steps']} steps (before it saturates). In the linear model the "
+        "exponent does "
         "not depend on the batch size (E||Delta_k||^2 is proportional to 1 / S at every k).",
     )
     rows = []
@@ -266,6 +287,7 @@ def write_sweeps(report, sweeps: dict) -> None:
                     g.value,
                     g.stderr,
                     exact=True,
+                    **g.gate(),
                     note=f"SDE {sde:.4g}",
                 )
                 report.predict(
@@ -274,6 +296,7 @@ def write_sweeps(report, sweeps: dict) -> None:
                     m.value,
                     m.stderr,
                     exact=False,
+                    **m.gate(),
                     note="approximation",
                 )
                 rows.append(
@@ -306,13 +329,30 @@ def write_sweeps(report, sweeps: dict) -> None:
 
 
 def summary(report) -> dict:
-    """Headline numbers: how many exact predictions, the largest |z|, how many within +-4."""
-    z = np.array([p.z for p in report.predictions if p.exact])
+    """Headline numbers of the exact predictions: how many, the largest |z|, how many pass the
+    gate, the rms z and the fewest independent samples behind one; prints the latter.
+
+    The gate is on ``max_z_gate``, the largest :attr:`validation.report.Prediction.z_gate`: each
+    z converted from Student's t with its standard error's degrees of freedom to the normal
+    deviate of equal tail probability, so ``max_z_gate <= 4`` has the same false-alarm rate at
+    any number of paths. ``n_within_4`` counts the rows with ``z_gate <= 4``.
+    """
+    rows = [p for p in report.predictions if p.exact]
+    z = np.array([p.z for p in rows])
+    zg = np.array([p.z_gate for p in rows])
+    n_eff = [p.n_eff for p in rows if p.n_eff is not None]
     out = {
         "n_exact": int(z.size),
         "max_abs_z": float(np.nanmax(np.abs(z))) if z.size else math.nan,
-        "n_within_4": int(np.sum(np.abs(z) <= 4.0)),
+        "max_z_gate": float(np.nanmax(zg)) if z.size else math.nan,
+        "n_within_4": int(np.sum(zg <= 4.0)),
         "rms_z": float(np.sqrt(np.nanmean(z**2))) if z.size else math.nan,
+        "min_dof": float(min(p.dof for p in rows)) if rows else math.nan,
+        "min_n_eff": float(min(n_eff)) if n_eff else math.nan,
     }
+    print(
+        f"{out['n_exact']} exact predictions; fewest independent samples behind one: "
+        f"n_eff = {out['min_n_eff']:g} (dof {out['min_dof']:g})"
+    )
     report.value("summary", out)
     return out
