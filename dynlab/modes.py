@@ -14,7 +14,7 @@ two-dimensional system per eigenvalue. Two models of it live here, side by side:
   ``theta_{k+1} = a_i theta_k - beta theta_{k-1} - lr xi_k`` and the one-step matrix is
   ``F_i = [[1 - e_i, lr beta], [-(rho_i + lambda), beta]]``. By Cayley-Hamilton
   ``F_i^m = s_m F_i - beta s_{m-1} I`` with ``s_{m+1} = a s_m - beta s_{m-1}``, ``s_0 = 0``,
-``s_1 = 1``.
+  ``s_1 = 1``.
 
 Every closed form is evaluated so that it is continuous and free of cancellation through
 critical damping (``omega -> gamma``, resp. a double root ``a^2 = 4 beta``): no division by

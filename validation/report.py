@@ -2,7 +2,7 @@
 
 A prediction row records predicted value, measured value, its standard error and the z-score
 ``(measured - predicted) / stderr``; ``exact`` marks predictions that are exact for the simulated
-process (their |z| should be O(1)), as opposed to approximations whose gap is being measured.
+process (their ``|z|`` should be O(1)), as opposed to approximations whose gap is being measured.
 A standard error estimated from ``n`` independent paths has ``n - 1`` degrees of freedom, so its
 z is t-distributed: :attr:`Prediction.z_gate` converts it to the normal deviate of equal tail
 probability, and that is what a ``|z| <= 4`` gate compares.
@@ -181,7 +181,7 @@ class Prediction:
 
     @property
     def rel_gap(self) -> float:
-        """(measured - predicted) / |predicted|."""
+        """``(measured - predicted) / |predicted|``."""
         return (
             (self.measured - self.predicted) / abs(self.predicted) if self.predicted else math.nan
         )
