@@ -1,6 +1,7 @@
 """The documentation builds with Sphinx (MyST pages, autodoc + numpydoc API reference) without a
-single warning (Sphinx comes with the ``test`` extra, through ``docs``): every warning is an error (``-W``), as a broken cross-reference, a malformed
-docstring table or an undefined substitution (an unquoted ``|x|`` in a docstring) would be.
+single warning (Sphinx comes with the ``test`` extra, through ``docs``): every warning is an
+error (``-W``), as a broken cross-reference, a malformed docstring table or an undefined
+substitution (an unquoted ``|x|`` in a docstring) would be.
 """
 
 import subprocess
