@@ -289,10 +289,15 @@ class Report:
 
         ``filename`` is the PNG shown in the report (e.g. ``"displacement.png"``); the other
         formats go beside it under the same stem. ``data`` (name -> array) are the plotted
-        arrays, saved beside as ``<stem>.npz`` so the figure can be redrawn. Every file carries
-        the run id. Returns the PNG's path.
+        arrays, saved beside as ``<stem>.npz`` so the figure can be redrawn (default: the
+        figure's ``plotted_data`` attribute, which the figure functions of
+        :mod:`validation.linreg.figures` set). Every file carries the run id. Returns the PNG's
+        path.
         """
         import matplotlib.pyplot as plt
+
+        if data is None:
+            data = getattr(fig, "plotted_data", None)
 
         stem = Path(filename).stem
         formats = {}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MixedRunError", "figure_files", "run_id_of", "verify_run"]
+__all__ = ["MixedRunError", "figure_data", "figure_files", "run_id_of", "verify_run"]
 
 
 class MixedRunError(RuntimeError):
@@ -72,3 +72,26 @@ def verify_run(out_dir) -> str:
             f"{out_dir} mixes runs: results.json is run {run_id} but " + ", ".join(bad)
         )
     return run_id
+
+
+def figure_data(results_json, name: str) -> dict:
+    """The plotted arrays saved beside figure ``name`` (its file name or stem) of a run.
+
+    Reads ``results.json`` to find the figure's data file, checks that it carries the run's id
+    and returns its arrays as a dict. Raises ``KeyError`` when the run has no such figure or
+    saved no data for it.
+    """
+    results_json = Path(results_json)
+    info = json.loads(results_json.read_text(encoding="utf-8"))
+    stem = Path(name).stem
+    for entry in info.get("figures", []):
+        if Path(entry["file"]).stem == stem:
+            if not entry.get("data"):
+                raise KeyError(f"figure {name!r} of {results_json} has no saved data")
+            path = results_json.parent / entry["data"]
+            if run_id_of(path) != info.get("run_id"):
+                raise MixedRunError(f"{path} is not from the run of {results_json}")
+            with np.load(path) as z:
+                return {k: z[k] for k in z.files if k != "run_id"}
+    names = [e["file"] for e in info.get("figures", [])]
+    raise KeyError(f"{results_json} has no figure {name!r}; it has {names}")

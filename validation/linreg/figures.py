@@ -2,6 +2,16 @@
 
 One colour code everywhere: Gaussian-noise simulation black, minibatch simulation green,
 exact discrete prediction blue (solid), SDE prediction of seed 003 red (dashed).
+
+**Redrawing a figure from a finished run.** The mean-trajectory and displacement figures are
+drawn from a flat dict of arrays, which the run saves beside the figure (``<stem>.npz``,
+attribute ``plotted_data`` of the returned figure). :func:`plot` redraws one from a run's
+``results.json``; restyle it with matplotlib as usual::
+
+    from validation.linreg.figures import plot
+    fig = plot("runs/linear_regression/results.json", "displacement")
+    fig.axes[0].set_title("")
+    fig.savefig("fig6.pdf")
 """
 
 from __future__ import annotations
@@ -9,10 +19,17 @@ from __future__ import annotations
 import numpy as np
 
 from validation.report import new_figure
+from validation.runs import figure_data
 
 from .predict import mode_ou, plane_cov
 
 __all__ = [
+    "plot",
+    "DRAW",
+    "mean_trajectory_data",
+    "draw_mean_trajectory",
+    "displacement_data",
+    "draw_displacement",
     "mean_trajectory_figure",
     "phase_portrait_figure",
     "sweep_figure",
@@ -41,49 +58,71 @@ def _beta(s) -> str:
     return f"momentum {s['momentum']:g}"
 
 
-def mean_trajectory_figure(settings, setup):
-    """Seed 003 Fig. 2: <theta_k, q_1> and <v_k, q_1> against the eq. 5 mean, one row per momentum."""
-    fig, axes = new_figure(len(settings), 2, figsize=(10, 2.9 * len(settings) + 0.8), squeeze=False)
-    for row, s in zip(axes, settings):
-        k = s["transient_steps"]
+def _with_data(fig, data: dict):
+    fig.plotted_data = data
+    return fig
+
+
+def mean_trajectory_data(settings, setup) -> dict:
+    """Arrays of the mean-trajectory figure; keys end in ``_<n>`` for momentum setting n."""
+    data = {
+        "momentum": np.array([s["momentum"] for s in settings]),
+        "title": np.array(f"{setup.name}, lr {setup.lr:g}, batch {setup.batch_size}"),
+    }
+    for n, s in enumerate(settings):
         pred = s["transient_predicted"]
+        data[f"k_{n}"] = np.asarray(s["transient_steps"])
+        for var in ("theta", "v"):
+            x0 = pred[f"{var}_exact"][0]
+            data[f"{var}_exact_{n}"] = np.asarray(pred[f"{var}_exact"])
+            data[f"{var}_sde_{n}"] = np.asarray(pred[f"{var}_sde"])
+            data[f"{var}_path_{n}"] = np.r_[x0, s["transient"]["gaussian"][f"{var}_path"]]
+            for kind, curves in s["transient"].items():
+                data[f"{var}_{kind}_mean_{n}"] = np.r_[x0, curves[f"{var}_mean"]]
+                data[f"{var}_{kind}_se_{n}"] = np.r_[0.0, curves[f"{var}_se"]]
+    return data
+
+
+def draw_mean_trajectory(data) -> object:
+    """Seed 003 Fig. 2 from :func:`mean_trajectory_data`: one row per momentum."""
+    momenta = np.atleast_1d(data["momentum"])
+    fig, axes = new_figure(len(momenta), 2, figsize=(10, 2.9 * len(momenta) + 0.8), squeeze=False)
+    for n, (row, beta) in enumerate(zip(axes, momenta)):
+        k = data[f"k_{n}"]
         for ax, var, name in (
             (row[0], "theta", "position $\\langle\\theta_k, q_1\\rangle$"),
             (row[1], "v", "velocity $\\langle v_k, q_1\\rangle$"),
         ):
-            x0 = pred[f"{var}_exact"][0]
-            g = s["transient"]["gaussian"]
             ax.plot(
-                k,
-                np.r_[x0, g[f"{var}_path"]],
-                color="0.7",
-                lw=0.8,
-                label="one path (Gaussian noise)",
+                k, data[f"{var}_path_{n}"], color="0.7", lw=0.8, label="one path (Gaussian noise)"
             )
-            for kind, curves in s["transient"].items():
-                color, label = SIM[kind]
-                m, se = np.r_[x0, curves[f"{var}_mean"]], np.r_[0.0, curves[f"{var}_se"]]
+            for kind, (color, label) in SIM.items():
+                m, se = data[f"{var}_{kind}_mean_{n}"], data[f"{var}_{kind}_se_{n}"]
                 ax.fill_between(k, m - 2 * se, m + 2 * se, color=color, alpha=0.25, lw=0)
                 ax.plot(k, m, color=color, lw=1.0, label=f"{label}: mean $\\pm$ 2 s.e.")
-            ax.plot(k, pred[f"{var}_exact"], **{**EXACT, "lw": 1.2})
-            ax.plot(k, pred[f"{var}_sde"], **{**SDE, "lw": 1.2, "label": "eq. 5 (SDE mean)"})
+            ax.plot(k, data[f"{var}_exact_{n}"], **{**EXACT, "lw": 1.2})
+            ax.plot(k, data[f"{var}_sde_{n}"], **{**SDE, "lw": 1.2, "label": "eq. 5 (SDE mean)"})
             ax.set_xlabel("step k")
             ax.set_ylabel(name)
-            ax.set_title(
-                f"{_beta(s)}: {'velocity' if var == 'v' else 'position'} on the top eigenvector q$_1$"
-            )
+            what = "velocity" if var == "v" else "position"
+            ax.set_title(f"momentum {beta:g}: {what} on the top eigenvector q$_1$")
     fig.legend(
         *axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8
     )
     fig.suptitle(
-        f"Mean trajectory from $\\theta_0$ = 0, $v_0$ = 0 ({setup.name}, lr {setup.lr:g}, batch "
-        f"{setup.batch_size}; seed 003 Fig. 2)"
+        f"Mean trajectory from $\\theta_0$ = 0, $v_0$ = 0 ({data['title']}; seed 003 Fig. 2)"
     )
-    return fig
+    return _with_data(fig, dict(data))
+
+
+def mean_trajectory_figure(settings, setup):
+    """Seed 003 Fig. 2: <theta_k, q_1> and <v_k, q_1> against the eq. 5 mean, per momentum."""
+    return draw_mean_trajectory(mean_trajectory_data(settings, setup))
 
 
 def phase_portrait_figure(settings, setup):
-    """Phase space (<theta - mu, q_i>, <v, q_i>) for q_1 and the low mode: samples, ellipses, current."""
+    """Phase space (<theta - mu, q_i>, <v, q_i>) of q_1 and the low mode: samples, 95% regions,
+    probability current."""
     low = setup.low_mode
     fig, axes = new_figure(len(settings), 2, figsize=(9, 3.8 * len(settings)), squeeze=False)
     for row, s in zip(axes, settings):
@@ -121,7 +160,8 @@ def phase_portrait_figure(settings, setup):
             ax.set_xlabel(f"$\\langle\\theta - \\mu, q_{{{i + 1}}}\\rangle$")
             ax.set_ylabel(f"$\\langle v, q_{{{i + 1}}}\\rangle$")
             ax.set_title(
-                f"{_beta(s)}, q$_{{{i + 1}}}$ ($\\rho$ = {sgd.rho[i]:.3g}); orange: current $J_{{ss}}$",
+                f"{_beta(s)}, q$_{{{i + 1}}}$ ($\\rho$ = {sgd.rho[i]:.3g}); "
+                "orange: current $J_{ss}$",
                 fontsize=9,
             )
     fig.legend(
@@ -134,7 +174,7 @@ def phase_portrait_figure(settings, setup):
 
 
 def sweep_figure(sweeps, setup):
-    """Seed 003 Fig. 6: speed, its deviation from the exact value, and the fitted exponent c, per sweep."""
+    """Seed 003 Fig. 6: speed, its deviation from the exact value and the fitted exponent c."""
     labels = {"lr": "learning rate", "batch_size": "batch size", "momentum": "momentum"}
     axes_names = [a for a in sweeps if a != "fit_steps"]
     fig, axes = new_figure(3, len(axes_names), figsize=(4.3 * len(axes_names), 9.6), squeeze=False)
@@ -198,42 +238,61 @@ def sweep_figure(sweeps, setup):
     return fig
 
 
-def displacement_figure(settings):
-    """Seed 003 Fig. 6 bottom / Fig. 7: E||Delta_k||^2 on log-log, and fitted c vs trajectory length."""
+def displacement_data(settings) -> dict:
+    """Arrays of the displacement figure; keys end in ``_<n>`` for momentum setting n."""
+    data = {"momentum": np.array([s["momentum"] for s in settings])}
+    for n, s in enumerate(settings):
+        data[f"steps_{n}"] = np.asarray(s["steps"])
+        for kind, (m, se) in s["displacement"].items():
+            data[f"{kind}_mean_{n}"], data[f"{kind}_se_{n}"] = np.asarray(m), np.asarray(se)
+        for curve in ("exact", "sde", "eq13"):
+            data[f"{curve}_{n}"] = np.asarray(s[f"displacement_{curve}"])
+        data[f"lengths_{n}"] = np.asarray(s["lengths"])
+        for kind, ests in s["exponent_by_length"].items():
+            data[f"exponent_{kind}_{n}"] = np.array([e.value for e in ests])
+            data[f"exponent_{kind}_se_{n}"] = np.array([e.stderr for e in ests])
+        for curve in ("exact", "sde"):
+            data[f"exponent_{curve}_{n}"] = np.asarray(s[f"exponent_by_length_{curve}"])
+    return data
+
+
+def draw_displacement(data) -> object:
+    """Seed 003 Fig. 6 bottom / Fig. 7 from :func:`displacement_data`."""
     from matplotlib.lines import Line2D
     from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
+    momenta = np.atleast_1d(data["momentum"])
     fig, axes = new_figure(1, 2, figsize=(11, 4.6))
     ax, bx = axes
     styles = ("-", "-.", ":")
-    for n_s, s in enumerate(settings):
+    for n_s in range(len(momenta)):
         ls = styles[n_s % len(styles)]
-        k = s["steps"]
-        for kind, (m, se) in s["displacement"].items():
-            ax.plot(k, m, color=SIM[kind][0], lw=1.2, ls=ls)
-        ax.plot(k, s["displacement_exact"], color=EXACT["color"], lw=1.0, ls=ls)
-        ax.plot(k, s["displacement_sde"], color=SDE["color"], lw=1.0, ls=ls)
-        ax.plot(k, s["displacement_eq13"], color="tab:purple", lw=0.8, ls=ls, zorder=1)
-        L = s["lengths"]
-        for n, (kind, ests) in enumerate(s["exponent_by_length"].items()):
+        k = data[f"steps_{n_s}"]
+        for kind in SIM:
+            ax.plot(k, data[f"{kind}_mean_{n_s}"], color=SIM[kind][0], lw=1.2, ls=ls)
+        ax.plot(k, data[f"exact_{n_s}"], color=EXACT["color"], lw=1.0, ls=ls)
+        ax.plot(k, data[f"sde_{n_s}"], color=SDE["color"], lw=1.0, ls=ls)
+        ax.plot(k, data[f"eq13_{n_s}"], color="tab:purple", lw=0.8, ls=ls, zorder=1)
+        L = data[f"lengths_{n_s}"]
+        for n, kind in enumerate(SIM):
             bx.errorbar(
                 L * (1.0 + 0.03 * (n - 0.5)),
-                [e.value for e in ests],
-                yerr=[2 * e.stderr for e in ests],
+                data[f"exponent_{kind}_{n_s}"],
+                yerr=2 * data[f"exponent_{kind}_se_{n_s}"],
                 fmt="os^"[n_s % 3],
                 ms=3,
                 color=SIM[kind][0],
                 capsize=2,
                 ls="none",
             )
-        bx.plot(L, s["exponent_by_length_exact"], color=EXACT["color"], lw=1.2, ls=ls, marker=".")
-        bx.plot(L, s["exponent_by_length_sde"], color=SDE["color"], lw=1.0, ls=ls, marker=".")
+        bx.plot(L, data[f"exponent_exact_{n_s}"], color=EXACT["color"], lw=1.2, ls=ls, marker=".")
+        bx.plot(L, data[f"exponent_sde_{n_s}"], color=SDE["color"], lw=1.0, ls=ls, marker=".")
     sources = [Line2D([], [], color=c, label=lab) for c, lab in SIM.values()] + [
         Line2D([], [], color=EXACT["color"], label="exact recursion"),
         Line2D([], [], color=SDE["color"], label="SDE (seed 003 eq. 4)"),
         Line2D([], [], color="tab:purple", label="paper's eq. 13 (left only)"),
     ]
-    momenta = [
+    legend_momenta = [
         Line2D(
             [],
             [],
@@ -241,11 +300,11 @@ def displacement_figure(settings):
             ls=styles[i % len(styles)],
             marker="os^"[i % 3],
             ms=3,
-            label=_beta(s),
+            label=f"momentum {beta:g}",
         )
-        for i, s in enumerate(settings)
+        for i, beta in enumerate(momenta)
     ]
-    ax.legend(handles=sources + momenta, fontsize=7, loc="lower right")
+    ax.legend(handles=sources + legend_momenta, fontsize=7, loc="lower right")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("lag k (steps)")
@@ -259,7 +318,28 @@ def displacement_figure(settings):
     bx.set_xlabel("trajectory length n fitted (steps)")
     bx.set_ylabel("exponent c fitted on steps n/3 .. n")
     bx.set_title("exponent vs trajectory length (Fig. 7); bars: 2 s.e.")
-    return fig
+    return _with_data(fig, dict(data))
+
+
+def displacement_figure(settings):
+    """Seed 003 Fig. 6 bottom / Fig. 7: E||Delta_k||^2 on log-log, fitted c vs trajectory length."""
+    return draw_displacement(displacement_data(settings))
+
+
+#: Figure stem -> function drawing it from its saved arrays (the figures :func:`plot` redraws).
+DRAW = {"mean_trajectory": draw_mean_trajectory, "displacement": draw_displacement}
+
+
+def plot(results_json, name: str):
+    """Redraw figure ``name`` (e.g. ``"displacement"``) of a finished run from its results.json.
+
+    Loads the arrays saved beside the figure (checked to be from the same run) and draws them
+    with the function in :data:`DRAW`; returns the matplotlib figure, ready to restyle.
+    """
+    stem = name.rsplit(".", 1)[0]
+    if stem not in DRAW:
+        raise KeyError(f"no drawing function for figure {name!r}; redrawable: {sorted(DRAW)}")
+    return DRAW[stem](figure_data(results_json, stem))
 
 
 def _plane_limits(C, equal: bool):
@@ -307,7 +387,7 @@ def _plane_figure(s, setup, var: str, forms, *, equal: bool, n_path: int):
 
 
 def isotropy_figure(s, setup):
-    """Seed 003 Fig. 3: the position trajectory on (q_1, q_low) over the training loss and the modified loss."""
+    """Seed 003 Fig. 3: the position on (q_1, q_low) over the training and the modified loss."""
     sgd, low = s["model"], setup.low_mode
     P = np.linalg.inv(plane_cov(sgd, 0, low, exact=False, plane="theta"))
     forms = (
@@ -325,7 +405,8 @@ def isotropy_figure(s, setup):
     fig = _plane_figure(s, setup, "theta", forms, equal=True, n_path=300)
     r = s["measured"]["gaussian"]["isotropy"]
     fig.suptitle(
-        f"Position at stationarity, {_beta(s)} (Fig. 3): Var q$_{{{low + 1}}}$ / Var q$_1$ = {r.value:.3f} "
+        f"Position at stationarity, {_beta(s)} (Fig. 3): Var q$_{{{low + 1}}}$ / Var q$_1$ = "
+        f"{r.value:.3f} "
         f"$\\pm$ {r.stderr:.3f} (training loss's Gibbs law: {sgd.rho[0] / sgd.rho[low]:.1f})",
         fontsize=10,
     )
@@ -333,7 +414,7 @@ def isotropy_figure(s, setup):
 
 
 def velocity_figure(s, setup):
-    """Seed 003 Fig. 4: the velocity on (q_1, q_low): inverse-Hessian contours of Psi_v vs the Hessian's."""
+    """Seed 003 Fig. 4: the velocity on (q_1, q_low): inverse-Hessian contours of Psi_v."""
     sgd, low = s["model"], setup.low_mode
     forms = (
         (
@@ -350,7 +431,8 @@ def velocity_figure(s, setup):
     fig = _plane_figure(s, setup, "v", forms, equal=False, n_path=100)
     r = s["measured"]["gaussian"]["velocity_shape"]
     fig.suptitle(
-        f"Velocity at stationarity, {_beta(s)} (Fig. 4; axes scaled separately): Var q$_{{{low + 1}}}$ / "
+        f"Velocity at stationarity, {_beta(s)} (Fig. 4; axes scaled separately): "
+        f"Var q$_{{{low + 1}}}$ / "
         f"Var q$_1$ = {r.value:.4f} $\\pm$ {r.stderr:.4f}, $\\rho_{{{low + 1}}}/\\rho_1$ = "
         f"{sgd.rho[low] / sgd.rho[0]:.4f}",
         fontsize=10,
