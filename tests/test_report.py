@@ -28,6 +28,7 @@ from validation.report import (
     new_figure,
     verify_run,
 )
+from validation.runs import run_id_of
 
 
 def _small_report(out, **kw):
@@ -70,6 +71,12 @@ def test_every_file_carries_the_run_id(tmp_path):
     with np.load(tmp_path / "line.npz") as z:
         assert str(z["run_id"]) == rep.run_id and z["y"].tolist() == [0, 1]
     assert rep.run_id.encode() in (tmp_path / "line.pdf").read_bytes()
+    assert verify_run(tmp_path) == rep.run_id
+
+
+def test_any_run_id_is_read_back(tmp_path):
+    rep = _small_report(tmp_path, run_id="short-id")
+    assert {run_id_of(tmp_path / f) for f in ("line.png", "line.pdf", "line.npz")} == {"short-id"}
     assert verify_run(tmp_path) == rep.run_id
 
 

@@ -42,10 +42,13 @@ def run_id_of(path: Path) -> str | None:
 
         with Image.open(path) as im:
             return im.text.get("run_id")
-    data = path.read_bytes()  # PDF / SVG: the id is in the uncompressed metadata
-    key = b"run_id="
+    data = path.read_bytes()  # PDF: the id is in the uncompressed keywords, "(run_id=<id>)"
+    key = b"(run_id="
     at = data.find(key)
-    return data[at + len(key) : at + len(key) + 32].decode("ascii") if at >= 0 else None
+    if at < 0:
+        return None
+    start = at + len(key)
+    return data[start : data.find(b")", start)].decode("ascii", "replace")
 
 
 def verify_run(out_dir) -> str:
