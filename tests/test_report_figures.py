@@ -75,10 +75,40 @@ def test_redrawn_figure_plots_the_same_arrays(run):
 def test_plot_refuses_unknown_figures_and_foreign_data(run):
     out, _ = run
     with pytest.raises(KeyError, match="redrawable"):
-        figures.plot(out / "results.json", "sweeps")
+        figures.plot(out / "results.json", "isotropy")
     other = Report(out.parent / "other", "other", command="x")
     other.figure(figures.displacement_figure(_settings()), "displacement.png", "d")
     other.write()
     (out / "displacement.npz").write_bytes((out.parent / "other" / "displacement.npz").read_bytes())
     with pytest.raises(MixedRunError):
         figure_data(out / "results.json", "displacement")
+
+
+def test_sweeps_redraw_with_the_same_arrays(tmp_path):
+    from types import SimpleNamespace
+
+    setup = SimpleNamespace(lr=0.1, batch_size=8, momenta=(0.9,))
+    sweeps = {"fit_steps": 60}
+    for axis, values in (("lr", [0.05, 0.1, 0.2]), ("momentum", [0.8, 0.9, 0.99])):
+        sweeps[axis] = [
+            {
+                "value": v,
+                "speed_exact": 1.0 + v,
+                "speed_sde": 1.1 + v,
+                "exponent_exact": 0.5,
+                "exponent_sde": 0.6,
+                "speed": {k: Estimate(1.0 + v, 0.01) for k in ("gaussian", "minibatch")},
+                "exponent": {k: Estimate(0.5, 0.02) for k in ("gaussian", "minibatch")},
+            }
+            for v in values
+        ]
+    rep = Report(tmp_path, "sweeps", command="x")
+    fig = figures.sweep_figure(sweeps, setup)
+    drawn = _lines(fig)
+    rep.figure(fig, "sweeps.png", "sweeps")
+    rep.write()
+    redrawn = _lines(figures.plot(tmp_path / "results.json", "sweeps.png"))
+    assert len(redrawn) == len(drawn) > 0
+    for a, b in zip(drawn, redrawn):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(redrawn[0], [1.05, 1.1, 1.2])  # exact speed along lr

@@ -3,10 +3,10 @@
 One colour code everywhere: Gaussian-noise simulation black, minibatch simulation green,
 exact discrete prediction blue (solid), SDE prediction of seed 003 red (dashed).
 
-**Redrawing a figure from a finished run.** The mean-trajectory and displacement figures are
-drawn from a flat dict of arrays, which the run saves beside the figure (``<stem>.npz``,
-attribute ``plotted_data`` of the returned figure). :func:`plot` redraws one from a run's
-``results.json``; restyle it with matplotlib as usual::
+**Redrawing a figure from a finished run.** The mean-trajectory, displacement and sweep figures
+are drawn from a flat dict of arrays (:mod:`.plotdata`), which the run saves beside the figure
+(``<stem>.npz``, attribute ``plotted_data`` of the returned figure). :func:`plot` redraws one
+from a run's ``results.json``; restyle it with matplotlib as usual::
 
     from validation.linreg.figures import plot
     fig = plot("runs/linear_regression/results.json", "displacement")
@@ -21,15 +21,15 @@ import numpy as np
 from validation.report import new_figure
 from validation.runs import figure_data
 
+from .plotdata import displacement_data, mean_trajectory_data, sweep_data
 from .predict import mode_ou, plane_cov
 
 __all__ = [
     "plot",
     "DRAW",
-    "mean_trajectory_data",
     "draw_mean_trajectory",
-    "displacement_data",
     "draw_displacement",
+    "draw_sweeps",
     "mean_trajectory_figure",
     "phase_portrait_figure",
     "sweep_figure",
@@ -63,28 +63,8 @@ def _with_data(fig, data: dict):
     return fig
 
 
-def mean_trajectory_data(settings, setup) -> dict:
-    """Arrays of the mean-trajectory figure; keys end in ``_<n>`` for momentum setting n."""
-    data = {
-        "momentum": np.array([s["momentum"] for s in settings]),
-        "title": np.array(f"{setup.name}, lr {setup.lr:g}, batch {setup.batch_size}"),
-    }
-    for n, s in enumerate(settings):
-        pred = s["transient_predicted"]
-        data[f"k_{n}"] = np.asarray(s["transient_steps"])
-        for var in ("theta", "v"):
-            x0 = pred[f"{var}_exact"][0]
-            data[f"{var}_exact_{n}"] = np.asarray(pred[f"{var}_exact"])
-            data[f"{var}_sde_{n}"] = np.asarray(pred[f"{var}_sde"])
-            data[f"{var}_path_{n}"] = np.r_[x0, s["transient"]["gaussian"][f"{var}_path"]]
-            for kind, curves in s["transient"].items():
-                data[f"{var}_{kind}_mean_{n}"] = np.r_[x0, curves[f"{var}_mean"]]
-                data[f"{var}_{kind}_se_{n}"] = np.r_[0.0, curves[f"{var}_se"]]
-    return data
-
-
 def draw_mean_trajectory(data) -> object:
-    """Seed 003 Fig. 2 from :func:`mean_trajectory_data`: one row per momentum."""
+    """Seed 003 Fig. 2 from :func:`.plotdata.mean_trajectory_data`: one row per momentum."""
     momenta = np.atleast_1d(data["momentum"])
     fig, axes = new_figure(len(momenta), 2, figsize=(10, 2.9 * len(momenta) + 0.8), squeeze=False)
     for n, (row, beta) in enumerate(zip(axes, momenta)):
@@ -173,23 +153,20 @@ def phase_portrait_figure(settings, setup):
     return fig
 
 
-def sweep_figure(sweeps, setup):
-    """Seed 003 Fig. 6: speed, its deviation from the exact value and the fitted exponent c."""
+def draw_sweeps(data):
+    """Seed 003 Fig. 6 from :func:`.plotdata.sweep_data`: speed, its deviation from the exact
+    value and the fitted exponent c, one column per swept hyperparameter."""
     labels = {"lr": "learning rate", "batch_size": "batch size", "momentum": "momentum"}
-    axes_names = [a for a in sweeps if a != "fit_steps"]
+    axes_names = [str(a) for a in np.atleast_1d(data["axes"])]
+    fit_steps = int(data["fit_steps"])
     fig, axes = new_figure(3, len(axes_names), figsize=(4.3 * len(axes_names), 9.6), squeeze=False)
     for col, axis in enumerate(axes_names):
-        points = sweeps[axis]
-        x = np.array([p["value"] for p in points], dtype=np.float64)
-        ex_speed = np.array([p["speed_exact"] for p in points])
+        x = data[f"{axis}_x"]
+        ex_speed = data[f"{axis}_speed_exact"]
         rows = (
             ("speed", 1.0, "speed E$\\|\\theta_{k+1}-\\theta_k\\|^2$"),
             ("speed", ex_speed, "speed / exact prediction - 1 (%)"),
-            (
-                "exponent",
-                1.0,
-                f"exponent c (fit on steps {sweeps['fit_steps'] // 3 + 1}-{sweeps['fit_steps']})",
-            ),
+            ("exponent", 1.0, f"exponent c (fit on steps {fit_steps // 3 + 1}-{fit_steps})"),
         )
         for row, (q, norm, ylabel) in enumerate(rows):
             ax = axes[row, col]
@@ -198,23 +175,20 @@ def sweep_figure(sweeps, setup):
             def tr(y, rel=rel, norm=norm):
                 return 100.0 * (np.asarray(y) / norm - 1.0) if rel else np.asarray(y)
 
-            ax.plot(x, tr([p[f"{q}_exact"] for p in points]), marker=".", **EXACT)
+            ax.plot(x, tr(data[f"{axis}_{q}_exact"]), marker=".", **EXACT)
             ax.plot(
                 x,
-                tr([p[f"{q}_sde"] for p in points]),
+                tr(data[f"{axis}_{q}_sde"]),
                 marker=".",
                 **{**SDE, "label": "SDE (eq. 12)" if q == "speed" else SDE["label"]},
             )
-            for n, kind in enumerate(points[0][q]):
-                color, label = SIM[kind]
+            for n, (kind, (color, label)) in enumerate(SIM.items()):
                 shift = 1.0 + 0.03 * (n - 0.5) if axis != "momentum" else 1.0
-                m = np.array([p[q][kind].value for p in points])
-                e = np.array([p[q][kind].stderr for p in points])
                 scale = 100.0 / norm if rel else 1.0
                 ax.errorbar(
                     x * shift,
-                    tr(m),
-                    yerr=2 * e * scale,
+                    tr(data[f"{axis}_{q}_{kind}"]),
+                    yerr=2 * data[f"{axis}_{q}_{kind}_se"] * scale,
                     fmt="o",
                     ms=3,
                     color=color,
@@ -233,31 +207,19 @@ def sweep_figure(sweeps, setup):
     fig.legend(
         *axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8
     )
-    base = f"lr {setup.lr:g}, batch {setup.batch_size}, momentum {setup.momenta[0]:g}"
-    fig.suptitle(f"Sweeps around {base}: stationary speed and diffusion exponent (seed 003 Fig. 6)")
-    return fig
+    fig.suptitle(
+        f"Sweeps around {data['base']}: stationary speed and diffusion exponent (seed 003 Fig. 6)"
+    )
+    return _with_data(fig, dict(data))
 
 
-def displacement_data(settings) -> dict:
-    """Arrays of the displacement figure; keys end in ``_<n>`` for momentum setting n."""
-    data = {"momentum": np.array([s["momentum"] for s in settings])}
-    for n, s in enumerate(settings):
-        data[f"steps_{n}"] = np.asarray(s["steps"])
-        for kind, (m, se) in s["displacement"].items():
-            data[f"{kind}_mean_{n}"], data[f"{kind}_se_{n}"] = np.asarray(m), np.asarray(se)
-        for curve in ("exact", "sde", "eq13"):
-            data[f"{curve}_{n}"] = np.asarray(s[f"displacement_{curve}"])
-        data[f"lengths_{n}"] = np.asarray(s["lengths"])
-        for kind, ests in s["exponent_by_length"].items():
-            data[f"exponent_{kind}_{n}"] = np.array([e.value for e in ests])
-            data[f"exponent_{kind}_se_{n}"] = np.array([e.stderr for e in ests])
-        for curve in ("exact", "sde"):
-            data[f"exponent_{curve}_{n}"] = np.asarray(s[f"exponent_by_length_{curve}"])
-    return data
+def sweep_figure(sweeps, setup):
+    """Seed 003 Fig. 6: speed, its deviation from the exact value and the fitted exponent c."""
+    return draw_sweeps(sweep_data(sweeps, setup))
 
 
 def draw_displacement(data) -> object:
-    """Seed 003 Fig. 6 bottom / Fig. 7 from :func:`displacement_data`."""
+    """Seed 003 Fig. 6 bottom / Fig. 7 from :func:`.plotdata.displacement_data`."""
     from matplotlib.lines import Line2D
     from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
@@ -327,7 +289,11 @@ def displacement_figure(settings):
 
 
 #: Figure stem -> function drawing it from its saved arrays (the figures :func:`plot` redraws).
-DRAW = {"mean_trajectory": draw_mean_trajectory, "displacement": draw_displacement}
+DRAW = {
+    "mean_trajectory": draw_mean_trajectory,
+    "displacement": draw_displacement,
+    "sweeps": draw_sweeps,
+}
 
 
 def plot(results_json, name: str):
