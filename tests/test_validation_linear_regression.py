@@ -43,6 +43,12 @@ def test_quick_run_report(tmp_path):
 
     assert verify_run(tmp_path) == results["run_id"]
     assert bad_rows((tmp_path / "report.md").read_text()) == []
+    # every redrawable figure redraws from the saved arrays, curve for curve
+    from validation.linreg import figures
+
+    for name in figures.DRAW:
+        again = figures.plot(tmp_path / "results.json", name)
+        assert sum(len(ax.get_lines()) for ax in again.axes) > 0
 
     # 1. every exact prediction within 4 standard errors (the acceptance criterion)
     rows = [p for p in results["predictions"] if p["exact"]]

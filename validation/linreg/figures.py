@@ -3,8 +3,8 @@
 One colour code everywhere: Gaussian-noise simulation black, minibatch simulation green,
 exact discrete prediction blue (solid), SDE prediction of seed 003 red (dashed).
 
-**Redrawing a figure from a finished run.** The mean-trajectory, displacement and sweep figures
-are drawn from a flat dict of arrays (:mod:`.plotdata`), which the run saves beside the figure
+**Redrawing a figure from a finished run.** Every figure but the phase portraits is drawn from
+a flat dict of arrays (:mod:`.plotdata`, or the contour grids of the plane figures), saved beside it
 (``<stem>.npz``, attribute ``plotted_data`` of the returned figure). :func:`plot` redraws one
 from a run's ``results.json``; restyle it with matplotlib as usual::
 
@@ -30,6 +30,7 @@ __all__ = [
     "draw_mean_trajectory",
     "draw_displacement",
     "draw_sweeps",
+    "draw_plane",
     "mean_trajectory_figure",
     "phase_portrait_figure",
     "sweep_figure",
@@ -288,26 +289,6 @@ def displacement_figure(settings):
     return draw_displacement(displacement_data(settings))
 
 
-#: Figure stem -> function drawing it from its saved arrays (the figures :func:`plot` redraws).
-DRAW = {
-    "mean_trajectory": draw_mean_trajectory,
-    "displacement": draw_displacement,
-    "sweeps": draw_sweeps,
-}
-
-
-def plot(results_json, name: str):
-    """Redraw figure ``name`` (e.g. ``"displacement"``) of a finished run from its results.json.
-
-    Loads the arrays saved beside the figure (checked to be from the same run) and draws them
-    with the function in :data:`DRAW`; returns the matplotlib figure, ready to restyle.
-    """
-    stem = name.rsplit(".", 1)[0]
-    if stem not in DRAW:
-        raise KeyError(f"no drawing function for figure {name!r}; redrawable: {sorted(DRAW)}")
-    return DRAW[stem](figure_data(results_json, stem))
-
-
 def _plane_limits(C, equal: bool):
     """Half-widths of a plot around a 2-D Gaussian's 95% region (equal or per-axis)."""
     h = 1.3 * R95 * np.sqrt(np.diag(C))
@@ -319,26 +300,46 @@ def _contours(ax, X, Y, Z, color):
     ax.contour(X, Y, Z, levels=levels, colors=color, linewidths=0.8)
 
 
-def _plane_figure(s, setup, var: str, forms, *, equal: bool, n_path: int):
-    """Two panels of samples on (q_1, q_low) for ``var`` ("theta" or "v") over two quadratic forms.
+def _plane_data(s, setup, var: str, forms, *, equal: bool, n_path: int, suptitle: str) -> dict:
+    """Arrays of a two-panel plane figure (see :func:`draw_plane`).
 
-    ``forms``: ``(f(X, Y) -> Z, contour colour, panel title)`` per panel. Shows all paths at the
-    last step, one path's first ``n_path`` steps and the exact 95% region.
+    ``forms``: ``(f(X, Y) -> Z, contour colour, panel title)`` per panel, evaluated on the grid.
     """
     sgd, low = s["model"], setup.low_mode
     C_ex = plane_cov(sgd, 0, low, exact=True, plane=var)
     h = _plane_limits(C_ex, equal)
     X, Y = np.meshgrid(np.linspace(-h[0], h[0], 121), np.linspace(-h[1], h[1], 121))
+    data = {
+        "var": var,
+        "low": low,
+        "equal": equal,
+        "limits": h,
+        "X": X,
+        "Y": Y,
+        "last": s["samples"][f"{var}_last"],
+        "path": s["samples"][f"{var}_path"][:n_path],
+        "ellipse": np.array(_ellipse(C_ex)),
+        "suptitle": suptitle,
+    }
+    for n, (form, color, title) in enumerate(forms):
+        data.update({f"Z_{n}": form(X, Y), f"color_{n}": color, f"title_{n}": title})
+    return {k: np.asarray(v) for k, v in data.items()}
+
+
+def draw_plane(data):
+    """Two panels of samples on (q_1, q_low) over two quadratic forms' contours: all paths at
+    the last step, one path and the exact 95% region (the isotropy and velocity figures)."""
+    equal, low, h = bool(data["equal"]), int(data["low"]), data["limits"]
     fig, axes = new_figure(1, 2, figsize=(9, 4.6 if equal else 4.2))
-    last, path = s["samples"][f"{var}_last"], s["samples"][f"{var}_path"][:n_path]
-    sym = "\\theta - \\mu" if var == "theta" else "v"
-    for ax, (form, color, title) in zip(axes, forms):
-        _contours(ax, X, Y, form(X, Y), color)
+    last, path = data["last"], data["path"]
+    sym = "\\theta - \\mu" if str(data["var"]) == "theta" else "v"
+    for n, ax in enumerate(axes):
+        _contours(ax, data["X"], data["Y"], data[f"Z_{n}"], str(data[f"color_{n}"]))
         ax.scatter(
             last[:, 0], last[:, 1], s=2, color="0.45", lw=0, label="all paths at the last step"
         )
         ax.plot(path[:, 0], path[:, 1], color="black", lw=0.5, label=f"one path, {len(path)} steps")
-        ex, ey = _ellipse(C_ex)
+        ex, ey = data["ellipse"]
         ax.plot(ex, ey, **{**EXACT, "label": "95% region, exact"})
         ax.ticklabel_format(style="sci", scilimits=(-3, 3))
         if equal:
@@ -347,9 +348,10 @@ def _plane_figure(s, setup, var: str, forms, *, equal: bool, n_path: int):
         ax.set_ylim(-h[1], h[1])
         ax.set_xlabel(f"$\\langle {sym}, q_1\\rangle$")
         ax.set_ylabel(f"$\\langle {sym}, q_{{{low + 1}}}\\rangle$")
-        ax.set_title(title, fontsize=10)
+        ax.set_title(str(data[f"title_{n}"]), fontsize=10)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
-    return fig
+    fig.suptitle(str(data["suptitle"]), fontsize=10)
+    return _with_data(fig, dict(data))
 
 
 def isotropy_figure(s, setup):
@@ -368,15 +370,13 @@ def isotropy_figure(s, setup):
             "contours: modified loss $\\kappa\\Psi_\\theta$ (SDE, eq. 10)",
         ),
     )
-    fig = _plane_figure(s, setup, "theta", forms, equal=True, n_path=300)
     r = s["measured"]["gaussian"]["isotropy"]
-    fig.suptitle(
+    title = (
         f"Position at stationarity, {_beta(s)} (Fig. 3): Var q$_{{{low + 1}}}$ / Var q$_1$ = "
         f"{r.value:.3f} "
-        f"$\\pm$ {r.stderr:.3f} (training loss's Gibbs law: {sgd.rho[0] / sgd.rho[low]:.1f})",
-        fontsize=10,
+        f"$\\pm$ {r.stderr:.3f} (training loss's Gibbs law: {sgd.rho[0] / sgd.rho[low]:.1f})"
     )
-    return fig
+    return draw_plane(_plane_data(s, setup, "theta", forms, equal=True, n_path=300, suptitle=title))
 
 
 def velocity_figure(s, setup):
@@ -394,13 +394,33 @@ def velocity_figure(s, setup):
             "contours of $v^T H v$ (training-loss curvature)",
         ),
     )
-    fig = _plane_figure(s, setup, "v", forms, equal=False, n_path=100)
     r = s["measured"]["gaussian"]["velocity_shape"]
-    fig.suptitle(
+    title = (
         f"Velocity at stationarity, {_beta(s)} (Fig. 4; axes scaled separately): "
         f"Var q$_{{{low + 1}}}$ / "
         f"Var q$_1$ = {r.value:.4f} $\\pm$ {r.stderr:.4f}, $\\rho_{{{low + 1}}}/\\rho_1$ = "
-        f"{sgd.rho[low] / sgd.rho[0]:.4f}",
-        fontsize=10,
+        f"{sgd.rho[low] / sgd.rho[0]:.4f}"
     )
-    return fig
+    return draw_plane(_plane_data(s, setup, "v", forms, equal=False, n_path=100, suptitle=title))
+
+
+#: Figure stem -> function drawing it from its saved arrays (the figures :func:`plot` redraws).
+DRAW = {
+    "mean_trajectory": draw_mean_trajectory,
+    "displacement": draw_displacement,
+    "sweeps": draw_sweeps,
+    "isotropy": draw_plane,
+    "velocity": draw_plane,
+}
+
+
+def plot(results_json, name: str):
+    """Redraw figure ``name`` (e.g. ``"displacement"``) of a finished run from its results.json.
+
+    Loads the arrays saved beside the figure (checked to be from the same run) and draws them
+    with the function in :data:`DRAW`; returns the matplotlib figure, ready to restyle.
+    """
+    stem = name.rsplit(".", 1)[0]
+    if stem not in DRAW:
+        raise KeyError(f"no drawing function for figure {name!r}; redrawable: {sorted(DRAW)}")
+    return DRAW[stem](figure_data(results_json, stem))
