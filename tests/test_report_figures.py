@@ -75,7 +75,7 @@ def test_redrawn_figure_plots_the_same_arrays(run):
 def test_plot_refuses_unknown_figures_and_foreign_data(run):
     out, _ = run
     with pytest.raises(KeyError, match="redrawable"):
-        figures.plot(out / "results.json", "phase_portraits")
+        figures.plot(out / "results.json", "no_such_figure")
     with pytest.raises(KeyError, match="has no figure"):
         figures.plot(out / "results.json", "isotropy")
     other = Report(out.parent / "other", "other", command="x")

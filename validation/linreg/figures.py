@@ -3,8 +3,8 @@
 One colour code everywhere: Gaussian-noise simulation black, minibatch simulation green,
 exact discrete prediction blue (solid), SDE prediction of seed 003 red (dashed).
 
-**Redrawing a figure from a finished run.** Every figure but the phase portraits is drawn from
-a flat dict of arrays (:mod:`.plotdata`, or the contour grids of the plane figures), saved beside it
+**Redrawing a figure from a finished run.** Every figure is drawn from a flat dict of arrays
+(:mod:`.plotdata`, or the grids of the plane and phase figures), saved beside it
 (``<stem>.npz``, attribute ``plotted_data`` of the returned figure). :func:`plot` redraws one
 from a run's ``results.json``; restyle it with matplotlib as usual::
 
@@ -21,8 +21,14 @@ import numpy as np
 from validation.report import new_figure
 from validation.runs import figure_data
 
-from .plotdata import displacement_data, mean_trajectory_data, sweep_data
-from .predict import mode_ou, plane_cov
+from .plotdata import (
+    displacement_data,
+    mean_trajectory_data,
+    phase_data,
+    plane_data,
+    sweep_data,
+)
+from .predict import plane_cov
 
 __all__ = [
     "plot",
@@ -31,6 +37,7 @@ __all__ = [
     "draw_displacement",
     "draw_sweeps",
     "draw_plane",
+    "draw_phase_portraits",
     "mean_trajectory_figure",
     "phase_portrait_figure",
     "sweep_figure",
@@ -45,14 +52,6 @@ SIM = {
 }
 EXACT = dict(color="tab:blue", lw=1.6, label="exact recursion")
 SDE = dict(color="tab:red", lw=1.6, ls="--", label="SDE (seed 003)")
-#: Radius of the 95% region of a 2-D Gaussian in Mahalanobis units: sqrt(-2 log 0.05).
-R95 = float(np.sqrt(-2.0 * np.log(0.05)))
-
-
-def _ellipse(C, r=R95, n=200):
-    t = np.linspace(0.0, 2.0 * np.pi, n)
-    w, V = np.linalg.eigh(C)
-    return (V * (r * np.sqrt(np.clip(w, 0.0, None)))) @ np.vstack([np.cos(t), np.sin(t)])
 
 
 def _beta(s) -> str:
@@ -101,47 +100,41 @@ def mean_trajectory_figure(settings, setup):
     return draw_mean_trajectory(mean_trajectory_data(settings, setup))
 
 
-def phase_portrait_figure(settings, setup):
+def draw_phase_portraits(data):
     """Phase space (<theta - mu, q_i>, <v, q_i>) of q_1 and the low mode: samples, 95% regions,
-    probability current."""
-    low = setup.low_mode
-    fig, axes = new_figure(len(settings), 2, figsize=(9, 3.8 * len(settings)), squeeze=False)
-    for row, s in zip(axes, settings):
-        sgd = s["model"]
+    probability current; one row per momentum."""
+    momenta = np.atleast_1d(data["momentum"])
+    low = int(data["low"])
+    fig, axes = new_figure(len(momenta), 2, figsize=(9, 3.8 * len(momenta)), squeeze=False)
+    for n, (row, beta) in enumerate(zip(axes, momenta)):
         for col, (ax, i) in enumerate(zip(row, (0, low))):
-            x, v = s["samples"]["theta_last"][:, col], s["samples"]["v_last"][:, col]
+            key = f"_{n}_{col}"
             ax.scatter(
-                x, v, s=2, color="0.45", lw=0, label="paths at the last step (Gaussian noise)"
+                data["x" + key],
+                data["v" + key],
+                s=2,
+                color="0.45",
+                lw=0,
+                label="paths at the last step (Gaussian noise)",
             )
-            path_x, path_v = (
-                s["samples"]["theta_path"][:200, col],
-                s["samples"]["v_path"][:200, col],
-            )
+            path_x, path_v = data["path_x" + key], data["path_v" + key]
             ax.plot(path_x, path_v, color="black", lw=0.6, label=f"one path, {len(path_x)} steps")
-            Ce = plane_cov(sgd, i, i, exact=True, plane="phase")
-            Cs = plane_cov(sgd, i, i, exact=False, plane="phase")
-            ex, ey = _ellipse(Ce)
+            ex, ey = data["ellipse_exact" + key]
             ax.plot(ex, ey, **{**EXACT, "label": "95% region, exact"})
-            sx, sy = _ellipse(Cs)
+            sx, sy = data["ellipse_sde" + key]
             ax.plot(sx, sy, **{**SDE, "label": "95% region, SDE"})
-            ou = mode_ou(sgd, i)
-            hx, hy = 1.3 * np.max(np.abs(ex)), 1.3 * np.max(np.abs(ey))
-            gx, gy = np.linspace(-hx, hx, 41), np.linspace(-hy, hy, 41)
-            G = np.stack(np.meshgrid(gx, gy), axis=-1) + ou.mu
-            J = ou.current(G)
-            # no streamlines in the innermost 10% of the 95% region, where they would only circle
-            inner = ou.modified_potential(G) * ou.kappa < 0.5 * (0.1 * R95) ** 2
-            U, V = (np.ma.masked_where(inner, J[..., c]) for c in (0, 1))
+            gx, gy, inner = data["gx" + key], data["gy" + key], data["inner" + key]
+            U, V = (np.ma.masked_where(inner, data[c + key]) for c in ("J_x", "J_v"))
             ax.streamplot(
                 gx, gy, U, V, color="orange", density=0.5, linewidth=0.6, arrowsize=0.8, zorder=0
             )
             ax.ticklabel_format(style="sci", scilimits=(-3, 3))
-            ax.set_xlim(-hx, hx)
-            ax.set_ylim(-hy, hy)
+            ax.set_xlim(gx[0], gx[-1])
+            ax.set_ylim(gy[0], gy[-1])
             ax.set_xlabel(f"$\\langle\\theta - \\mu, q_{{{i + 1}}}\\rangle$")
             ax.set_ylabel(f"$\\langle v, q_{{{i + 1}}}\\rangle$")
             ax.set_title(
-                f"{_beta(s)}, q$_{{{i + 1}}}$ ($\\rho$ = {sgd.rho[i]:.3g}); "
+                f"momentum {beta:g}, q$_{{{i + 1}}}$ ($\\rho$ = {float(data['rho' + key]):.3g}); "
                 "orange: current $J_{ss}$",
                 fontsize=9,
             )
@@ -151,7 +144,12 @@ def phase_portrait_figure(settings, setup):
     fig.suptitle(
         "Phase-space portraits: stationary law and probability current (seed 003 eq. 8, Fig. 5)"
     )
-    return fig
+    return _with_data(fig, dict(data))
+
+
+def phase_portrait_figure(settings, setup):
+    """Phase space of q_1 and the low mode per momentum: samples, 95% regions, current."""
+    return draw_phase_portraits(phase_data(settings, setup))
 
 
 def draw_sweeps(data):
@@ -289,41 +287,9 @@ def displacement_figure(settings):
     return draw_displacement(displacement_data(settings))
 
 
-def _plane_limits(C, equal: bool):
-    """Half-widths of a plot around a 2-D Gaussian's 95% region (equal or per-axis)."""
-    h = 1.3 * R95 * np.sqrt(np.diag(C))
-    return np.full(2, h.max()) if equal else h
-
-
 def _contours(ax, X, Y, Z, color):
     levels = np.quantile(Z, np.linspace(0.0, 1.0, 11))[1:-1]
     ax.contour(X, Y, Z, levels=levels, colors=color, linewidths=0.8)
-
-
-def _plane_data(s, setup, var: str, forms, *, equal: bool, n_path: int, suptitle: str) -> dict:
-    """Arrays of a two-panel plane figure (see :func:`draw_plane`).
-
-    ``forms``: ``(f(X, Y) -> Z, contour colour, panel title)`` per panel, evaluated on the grid.
-    """
-    sgd, low = s["model"], setup.low_mode
-    C_ex = plane_cov(sgd, 0, low, exact=True, plane=var)
-    h = _plane_limits(C_ex, equal)
-    X, Y = np.meshgrid(np.linspace(-h[0], h[0], 121), np.linspace(-h[1], h[1], 121))
-    data = {
-        "var": var,
-        "low": low,
-        "equal": equal,
-        "limits": h,
-        "X": X,
-        "Y": Y,
-        "last": s["samples"][f"{var}_last"],
-        "path": s["samples"][f"{var}_path"][:n_path],
-        "ellipse": np.array(_ellipse(C_ex)),
-        "suptitle": suptitle,
-    }
-    for n, (form, color, title) in enumerate(forms):
-        data.update({f"Z_{n}": form(X, Y), f"color_{n}": color, f"title_{n}": title})
-    return {k: np.asarray(v) for k, v in data.items()}
 
 
 def draw_plane(data):
@@ -376,7 +342,7 @@ def isotropy_figure(s, setup):
         f"{r.value:.3f} "
         f"$\\pm$ {r.stderr:.3f} (training loss's Gibbs law: {sgd.rho[0] / sgd.rho[low]:.1f})"
     )
-    return draw_plane(_plane_data(s, setup, "theta", forms, equal=True, n_path=300, suptitle=title))
+    return draw_plane(plane_data(s, setup, "theta", forms, equal=True, n_path=300, suptitle=title))
 
 
 def velocity_figure(s, setup):
@@ -401,7 +367,7 @@ def velocity_figure(s, setup):
         f"Var q$_1$ = {r.value:.4f} $\\pm$ {r.stderr:.4f}, $\\rho_{{{low + 1}}}/\\rho_1$ = "
         f"{sgd.rho[low] / sgd.rho[0]:.4f}"
     )
-    return draw_plane(_plane_data(s, setup, "v", forms, equal=False, n_path=100, suptitle=title))
+    return draw_plane(plane_data(s, setup, "v", forms, equal=False, n_path=100, suptitle=title))
 
 
 #: Figure stem -> function drawing it from its saved arrays (the figures :func:`plot` redraws).
@@ -410,6 +376,7 @@ DRAW = {
     "displacement": draw_displacement,
     "sweeps": draw_sweeps,
     "isotropy": draw_plane,
+    "phase_portraits": draw_phase_portraits,
     "velocity": draw_plane,
 }
 

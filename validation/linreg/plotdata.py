@@ -10,7 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["mean_trajectory_data", "displacement_data", "sweep_data"]
+from .predict import mode_ou, plane_cov
+
+__all__ = [
+    "mean_trajectory_data",
+    "displacement_data",
+    "sweep_data",
+    "phase_data",
+    "plane_data",
+    "R95",
+]
+
+#: Radius of the 95% region of a 2-D Gaussian in Mahalanobis units: sqrt(-2 log 0.05).
+R95 = float(np.sqrt(-2.0 * np.log(0.05)))
 
 
 def mean_trajectory_data(settings, setup) -> dict:
@@ -65,4 +77,78 @@ def sweep_data(sweeps, setup) -> dict:
             for kind in points[0][q]:
                 data[f"{axis}_{q}_{kind}"] = np.array([p[q][kind].value for p in points])
                 data[f"{axis}_{q}_{kind}_se"] = np.array([p[q][kind].stderr for p in points])
+    return {k: np.asarray(v) for k, v in data.items()}
+
+
+def _ellipse(C, r=R95, n=200):
+    t = np.linspace(0.0, 2.0 * np.pi, n)
+    w, V = np.linalg.eigh(C)
+    return (V * (r * np.sqrt(np.clip(w, 0.0, None)))) @ np.vstack([np.cos(t), np.sin(t)])
+
+
+def _plane_limits(C, equal: bool):
+    """Half-widths of a plot around a 2-D Gaussian's 95% region (equal or per-axis)."""
+    h = 1.3 * R95 * np.sqrt(np.diag(C))
+    return np.full(2, h.max()) if equal else h
+
+
+def phase_data(settings, setup) -> dict:
+    """Arrays of the phase portraits; keys end in ``_<n>_<c>`` (momentum n, column c)."""
+    low = setup.low_mode
+    data = {"momentum": np.array([s["momentum"] for s in settings]), "low": low}
+    for n, s in enumerate(settings):
+        sgd = s["model"]
+        for col, i in enumerate((0, low)):
+            key = f"_{n}_{col}"
+            ex = np.array(_ellipse(plane_cov(sgd, i, i, exact=True, plane="phase")))
+            ou = mode_ou(sgd, i)
+            hx, hy = 1.3 * np.max(np.abs(ex[0])), 1.3 * np.max(np.abs(ex[1]))
+            gx, gy = np.linspace(-hx, hx, 41), np.linspace(-hy, hy, 41)
+            G = np.stack(np.meshgrid(gx, gy), axis=-1) + ou.mu
+            J = ou.current(G)
+            data.update(
+                {
+                    "x" + key: s["samples"]["theta_last"][:, col],
+                    "v" + key: s["samples"]["v_last"][:, col],
+                    "path_x" + key: s["samples"]["theta_path"][:200, col],
+                    "path_v" + key: s["samples"]["v_path"][:200, col],
+                    "ellipse_exact" + key: ex,
+                    "ellipse_sde" + key: np.array(
+                        _ellipse(plane_cov(sgd, i, i, exact=False, plane="phase"))
+                    ),
+                    "gx" + key: gx,
+                    "gy" + key: gy,
+                    "J_x" + key: J[..., 0],
+                    "J_v" + key: J[..., 1],
+                    # no streamlines in the innermost 10% of the 95% region (they only circle)
+                    "inner" + key: ou.modified_potential(G) * ou.kappa < 0.5 * (0.1 * R95) ** 2,
+                    "rho" + key: sgd.rho[i],
+                }
+            )
+    return {k: np.asarray(v) for k, v in data.items()}
+
+
+def plane_data(s, setup, var: str, forms, *, equal: bool, n_path: int, suptitle: str) -> dict:
+    """Arrays of a two-panel plane figure (see :func:`.figures.draw_plane`).
+
+    ``forms``: ``(f(X, Y) -> Z, contour colour, panel title)`` per panel, evaluated on the grid.
+    """
+    sgd, low = s["model"], setup.low_mode
+    C_ex = plane_cov(sgd, 0, low, exact=True, plane=var)
+    h = _plane_limits(C_ex, equal)
+    X, Y = np.meshgrid(np.linspace(-h[0], h[0], 121), np.linspace(-h[1], h[1], 121))
+    data = {
+        "var": var,
+        "low": low,
+        "equal": equal,
+        "limits": h,
+        "X": X,
+        "Y": Y,
+        "last": s["samples"][f"{var}_last"],
+        "path": s["samples"][f"{var}_path"][:n_path],
+        "ellipse": np.array(_ellipse(C_ex)),
+        "suptitle": suptitle,
+    }
+    for n, (form, color, title) in enumerate(forms):
+        data.update({f"Z_{n}": form(X, Y), f"color_{n}": color, f"title_{n}": title})
     return {k: np.asarray(v) for k, v in data.items()}
