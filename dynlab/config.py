@@ -49,7 +49,7 @@ INTEGRATOR_BLAS_MIN_DIM = 512
 ENERGY_CAP_EPS = 1e-12
 
 #: Implicit midpoint rule: the fixed-point iteration for the midpoint stops when every path's
-#: update is <= IMPLICIT_RTOL * (its largest |component|). The iteration stalls at a few eps
+#: update is <= IMPLICIT_RTOL * (its largest absolute component). The iteration stalls at a few eps
 #: relative (rounding of z + dt/2 f(Y)), so 1e-14 (~45 eps) is reachable and leaves an error
 #: far below any discretization error.
 IMPLICIT_RTOL = 1e-14
@@ -66,7 +66,7 @@ IMPLICIT_MAX_ITER = 100
 COMPLEX_STEP = 1e-30
 
 #: Relative accuracy to which the generalized chi-square CDF (Imhof / Gil-Pelaez inversion)
-#: is integrated; the median of |Delta H| is then found to the same relative accuracy.
+#: is integrated; the median of ``|Delta H|`` is then found to the same relative accuracy.
 GCHI2_RTOL = 1e-10
 
 # --- neural mechanics and thermodynamics: dynlab.symmetry, dynlab.thermo (issue 12) -----------
@@ -131,3 +131,13 @@ MINIBATCH_SUBSET_MAX_FLOPS = 2e10
 #: reorthogonalization leaves residuals of O(eps ||H||) per step in exact-arithmetic breakdowns,
 #: so a few eps times n separates "exhausted" from a genuine (if tiny) new direction.
 LANCZOS_BREAKDOWN_RTOL = 4 * EPS
+
+# --- numerics of the per-mode closed forms ---------------------------------------------------
+
+#: The discrete recursion's characteristic polynomial r^2 - a r + beta has a double root when
+#: Delta = a^2 - 4 beta vanishes. Computed in float64, Delta carries a rounding error of at most
+#: eps (a^2 + 4 beta) / 2 (one product, one subtraction), so where
+#: ``|Delta| <= DOUBLE_ROOT_RTOL (a^2 + 4 beta)`` its sign is noise and s_m takes its confluent
+#: limit ``m (|a| / 2)^(m - 1)``. Both branches tend to that limit; the jump at the band's edge is
+#: O(m^2 DOUBLE_ROOT_RTOL) relative, the size of s_m's own condition number times eps.
+DOUBLE_ROOT_RTOL = 4.0 * EPS

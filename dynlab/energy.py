@@ -228,7 +228,7 @@ class GeneralizedChi2:
         return float(np.clip(0.5 - val / np.pi, 0.0, 1.0))
 
     def abs_cdf(self, m: float) -> float:
-        r"""P(|X| <= m) = :math:`\frac2\pi\int_0^\infty \sin(sm)\,\mathrm{Re}\,\varphi(s)/s\,ds`."""
+        r"""``P(|X| <= m)`` = :math:`\frac2\pi\int_0^\infty \sin(sm)\,\mathrm{Re}\,\varphi(s)/s\,ds`."""
         m = float(m)
         if m <= 0.0:
             return 0.0
@@ -246,7 +246,7 @@ class GeneralizedChi2:
         return float(np.clip(val / np.pi, 0.0, 1.0))
 
     def abs_quantile(self, q: float = 0.5) -> float:
-        """The q-quantile of |X| (q = 1/2: the median), to relative accuracy ~GCHI2_RTOL."""
+        """The q-quantile of ``|X|`` (q = 1/2: the median), to relative accuracy ~GCHI2_RTOL."""
         return _mixture_abs_quantile([self], q)
 
     def sample(self, n: int, seed=None) -> np.ndarray:
@@ -526,7 +526,7 @@ class LeapfrogQuadratic:
         return GeneralizedChi2.from_quadratic_form(A, a, a0, my, Py)
 
     def stationary_drift(self, q: float = 0.5) -> float:
-        """Exact stationary median (q-quantile) of the per-step |Delta H|."""
+        """Exact stationary median (q-quantile) of the per-step ``|Delta H|``."""
         return self.delta_h_law(*self.stationary()).abs_quantile(q)
 
     def window_laws(self, k0: int, k1: int, mean0, cov0=None) -> list[GeneralizedChi2]:
@@ -543,7 +543,7 @@ class LeapfrogQuadratic:
         return laws
 
     def window_drift(self, k0: int, k1: int, mean0, cov0=None, q: float = 0.5) -> float:
-        """Median of |Delta H_k| over steps k0..k1-1 of a run from x_0 ~ N(mean0, cov0).
+        """Median of ``|Delta H_k|`` over steps k0..k1-1 of a run from x_0 ~ N(mean0, cov0).
 
         The median of the equal-weight mixture of the per-step laws: the many-run limit of the
         tail median of seed 000 eq. 1 over the window.

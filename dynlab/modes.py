@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validate import as_array
+from .config import DOUBLE_ROOT_RTOL
 from .errors import HyperparameterError, StabilityRegionError
 from .hyper import HeavyBall, as_heavy_ball
 
@@ -279,23 +280,30 @@ def _discrete_coefficients(rho, hp: HeavyBall):
 def discrete_s(m, a, beta):
     r"""``s_m`` with ``F^m = s_m F - beta s_{m-1} I`` for ``char(F) = r^2 - a r + beta``.
 
-    ``s_m = (r_+^m - r_-^m) / (r_+ - r_-)`` evaluated without cancellation: for complex roots
-    ``r = sqrt(beta) e^{+- i phi}``, ``s_m = beta^{(m-1)/2} sin(m phi) / sin(phi)``
-    (= m at phi -> 0, via sinc); for real roots ``s_m = r_+^m (-expm1(m log q)) / sqrt(Delta)``
-    with ``q = r_- / r_+``. ``m`` may be any non-negative real (the closed form is analytic
-    in m for a > 0); broadcasts.
+    ``s_m = (r_+^m - r_-^m) / (r_+ - r_-)`` evaluated without cancellation. For ``a < 0`` the roots
+    are the negatives of those for ``|a|``, so ``s_m(a) = (-1)^{m-1} s_m(|a|)`` (m integer) and
+    every formula below sees ``|a|``: the root angle is then ``phi in [0, pi/2]``, never near pi,
+    where ``sin(phi)`` would keep only ``eps / (pi - phi)`` of its digits (the negative double
+    root of ``lr (rho + lambda) = (1 + sqrt(beta))^2``). For complex roots
+    ``r = sqrt(beta) e^{+- i phi}``, ``s_m = beta^{(m-1)/2} sin(m phi) / sin(phi)`` (via sinc);
+    for real roots ``s_m = r_+^m (-expm1(m log q)) / sqrt(Delta)`` with ``q = r_- / r_+``. Where
+    ``|Delta| = |a^2 - 4 beta|`` is within its own rounding error
+    (:data:`dynlab.config.DOUBLE_ROOT_RTOL`) the sign of ``Delta`` is noise, and the confluent
+    limit ``s_m = m (|a| / 2)^{m-1}`` is used (both branches tend to it). ``m`` may be any
+    non-negative real when ``a > 0`` (the closed form is analytic in m); broadcasts.
 
     Examples
     --------
-    Against the recursion ``s_{m+1} = a s_m - beta s_{m-1}``, for complex and for real roots:
+    At the negative double root ``a = -2 sqrt(beta)``, against the recursion
+    ``s_{m+1} = a s_m - beta s_{m-1}`` in exact rational arithmetic:
 
-    >>> ok = []
-    >>> for a, beta in [(1.5, 0.8), (2.1, 0.9)]:
-    ...     s = [0.0, 1.0]
-    ...     for _ in range(19):
-    ...         s.append(a * s[-1] - beta * s[-2])
-    ...     ok.append(np.allclose(discrete_s(np.arange(21), a, beta), s, rtol=1e-12))
-    >>> all(ok)
+    >>> from fractions import Fraction
+    >>> a, beta = -1.4, 0.49
+    >>> s = [Fraction(0), Fraction(1)]
+    >>> for _ in range(30):
+    ...     s.append(Fraction(a) * s[-1] - Fraction(beta) * s[-2])
+    >>> got = discrete_s(np.arange(32), a, beta)
+    >>> bool(np.allclose(got, [float(x) for x in s], rtol=1e-13, atol=0))
     True
     """
     m = as_array(m, "m")
@@ -305,10 +313,11 @@ def discrete_s(m, a, beta):
     delta = a * a - 4.0 * beta
     sign = np.where(a < 0, -1.0, 1.0)
     aa = np.abs(a)
+    confluent = np.abs(delta) <= DOUBLE_ROOT_RTOL * (a * a + 4.0 * beta)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        # complex roots (delta < 0): modulus r = sqrt(beta), angle phi in (0, pi)
+        # complex roots (delta < 0) of r^2 - |a| r + beta: modulus sqrt(beta), angle phi <= pi / 2
         r = np.sqrt(beta)
-        phi = np.arctan2(np.sqrt(np.clip(-delta, 0.0, None)), a)
+        phi = np.arctan2(np.sqrt(np.clip(-delta, 0.0, None)), aa)
         s_complex = r ** (m - 1) * m * np.sinc(m * phi / np.pi) / np.sinc(phi / np.pi)
         # real roots (delta >= 0): r_+ = (|a| + sqrt(delta)) / 2 and q = r_- / r_+, with
         # 1 - q = sqrt(delta) / r_+ exactly, so log q = log1p(-sqrt(delta) / r_+) keeps its
@@ -321,8 +330,9 @@ def discrete_s(m, a, beta):
         s_real = np.where(
             rp > 0, rp**m * ratio, (m == 1).astype(np.float64)
         )  # a = beta = 0: F nilpotent
-        s_real = s_real * sign ** (m - 1)
-    out = np.where(delta < 0, s_complex, s_real)
+        s_double = np.where(aa > 0, m * (0.5 * aa) ** (m - 1), (m == 1).astype(np.float64))
+    out = np.where(confluent, s_double, np.where(delta < 0, s_complex, s_real))
+    out = out * sign ** (m - 1)
     return np.where(m == 0, 0.0, out)
 
 

@@ -110,7 +110,7 @@ class Observables:
         (the paper's
         cosh/cos forms) sampled at whole steps. It mixes the discrete sum over steps with the
         continuous-time correlation, so it is not the exact trace form :meth:`displacement`: by
-        Euler-Maclaurin (the kink of C_l(|s - s'|) at zero lag),
+        Euler-Maclaurin (the kink of ``C_l(|s - s'|)`` at zero lag),
         ``eq13 - trace = lr^2 / kappa sum_l Sigma_ll (1 + 2 gamma t - C_l(t)) / 6`` to relative
         order (lr omega)^2, (lr gamma)^2. The gap grows linearly in t: the eq. 13 form does not
         saturate, whereas the process's displacement does.

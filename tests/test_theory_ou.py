@@ -6,7 +6,7 @@ a multiple of eps times the condition number of what is computed, stated at each
 """
 
 import numpy as np
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from dynlab import config, modes
@@ -210,7 +210,34 @@ def test_speed_sde(kw):
     assert abs(m.speed() - ref) <= 16 * D * EPS * ref
 
 
+#: H = I up to the rounding of Q I Q^T (eigenvalues 1 - 6.7e-16, 1 - 1.1e-16, 1): with lr = 0.5
+#: and momentum = 0 every mode sits at critical damping (gamma = omega = 2) but on the over- or
+#: underdamped side by a rounding, where the derived closed forms cancel ~8 digits in float64.
+H_ROUNDED_IDENTITY = np.array(
+    [
+        [0.9999999999999997, -5.294085843749529e-17, -3.4858096964533165e-16],
+        [-5.294085843749529e-17, 1.0, -7.094207318520958e-17],
+        [-3.4858096964533165e-16, -7.094207318520958e-17, 0.9999999999999996],
+    ]
+)
+#: digits for the reference: the closed forms cancel up to -2 log10(alpha t) ~ 16 digits near
+#: critical damping (alpha^2 is a rounding of gamma^2), so 40 leave > 20 correct
+REFERENCE_DPS = 40
+
+
 @given(sgd_setups(D), st.floats(0.0, 3.0))
+@example(
+    dict(
+        H=H_ROUNDED_IDENTITY,
+        b=np.array([0.12573022, -0.13210486, 0.64042265]),
+        lr=0.5,
+        momentum=0.0,
+        weight_decay=0.0,
+        batch_size=1,
+        noise_cov=1.0,
+    ),
+    0.0,
+)
 def test_displacement_and_exponent_sde(kw, log10_k):
     m = SGDPhaseSpace(**kw)
     k = np.array([10.0**log10_k])
@@ -218,7 +245,8 @@ def test_displacement_and_exponent_sde(kw, log10_k):
     sigma2 = np.einsum("ij,ik,kj->j", q, m.noise_cov, q)
     hyper = dict(lr=m.lr, momentum=m.momentum, weight_decay=m.weight_decay, batch_size=m.batch_size)
     t = m.lr * k
-    ref = diffusion.displacement(t, w, sigma2, **hyper)
+    # the derived closed forms, evaluated in mpmath: in float64 they cancel near critical damping
+    ref = diffusion.displacement(t, w, sigma2, dps=REFERENCE_DPS, **hyper)
     g, om, _ = oscillator.mode_parameters(
         w, lr=m.lr, momentum=m.momentum, weight_decay=m.weight_decay
     )
@@ -230,7 +258,7 @@ def test_displacement_and_exponent_sde(kw, log10_k):
     base = EPS * grow * 2 * np.sum(var_t)
     assert abs(m.displacement(k)[0] - ref[0]) <= 16 * base
     assume(ref[0] > 1e6 * base)
-    c = diffusion.diffusion_exponent(t, w, sigma2, **hyper)
+    c = diffusion.diffusion_exponent(t, w, sigma2, dps=REFERENCE_DPS, **hyper)
     # c = t D'/D: relative error of D (base / D) plus that of D' (same order), times |c| + 1
     assert abs(m.diffusion_exponent(k)[0] - c[0]) <= 16 * (base / ref[0]) * (abs(c[0]) + 1) * (
         1 + np.max(om * t)

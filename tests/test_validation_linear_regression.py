@@ -36,6 +36,19 @@ def test_quick_run_report(tmp_path):
 
     status = main(["--quick", "--out", str(tmp_path)])
     results = json.loads((tmp_path / "results.json").read_text())
+    # 0. one run's files only, and every table row of the report keeps its header's columns
+    from markdown_tables import bad_rows
+
+    from validation.report import verify_run
+
+    assert verify_run(tmp_path) == results["run_id"]
+    assert bad_rows((tmp_path / "report.md").read_text()) == []
+    # every redrawable figure redraws from the saved arrays, curve for curve
+    from validation.linreg import figures
+
+    for name in figures.DRAW:
+        again = figures.plot(tmp_path / "results.json", name)
+        assert sum(len(ax.get_lines()) for ax in again.axes) > 0
 
     # 1. every exact prediction within 4 standard errors (the acceptance criterion)
     rows = [p for p in results["predictions"] if p["exact"]]

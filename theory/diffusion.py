@@ -7,7 +7,8 @@ are the oscillator solutions of :mod:`theory.oscillator`, :func:`derive` forms
 * the speed ``E||theta_{k+1} - theta_k||^2 = lr^2 E||v||^2 = lr^2 B_vv / kappa`` (app. G.1);
 * the stationary cross-covariance ``Cov(x(t + tau), x(t)) = exp(-A_i tau) B / kappa`` and its
   velocity entry ``C_vv(tau)``;
-* the displacement in trace form ``E (theta(t) - theta(0))^2 = (2 / kappa)(B_tt - (exp(-A_i t) B)_tt)``,
+* the displacement in trace form
+  ``E (theta(t) - theta(0))^2 = (2 / kappa)(B_tt - (exp(-A_i t) B)_tt)``,
 
 and shows the trace form equals eq. 13's velocity-correlation form ``2 int_0^t (t - tau) C_vv``
 (both vanish with their first derivative at t = 0 and have second derivative ``2 C_vv(t)``).
@@ -20,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
+import mpmath
 import numpy as np
 import sympy as sp
 
@@ -104,7 +106,8 @@ def derive() -> Derivation:
     for regime, terms in expos.items():
         acc = k_
         for w, x, pw in terms:
-            # sum (k - m) (lr m)^p r^m = lr^p (r d/dr)^p step_sum at r = e^{x lr}, with r^k = e^{x lr k}
+            # sum (k - m) (lr m)^p r^m = lr^p (r d/dr)^p step_sum at r = e^{x lr},
+            # with r^k = e^{x lr k}
             ssum = step_sum
             for _ in range(pw):
                 ssum = r_sym * sp.diff(ssum, r_sym)
@@ -131,7 +134,7 @@ def speed(rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_size=1):
 
 
 @cache
-def _numeric():
+def _numeric(module="numpy"):
     d = derive()
     fns = {}
     for regime in oscillator.REGIMES:
@@ -141,12 +144,14 @@ def _numeric():
             + [sym.s, kappa]
         )
         D = d.displacement[regime]
-        fns[regime] = tuple(sp.lambdify(args, e, "numpy") for e in (D, D.diff(t), d.C_vv[regime]))
+        fns[regime] = tuple(sp.lambdify(args, e, module) for e in (D, D.diff(t), d.C_vv[regime]))
     return fns
 
 
 def displacement_eq13(k, rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_size=1, dps=None):
-    """Seed 003 eq. 13 as printed: lr^2 sum_l [k C_l(0) + 2 sum_{m<k} (k - m) C_l(lr m)], closed form.
+    """Seed 003 eq. 13 as printed, in closed form.
+
+    ``lr^2 sum_l [k C_l(0) + 2 sum_{m<k} (k - m) C_l(lr m)]``.
 
     ``k`` is one step count; evaluated in mpmath with ``dps`` digits when given (the closed form
     cancels when ``lr |x| k`` is small), else in float64.
@@ -178,12 +183,20 @@ def displacement_eq13(k, rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_s
     return total
 
 
-def _per_mode(which, t, rho, sigma2, lr, momentum, weight_decay, batch_size):
-    """Sum over modes of the derived regime expression ``which`` (0: D, 1: D', 2: C_vv) at SDE time t."""
+def _per_mode(which, t, rho, sigma2, lr, momentum, weight_decay, batch_size, dps=None):
+    """Sum over modes of the derived regime expression ``which`` at SDE time t.
+
+    ``which``: 0 for D, 1 for D', 2 for C_vv.
+
+    With ``dps`` the expressions are evaluated in mpmath at ``dps`` digits on the float64 mode
+    parameters (alpha from ``|gamma^2 - omega^2|`` in mpmath), then rounded once.
+    """
     g, w, _ = oscillator.mode_parameters(rho, lr=lr, momentum=momentum, weight_decay=weight_decay)
     t = np.asarray(t, dtype=float)[..., None]
     t, g, w, s = np.broadcast_arrays(t, g, w, np.asarray(sigma2, dtype=float))
     kap = batch_size * (1.0 - momentum**2)
+    if dps is not None:
+        return _per_mode_mpmath(which, t, g, w, s, kap, dps)
     out = np.zeros(t.shape)
     fns = _numeric()
     for regime, mask in (("over", g > w), ("critical", g == w), ("under", g < w)):
@@ -198,23 +211,47 @@ def _per_mode(which, t, rho, sigma2, lr, momentum, weight_decay, batch_size):
     return out.sum(axis=-1)
 
 
+def _per_mode_mpmath(which, t, g, w, s, kap, dps):
+    fns = _numeric("mpmath")
+    out = np.zeros(t.shape[:-1])
+    with mpmath.workdps(dps):
+        for idx in np.ndindex(out.shape):
+            total = mpmath.mpf(0)
+            for ti, gi, wi, si in zip(t[idx], g[idx], w[idx], s[idx]):
+                ti, gi, wi, si = (mpmath.mpf(float(x)) for x in (ti, gi, wi, si))
+                x2 = gi * gi - wi * wi
+                if x2 == 0:
+                    total += fns["critical"][which](ti, gi, si, mpmath.mpf(kap))
+                else:
+                    regime = "over" if x2 > 0 else "under"
+                    al = mpmath.sqrt(abs(x2))
+                    total += mpmath.re(fns[regime][which](ti, gi, al, si, mpmath.mpf(kap)))
+            out[idx] = float(total)
+    return out
+
+
 def velocity_autocorrelation(t, rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_size=1):
-    """SDE stationary ``sum_i C_vv,i(t)`` (t in SDE time) for modes ``rho`` with variances sigma2."""
+    """SDE stationary ``sum_i C_vv,i(t)`` (t in SDE time), modes ``rho``, variances sigma2."""
     return _per_mode(2, t, rho, sigma2, lr, momentum, weight_decay, batch_size)
 
 
-def displacement(t, rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_size=1):
+def displacement(t, rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_size=1, dps=None):
     """SDE ``E||theta(t) - theta(0)||^2`` from stationarity, trace form, t in SDE time (= lr k).
 
     Evaluated by the derived closed form of each mode's regime; the over/under-damped forms
-    lose digits to cancellation near critical damping (``alpha t -> 0``) and as ``t -> 0``.
+    lose digits to cancellation near critical damping (``alpha t -> 0``) and as ``t -> 0``,
+    in float64 up to ``eps / (alpha t)^2`` relative. With ``dps`` they are evaluated in mpmath
+    at that many digits (enough when ``dps`` exceeds 16 plus the digits cancelled).
     """
-    return _per_mode(0, t, rho, sigma2, lr, momentum, weight_decay, batch_size)
+    return _per_mode(0, t, rho, sigma2, lr, momentum, weight_decay, batch_size, dps)
 
 
-def diffusion_exponent(t, rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_size=1):
-    """``d log D / d log t = t D'(t) / D(t)`` with the derived D and its t-derivative."""
-    args = (rho, sigma2, lr, momentum, weight_decay, batch_size)
+def diffusion_exponent(t, rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_size=1, dps=None):
+    """``d log D / d log t = t D'(t) / D(t)`` with the derived D and its t-derivative.
+
+    ``dps``: evaluate D and D' in mpmath at that many digits, as in :func:`displacement`.
+    """
+    args = (rho, sigma2, lr, momentum, weight_decay, batch_size, dps)
     t = np.asarray(t, dtype=float)
     return t * _per_mode(1, t, *args) / _per_mode(0, t, *args)
 

@@ -1,5 +1,6 @@
 """Validation runs: dynlab's predictions against simulation and a GPU-trained network.
 
-Each ``python -m validation.<name>`` writes a ``report.md``, a ``results.json`` and PNG figures
-to its output folder through :mod:`validation.report`.
+Each ``python -m validation.<name>`` writes a ``report.md``, a ``results.json`` and figures (PNG
+and PDF, with their plotted arrays where saved) to its output folder through
+:mod:`validation.report`; every file carries the run's id (:mod:`validation.runs`).
 """

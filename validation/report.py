@@ -1,46 +1,88 @@
-"""One report format for every validation run: ``report.md``, ``results.json``, PNG figures.
+"""One report format for every validation run: ``report.md``, ``results.json``, figures.
 
 A prediction row records predicted value, measured value, its standard error and the z-score
 ``(measured - predicted) / stderr``; ``exact`` marks predictions that are exact for the simulated
-process (their |z| should be O(1)), as opposed to approximations whose gap is being measured.
+process (their ``|z|`` should be O(1)), as opposed to approximations whose gap is being measured.
+A standard error estimated from ``n`` independent paths has ``n - 1`` degrees of freedom, so its
+z is t-distributed: :attr:`Prediction.z_gate` converts it to the normal deviate of equal tail
+probability, and that is what a ``|z| <= 4`` gate compares.
+
+Files are written atomically (temporary file + rename, with the permissions the umask gives a
+new file), so a killed run never leaves a torn file. Every file a run writes carries its run id
+(``results.json``, ``report.md``, each figure's metadata and data file); :meth:`Report.write`
+and :func:`verify_run` refuse a folder whose files come from different runs.
 A :class:`Gate` is an acceptance interval for a prediction's measured value: a run whose gated
 row falls outside its interval fails (:func:`exit_status` returns 1 and names the row).
-Files are written atomically (temporary file + rename), so a killed run never leaves a torn file.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .provenance import environment
+from .runs import MixedRunError, figure_files, verify_run
+
 __all__ = [
     "Gate",
     "Prediction",
     "Report",
+    "MixedRunError",
     "atomic_write_bytes",
     "atomic_write_text",
+    "escape_cell",
     "exit_status",
     "new_figure",
     "run_validation",
+    "verify_run",
+    "MIN_GATE_DOF",
+    "FIGURE_FORMATS",
 ]
+
+#: Fewest degrees of freedom of a standard error that a gated (exact) prediction accepts. The
+#: t-distribution has a finite variance only for dof > 2; with fewer, the estimated standard
+#: error is too noisy for any z-score gate to mean something, and the run is refused.
+MIN_GATE_DOF = 3
+
+#: Formats every figure is saved in: PNG for the report, PDF (vector) for papers.
+FIGURE_FORMATS = ("png", "pdf")
+
+#: Prefix and suffix of the temporary files of an atomic write; leftovers of a killed write
+#: are removed when the next run starts in the same folder.
+_TMP_PREFIX, _TMP_SUFFIX = ".", ".tmp"
+
+
+def _file_mode() -> int:
+    """Permission bits of a newly created file under the current umask (0644 for umask 022)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+
+    The file gets the permissions the umask gives any new file; on any error (a full disk, an
+    interrupt) the temporary file is removed and ``path`` keeps its previous content.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f"{_TMP_PREFIX}{path.name}.", suffix=_TMP_SUFFIX
+    )
     try:
+        os.fchmod(fd, _file_mode())  # mkstemp creates 0600; give the file a normal file's mode
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -87,9 +129,21 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kwargs):
     return plt.subplots(nrows, ncols, **kwargs)
 
 
+def escape_cell(value) -> str:
+    """A markdown table cell: floats with 4 significant digits, ``|`` escaped, one line."""
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.4g}"
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
 @dataclass
 class Prediction:
-    """One predicted-vs-measured row."""
+    """One predicted-vs-measured row.
+
+    ``dof`` is the number of degrees of freedom of ``stderr`` (``n - 1`` for ``n`` independent
+    paths, ``inf`` for a known standard error); ``n_eff`` the effective number of independent
+    samples behind the measurement (``None`` when not known).
+    """
 
     name: str
     predicted: float
@@ -97,17 +151,42 @@ class Prediction:
     stderr: float
     exact: bool
     note: str = ""
+    dof: float = math.inf
+    n_eff: float | None = None
     z: float = field(init=False)
 
     def __post_init__(self):
         self.predicted = float(self.predicted)
         self.measured = float(self.measured)
         self.stderr = float(self.stderr)
+        self.dof = float(self.dof)
         self.z = (self.measured - self.predicted) / self.stderr if self.stderr > 0 else math.nan
 
     @property
+    def p_value(self) -> float:
+        """Two-sided tail probability of ``|z|`` under Student's t with ``dof`` degrees."""
+        from scipy import stats
+
+        if not math.isfinite(self.z):
+            return math.nan
+        return float(2.0 * stats.t.sf(abs(self.z), self.dof))
+
+    @property
+    def z_gate(self) -> float:
+        """``|z|`` as the normal deviate with the same two-sided tail probability (t -> normal).
+
+        Equals ``|z|`` for ``dof = inf``; smaller for few degrees of freedom, whose heavier tails
+        make a large ``|z|`` likelier. A ``|z| <= 4`` gate compares this value.
+        """
+        from scipy import stats
+
+        if not math.isfinite(self.z):
+            return math.nan
+        return float(stats.norm.isf(stats.t.sf(abs(self.z), self.dof)))
+
+    @property
     def rel_gap(self) -> float:
-        """(measured - predicted) / |predicted|."""
+        """``(measured - predicted) / |predicted|``."""
         return (
             (self.measured - self.predicted) / abs(self.predicted) if self.predicted else math.nan
         )
@@ -139,6 +218,10 @@ class Gate:
 class Report:
     """Accumulates sections, tables, predictions and figures; :meth:`write` saves them.
 
+    Starting a report in a folder that holds an earlier run removes that run's ``report.md``,
+    ``results.json`` and figure files first (and leftovers of killed writes), so a run that
+    dies half-way never leaves an old report describing new figures.
+
     Parameters
     ----------
     out_dir : path
@@ -147,9 +230,11 @@ class Report:
         Report title.
     command : str, optional
         The command line that produced it (defaults to ``sys.argv``).
+    run_id : str, optional
+        Identifier written into every file (default: a fresh random 32-hex-digit id).
     """
 
-    def __init__(self, out_dir, title: str, *, command: str | None = None):
+    def __init__(self, out_dir, title: str, *, command: str | None = None, run_id=None):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.title = title
@@ -158,12 +243,28 @@ class Report:
             if command is not None
             else "python -m " + " ".join([Path(sys.argv[0]).stem] + sys.argv[1:])
         )
+        self.run_id = run_id if run_id is not None else uuid.uuid4().hex
         self.started = time.time()
         self.blocks: list[str] = []
         self.predictions: list[Prediction] = []
         self.values: dict = {}
         self.figures: list[dict] = []
         self.gates: list[Gate] = []
+        self._remove_previous_run()
+
+    def _remove_previous_run(self) -> None:
+        stale = [p for p in self.out_dir.glob(f"{_TMP_PREFIX}*{_TMP_SUFFIX}") if p.is_file()]
+        results = self.out_dir / "results.json"
+        if results.exists():
+            try:
+                old = json.loads(results.read_text(encoding="utf-8")).get("figures", [])
+            except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+                old = []
+            stale += [self.out_dir / f for entry in old for f in figure_files(entry)]
+        # the report and results go first: without them no file left behind claims to be a result
+        for path in [self.out_dir / "report.md", results, *stale]:
+            if path.resolve().parent == self.out_dir.resolve():
+                path.unlink(missing_ok=True)
 
     def section(self, title: str, text: str = "") -> None:
         """Start a section with optional prose."""
@@ -174,22 +275,37 @@ class Report:
         self.blocks.append(text + "\n")
 
     def table(self, headers: list[str], rows: list[list]) -> None:
-        """Append a markdown table; floats are printed with 4 significant digits."""
-
-        def fmt(v):
-            if isinstance(v, (float, np.floating)):
-                return f"{float(v):.4g}"
-            return str(v)
-
-        lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-        lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in rows]
+        """Append a markdown table (cells through :func:`escape_cell`)."""
+        lines = [
+            "| " + " | ".join(escape_cell(h) for h in headers) + " |",
+            "|" + "---|" * len(headers),
+        ]
+        lines += ["| " + " | ".join(escape_cell(v) for v in r) + " |" for r in rows]
         self.blocks.append("\n".join(lines) + "\n")
 
     def predict(
-        self, name, predicted, measured, stderr, *, exact: bool, note: str = ""
+        self,
+        name,
+        predicted,
+        measured,
+        stderr,
+        *,
+        exact: bool,
+        note: str = "",
+        dof: float = math.inf,
+        n_eff: float | None = None,
     ) -> Prediction:
-        """Record a prediction; returns the row (with its z-score)."""
-        p = Prediction(name, predicted, measured, stderr, exact, note)
+        """Record a prediction; returns the row (with its z-score).
+
+        Raises ``ValueError`` for an exact (gated) prediction whose standard error has fewer
+        than :data:`MIN_GATE_DOF` degrees of freedom: too few independent paths for a gate.
+        """
+        if exact and dof < MIN_GATE_DOF:
+            raise ValueError(
+                f"{name}: its standard error has {dof:g} degrees of freedom (paths - 1); a gated "
+                f"prediction needs >= {MIN_GATE_DOF}: run more paths"
+            )
+        p = Prediction(name, predicted, measured, stderr, exact, note, dof, n_eff)
         self.predictions.append(p)
         return p
 
@@ -203,20 +319,45 @@ class Report:
         """Record a named result for results.json."""
         self.values[key] = value
 
-    def figure(self, fig, filename: str, caption: str) -> Path:
-        """Save ``fig`` as ``out_dir/filename`` (PNG, atomically), close it and link it."""
-        import io
+    def figure(self, fig, filename: str, caption: str, data: dict | None = None) -> Path:
+        """Save ``fig`` in every :data:`FIGURE_FORMATS` (atomically), close it, link it.
 
+        ``filename`` is the PNG shown in the report (e.g. ``"displacement.png"``); the other
+        formats go beside it under the same stem. ``data`` (name -> array) are the plotted
+        arrays, saved beside as ``<stem>.npz`` so the figure can be redrawn (default: the
+        figure's ``plotted_data`` attribute, which the figure functions of
+        :mod:`validation.linreg.figures` set). Every file carries the run id. Returns the PNG's
+        path.
+        """
         import matplotlib.pyplot as plt
 
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=120)
+        if data is None:
+            data = getattr(fig, "plotted_data", None)
+
+        stem = Path(filename).stem
+        formats = {}
+        for fmt in FIGURE_FORMATS:
+            buf = io.BytesIO()
+            meta = (
+                {"run_id": self.run_id, "Title": caption}
+                if fmt == "png"
+                else {"Title": caption, "Keywords": f"run_id={self.run_id}"}
+            )
+            fig.savefig(buf, format=fmt, dpi=120, metadata=meta)
+            name = filename if fmt == "png" else f"{stem}.{fmt}"
+            atomic_write_bytes(self.out_dir / name, buf.getvalue())
+            formats[fmt] = name
         plt.close(fig)
-        path = self.out_dir / filename
-        atomic_write_bytes(path, buf.getvalue())
-        self.figures.append({"file": filename, "caption": caption})
+        entry = {"file": filename, "caption": caption, "formats": formats, "data": None}
+        if data is not None:
+            buf = io.BytesIO()
+            arrays = {k: np.asarray(v) for k, v in data.items()}
+            np.savez_compressed(buf, run_id=np.array(self.run_id), **arrays)
+            atomic_write_bytes(self.out_dir / f"{stem}.npz", buf.getvalue())
+            entry["data"] = f"{stem}.npz"
+        self.figures.append(entry)
         self.blocks.append(f"![{caption}]({filename})\n\n*{caption}*\n")
-        return path
+        return self.out_dir / filename
 
     def prediction_table(self) -> None:
         """Append the table of every prediction recorded so far."""
@@ -227,31 +368,31 @@ class Report:
                 p.measured,
                 p.stderr,
                 f"{p.z:+.2f}",
+                "inf" if math.isinf(p.dof) else f"{p.dof:g}",
+                "" if p.n_eff is None else f"{p.n_eff:g}",
                 "exact" if p.exact else "approx",
                 p.note,
             ]
             for p in self.predictions
         ]
-        self.table(["quantity", "predicted", "measured", "std. error", "z", "kind", "note"], rows)
+        head = ["quantity", "predicted", "measured", "std. error", "z", "dof", "n_eff", "kind"]
+        self.table(head + ["note"], rows)
 
     def results(self) -> dict:
         """Everything recorded, as a JSON-ready dict."""
-        import dynlab
-
         gates = {"gates": [self._gate_json(g) for g in self.gates]} if self.gates else {}
         return _jsonable(
             {
                 **gates,
                 "title": self.title,
+                "run_id": self.run_id,
                 "command": self.command,
                 "elapsed_s": time.time() - self.started,
-                "environment": {
-                    "python": sys.version.split()[0],
-                    "numpy": np.__version__,
-                    "dynlab": dynlab.__version__,
-                    "platform": platform.platform(),
-                },
-                "predictions": [asdict(p) for p in self.predictions],
+                "environment": environment(),
+                "predictions": [
+                    {**asdict(p), "z_gate": p.z_gate, "p_value": p.p_value}
+                    for p in self.predictions
+                ],
                 "values": self.values,
                 "figures": self.figures,
             }
@@ -268,12 +409,14 @@ class Report:
         }
 
     def write(self) -> Path:
-        """Write ``report.md`` and ``results.json``; returns the report path."""
-        head = f"# {self.title}\n\nCommand: `{self.command}`\n\n"
+        """Write ``report.md`` and ``results.json``, check the folder holds one run; return the
+        report path (raises :class:`MixedRunError` if a file of another run is referenced)."""
+        head = f"# {self.title}\n\nCommand: `{self.command}`\n\nRun id: `{self.run_id}`\n\n"
         atomic_write_text(self.out_dir / "report.md", head + "\n".join(self.blocks))
         atomic_write_text(
             self.out_dir / "results.json", json.dumps(self.results(), indent=2) + "\n"
         )
+        verify_run(self.out_dir)
         return self.out_dir / "report.md"
 
 
@@ -319,9 +462,7 @@ def finish(report: Report) -> Path:
     report.section("Predicted vs measured")
     report.prediction_table()
     path = report.write()
-    zs = [abs(p.z) for p in report.predictions if np.isfinite(p.z)]
-    worst = f", max |z| = {max(zs):.2f}" if zs else ""
-    print(f"wrote {path}; {len(report.predictions)} predictions{worst}")
+    print(f"wrote {path}; {len(report.predictions)} predictions{gate_summary(report)}")
     return path
 
 
@@ -349,3 +490,14 @@ def run_validation(
     run_all(args.quick, args.seed, report)
     finish(report)
     return exit_status(report)
+
+
+def gate_summary(report: Report) -> str:
+    """``", max |z| = .. (gated as ..), fewest independent samples .."`` for a closing line."""
+    rows = [p for p in report.predictions if np.isfinite(p.z)]
+    if not rows:
+        return ""
+    worst = max(rows, key=lambda p: p.z_gate)
+    out = f", max |z| = {abs(worst.z):.2f} (gated as {worst.z_gate:.2f}, dof {worst.dof:g})"
+    n_eff = [p.n_eff for p in rows if p.n_eff is not None]
+    return out + (f", fewest independent samples n_eff = {min(n_eff):g}" if n_eff else "")

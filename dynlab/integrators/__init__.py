@@ -8,15 +8,23 @@ order, properties and the test that proves them::
     rec = run("heavy_ball", problem, n_paths=1000, n_steps=10_000, seed=0,
               lr=0.1, momentum=0.9, batch_size=8, record=Recording(every=10, basis=q[:, :2]))
     rec.mean("Delta2"), rec.sem("Delta2")
+
+Compiled kernels are cached on disk in a folder keyed by a hash of dynlab's sources
+(:mod:`dynlab.integrators._cache`), so an edited helper can never leave a stale kernel.
 """
 
-from ._base import REQUIRED, SCHEMES, Scheme
-from ._exact import ExactOU
-from ._families import HamiltonianScheme, LangevinScheme, layer_inv_mass
-from ._optimizers import GD, SGD, Adam, AdamW, HeavyBall, Nesterov
-from ._run import Record, Recording, normals_shape, run
-from ._runge_kutta import RK4, EulerMaruyama, ExplicitEuler, ImplicitMidpoint
-from ._splitting import BAOAB, OBABO, DampedLeapfrog, Leapfrog, SymplecticEuler
+from ._cache import salt_numba_cache
+
+# before any kernel is decorated: numba fixes each kernel's cache folder at decoration
+salt_numba_cache()
+
+from ._base import REQUIRED, SCHEMES, Scheme  # noqa: E402
+from ._exact import ExactOU  # noqa: E402
+from ._families import HamiltonianScheme, LangevinScheme, layer_inv_mass  # noqa: E402
+from ._optimizers import GD, SGD, Adam, AdamW, HeavyBall, Nesterov  # noqa: E402
+from ._run import Record, Recording, normals_shape, run  # noqa: E402
+from ._runge_kutta import RK4, EulerMaruyama, ExplicitEuler, ImplicitMidpoint  # noqa: E402
+from ._splitting import BAOAB, OBABO, DampedLeapfrog, Leapfrog, SymplecticEuler  # noqa: E402
 
 __all__ = [
     "run",

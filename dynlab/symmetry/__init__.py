@@ -10,14 +10,14 @@ dynamics", arXiv:2012.04728. A loss with a one-parameter symmetry
 with :math:`X = \partial_\alpha \psi|_{\alpha=0}` the generator. The paper's three symmetries
 all have an *affine* generator :math:`X(\theta) = c + s \odot \theta` (:class:`Symmetry`):
 
-===========  =================================  ==========================  ==================
-kind         action                             generator X                 charge Q (Noether)
-===========  =================================  ==========================  ==================
-translation  theta_A + alpha 1 (softmax)        c = 1_A, s = 0              <theta_A, 1>
-scale        alpha theta_A (batchnorm)          c = 0, s = 1_A              |theta_A|^2
-rescale      (a theta_1, theta_2 / a) (ReLU)    c = 0, s = 1_{A1} - 1_{A2}  |theta_1|^2
-                                                                            - |theta_2|^2
-===========  =================================  ==========================  ==================
+===========  ===============================  ==========================  ====================
+kind         action                           generator X                 charge Q (Noether)
+===========  ===============================  ==========================  ====================
+translation  theta_A + alpha 1 (softmax)      c = 1_A, s = 0              ``<theta_A, 1>``
+scale        alpha theta_A (batchnorm)        c = 0, s = 1_A              ``|theta_A|^2``
+rescale      (a theta_1, theta_2 / a) (ReLU)  c = 0, s = 1_{A1} - 1_{A2}  ``|theta_1|^2``
+                                                                          ``- |theta_2|^2``
+===========  ===============================  ==========================  ====================
 
 Gradient flow conserves Q (ibid., "Symmetry and conservation laws"). Weight decay, momentum and
 a finite learning rate break the law in ways that are solved here exactly (:func:`discrete_law`:

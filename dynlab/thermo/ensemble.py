@@ -84,7 +84,7 @@ class ThermoRun:
     """Per-chain time averages of an ensemble run of :class:`ScaleInvariantSGD`.
 
     ``chain_means[:, j]`` is the time average over the measured steps of statistic
-    ``STATISTICS[j]`` (t, t^2, r, r^2, log r, stretch = |w'|^2/|w|^2 - 1 before projection);
+    ``STATISTICS[j]`` (t, t^2, r, r^2, log r, stretch ``|w'|^2/|w|^2 - 1`` before projection);
     ``samples[c]`` holds t every ``thin`` steps of chain c.
     """
 

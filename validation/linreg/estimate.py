@@ -6,10 +6,16 @@ paths are independent and identically distributed, so ``std(ddof=1) / sqrt(M)`` 
 per-path numbers is a valid standard error whatever the autocorrelation along a path; time
 averaging only shrinks the per-path variance. Nonlinear functions of ensemble means (ratios,
 fitted exponents) use the delta method or a delete-one-group jackknife over paths.
+
+Each :class:`Estimate` also carries the degrees of freedom of its standard error (``M - 1``
+from ``M`` paths, ``G - 1`` from ``G`` jackknife groups) and its effective sample size (the
+number of independent per-path or per-group numbers), so that a z-score is gated on Student's t
+with the right degrees of freedom (:attr:`validation.report.Prediction.z_gate`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,10 +25,17 @@ __all__ = ["Estimate", "path_average", "ratio_of_averages", "per_step", "jackkni
 
 @dataclass(frozen=True)
 class Estimate:
-    """A Monte Carlo estimate and its standard error."""
+    """A Monte Carlo estimate, its standard error, the error's degrees of freedom and the
+    effective sample size (``inf`` / ``None`` when not known)."""
 
     value: float
     stderr: float
+    dof: float = math.inf
+    n_eff: float | None = None
+
+    def gate(self) -> dict:
+        """``dof`` and ``n_eff`` as keywords of :meth:`validation.report.Report.predict`."""
+        return {"dof": self.dof, "n_eff": self.n_eff}
 
 
 def _per_path(x) -> np.ndarray:
@@ -35,7 +48,7 @@ def _mean_se(per_path: np.ndarray) -> Estimate:
     M = per_path.shape[0]
     if M < 2:
         raise ValueError("a standard error needs at least 2 independent paths")
-    return Estimate(float(per_path.mean()), float(per_path.std(ddof=1) / np.sqrt(M)))
+    return Estimate(float(per_path.mean()), float(per_path.std(ddof=1) / np.sqrt(M)), M - 1, M)
 
 
 def path_average(x) -> Estimate:
@@ -56,7 +69,8 @@ def ratio_of_averages(x, y) -> Estimate:
     a, b = _per_path(x), _per_path(y)
     r = a.mean() / b.mean()
     M = a.shape[0]
-    return Estimate(float(r), float(np.std(a - r * b, ddof=1) / (np.sqrt(M) * abs(b.mean()))))
+    se = float(np.std(a - r * b, ddof=1) / (np.sqrt(M) * abs(b.mean())))
+    return Estimate(float(r), se, M - 1, M)
 
 
 def per_step(x) -> tuple[np.ndarray, np.ndarray]:
@@ -85,4 +99,4 @@ def jackknife(x, statistic, groups: int | None = None) -> Estimate:
     leave_out_means = (total - sums) / (M - np.diff(edges))
     leave_out = np.array([statistic(leave_out_means[:, g]) for g in range(G)])
     se = np.sqrt((G - 1) / G * np.sum((leave_out - leave_out.mean()) ** 2))
-    return Estimate(float(statistic(total[:, 0] / M)), float(se))
+    return Estimate(float(statistic(total[:, 0] / M)), float(se), G - 1, G)

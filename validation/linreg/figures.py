@@ -2,19 +2,42 @@
 
 One colour code everywhere: Gaussian-noise simulation black, minibatch simulation green,
 exact discrete prediction blue (solid), SDE prediction of seed 003 red (dashed).
+
+**Redrawing a figure from a finished run.** Every figure is drawn from a flat dict of arrays
+(:mod:`.plotdata`, or the grids of the plane and phase figures), saved beside it
+(``<stem>.npz``, attribute ``plotted_data`` of the returned figure). :func:`plot` redraws one
+from a run's ``results.json``; restyle it with matplotlib as usual::
+
+    from validation.linreg.figures import plot
+    fig = plot("runs/linear_regression/results.json", "displacement")
+    fig.axes[0].set_title("")
+    fig.savefig("fig6.pdf")
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from dynlab._linalg import psd_factor
 from validation.report import new_figure
+from validation.runs import figure_data
 
-from .config import STREAMLINE_HOLE
-from .predict import mode_ou, plane_cov
+from .plotdata import (
+    displacement_data,
+    mean_trajectory_data,
+    phase_data,
+    plane_data,
+    sweep_data,
+)
+from .predict import plane_cov
 
 __all__ = [
+    "plot",
+    "DRAW",
+    "draw_mean_trajectory",
+    "draw_displacement",
+    "draw_sweeps",
+    "draw_plane",
+    "draw_phase_portraits",
     "mean_trajectory_figure",
     "phase_portrait_figure",
     "sweep_figure",
@@ -29,101 +52,90 @@ SIM = {
 }
 EXACT = dict(color="tab:blue", lw=1.6, label="exact recursion")
 SDE = dict(color="tab:red", lw=1.6, ls="--", label="SDE (seed 003)")
-#: Radius of the 95% region of a 2-D Gaussian in Mahalanobis units: sqrt(-2 log 0.05).
-R95 = float(np.sqrt(-2.0 * np.log(0.05)))
-
-
-def _ellipse(C, r=R95, n=200):
-    t = np.linspace(0.0, 2.0 * np.pi, n)
-    return r * psd_factor(C) @ np.vstack([np.cos(t), np.sin(t)])
 
 
 def _beta(s) -> str:
     return f"momentum {s['momentum']:g}"
 
 
-def mean_trajectory_figure(settings, setup):
-    """Seed 003 Fig. 2: <theta_k, q_1> and <v_k, q_1> against the eq. 5 mean, a row per momentum."""
-    fig, axes = new_figure(len(settings), 2, figsize=(10, 2.9 * len(settings) + 0.8), squeeze=False)
-    for row, s in zip(axes, settings):
-        k = s["transient_steps"]
-        pred = s["transient_predicted"]
+def _with_data(fig, data: dict):
+    fig.plotted_data = data
+    return fig
+
+
+def draw_mean_trajectory(data) -> object:
+    """Seed 003 Fig. 2 from :func:`.plotdata.mean_trajectory_data`: one row per momentum."""
+    momenta = np.atleast_1d(data["momentum"])
+    fig, axes = new_figure(len(momenta), 2, figsize=(10, 2.9 * len(momenta) + 0.8), squeeze=False)
+    for n, (row, beta) in enumerate(zip(axes, momenta)):
+        k = data[f"k_{n}"]
         for ax, var, name in (
             (row[0], "theta", "position $\\langle\\theta_k, q_1\\rangle$"),
             (row[1], "v", "velocity $\\langle v_k, q_1\\rangle$"),
         ):
-            x0 = pred[f"{var}_exact"][0]
-            g = s["transient"]["gaussian"]
             ax.plot(
-                k,
-                np.r_[x0, g[f"{var}_path"]],
-                color="0.7",
-                lw=0.8,
-                label="one path (Gaussian noise)",
+                k, data[f"{var}_path_{n}"], color="0.7", lw=0.8, label="one path (Gaussian noise)"
             )
-            for kind, curves in s["transient"].items():
-                color, label = SIM[kind]
-                m, se = np.r_[x0, curves[f"{var}_mean"]], np.r_[0.0, curves[f"{var}_se"]]
+            for kind, (color, label) in SIM.items():
+                m, se = data[f"{var}_{kind}_mean_{n}"], data[f"{var}_{kind}_se_{n}"]
                 ax.fill_between(k, m - 2 * se, m + 2 * se, color=color, alpha=0.25, lw=0)
                 ax.plot(k, m, color=color, lw=1.0, label=f"{label}: mean $\\pm$ 2 s.e.")
-            ax.plot(k, pred[f"{var}_exact"], **{**EXACT, "lw": 1.2})
-            ax.plot(k, pred[f"{var}_sde"], **{**SDE, "lw": 1.2, "label": "eq. 5 (SDE mean)"})
+            ax.plot(k, data[f"{var}_exact_{n}"], **{**EXACT, "lw": 1.2})
+            ax.plot(k, data[f"{var}_sde_{n}"], **{**SDE, "lw": 1.2, "label": "eq. 5 (SDE mean)"})
             ax.set_xlabel("step k")
             ax.set_ylabel(name)
-            ax.set_title(
-                f"{_beta(s)}: {'velocity' if var == 'v' else 'position'} on the top eigenvector "
-                "q$_1$"
-            )
+            what = "velocity" if var == "v" else "position"
+            ax.set_title(f"momentum {beta:g}: {what} on the top eigenvector q$_1$")
     fig.legend(
         *axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8
     )
     fig.suptitle(
-        f"Mean trajectory from $\\theta_0$ = 0, $v_0$ = 0 ({setup.name}, lr {setup.lr:g}, batch "
-        f"{setup.batch_size}; seed 003 Fig. 2)"
+        f"Mean trajectory from $\\theta_0$ = 0, $v_0$ = 0 ({data['title']}; seed 003 Fig. 2)"
     )
-    return fig
+    return _with_data(fig, dict(data))
 
 
-def phase_portrait_figure(settings, setup):
-    """Phase space (<theta - mu, q_i>, <v, q_i>), q_1 and low mode: samples, ellipses, current."""
-    low = setup.low_mode
-    fig, axes = new_figure(len(settings), 2, figsize=(9, 3.8 * len(settings)), squeeze=False)
-    for row, s in zip(axes, settings):
-        sgd = s["model"]
+def mean_trajectory_figure(settings, setup):
+    """Seed 003 Fig. 2: <theta_k, q_1> and <v_k, q_1> against the eq. 5 mean, per momentum."""
+    return draw_mean_trajectory(mean_trajectory_data(settings, setup))
+
+
+def draw_phase_portraits(data):
+    """Phase space (<theta - mu, q_i>, <v, q_i>) of q_1 and the low mode: samples, 95% regions,
+    probability current; one row per momentum."""
+    momenta = np.atleast_1d(data["momentum"])
+    low = int(data["low"])
+    fig, axes = new_figure(len(momenta), 2, figsize=(9, 3.8 * len(momenta)), squeeze=False)
+    for n, (row, beta) in enumerate(zip(axes, momenta)):
         for col, (ax, i) in enumerate(zip(row, (0, low))):
-            x, v = s["samples"]["theta_last"][:, col], s["samples"]["v_last"][:, col]
+            key = f"_{n}_{col}"
             ax.scatter(
-                x, v, s=2, color="0.45", lw=0, label="paths at the last step (Gaussian noise)"
+                data["x" + key],
+                data["v" + key],
+                s=2,
+                color="0.45",
+                lw=0,
+                label="paths at the last step (Gaussian noise)",
             )
-            path_x, path_v = (
-                s["samples"]["theta_path"][:200, col],
-                s["samples"]["v_path"][:200, col],
-            )
+            path_x, path_v = data["path_x" + key], data["path_v" + key]
             ax.plot(path_x, path_v, color="black", lw=0.6, label=f"one path, {len(path_x)} steps")
-            Ce = plane_cov(sgd, i, i, exact=True, plane="phase")
-            Cs = plane_cov(sgd, i, i, exact=False, plane="phase")
-            ex, ey = _ellipse(Ce)
+            ex, ey = data["ellipse_exact" + key]
             ax.plot(ex, ey, **{**EXACT, "label": "95% region, exact"})
-            sx, sy = _ellipse(Cs)
+            sx, sy = data["ellipse_sde" + key]
             ax.plot(sx, sy, **{**SDE, "label": "95% region, SDE"})
-            ou = mode_ou(sgd, i)
-            hx, hy = 1.3 * np.max(np.abs(ex)), 1.3 * np.max(np.abs(ey))
-            gx, gy = np.linspace(-hx, hx, 41), np.linspace(-hy, hy, 41)
-            G = np.stack(np.meshgrid(gx, gy), axis=-1) + ou.mu
-            J = ou.current(G)
-            inner = ou.modified_potential(G) * ou.kappa < 0.5 * (STREAMLINE_HOLE * R95) ** 2
-            U, V = (np.ma.masked_where(inner, J[..., c]) for c in (0, 1))
+            gx, gy, inner = data["gx" + key], data["gy" + key], data["inner" + key]
+            U, V = (np.ma.masked_where(inner, data[c + key]) for c in ("J_x", "J_v"))
             ax.streamplot(
                 gx, gy, U, V, color="orange", density=0.5, linewidth=0.6, arrowsize=0.8, zorder=0
             )
             ax.ticklabel_format(style="sci", scilimits=(-3, 3))
-            ax.set_xlim(-hx, hx)
-            ax.set_ylim(-hy, hy)
+            ax.set_xlim(gx[0], gx[-1])
+            ax.set_ylim(gy[0], gy[-1])
             ax.set_xlabel(f"$\\langle\\theta - \\mu, q_{{{i + 1}}}\\rangle$")
             ax.set_ylabel(f"$\\langle v, q_{{{i + 1}}}\\rangle$")
             ax.set_title(
-                f"{_beta(s)}, q$_{{{i + 1}}}$ ($\\rho$ = {sgd.rho[i]:.3g}); orange: current "
-                f"$J_{{ss}}$",
+                f"momentum {beta:g}, q$_{{{i + 1}}}$ ($\\rho$ = {float(data['rho' + key]):.3g}); "
+                "orange: current $J_{ss}$",
                 fontsize=9,
             )
     fig.legend(
@@ -132,26 +144,28 @@ def phase_portrait_figure(settings, setup):
     fig.suptitle(
         "Phase-space portraits: stationary law and probability current (seed 003 eq. 8, Fig. 5)"
     )
-    return fig
+    return _with_data(fig, dict(data))
 
 
-def sweep_figure(sweeps, setup):
-    """Seed 003 Fig. 6: speed, its deviation from the exact value, fitted exponent c, by sweep."""
+def phase_portrait_figure(settings, setup):
+    """Phase space of q_1 and the low mode per momentum: samples, 95% regions, current."""
+    return draw_phase_portraits(phase_data(settings, setup))
+
+
+def draw_sweeps(data):
+    """Seed 003 Fig. 6 from :func:`.plotdata.sweep_data`: speed, its deviation from the exact
+    value and the fitted exponent c, one column per swept hyperparameter."""
     labels = {"lr": "learning rate", "batch_size": "batch size", "momentum": "momentum"}
-    axes_names = [a for a in sweeps if a != "fit_steps"]
+    axes_names = [str(a) for a in np.atleast_1d(data["axes"])]
+    fit_steps = int(data["fit_steps"])
     fig, axes = new_figure(3, len(axes_names), figsize=(4.3 * len(axes_names), 9.6), squeeze=False)
     for col, axis in enumerate(axes_names):
-        points = sweeps[axis]
-        x = np.array([p["value"] for p in points], dtype=np.float64)
-        ex_speed = np.array([p["speed_exact"] for p in points])
+        x = data[f"{axis}_x"]
+        ex_speed = data[f"{axis}_speed_exact"]
         rows = (
             ("speed", 1.0, "speed E$\\|\\theta_{k+1}-\\theta_k\\|^2$"),
             ("speed", ex_speed, "speed / exact prediction - 1 (%)"),
-            (
-                "exponent",
-                1.0,
-                f"exponent c (fit on steps {sweeps['fit_steps'] // 3 + 1}-{sweeps['fit_steps']})",
-            ),
+            ("exponent", 1.0, f"exponent c (fit on steps {fit_steps // 3 + 1}-{fit_steps})"),
         )
         for row, (q, norm, ylabel) in enumerate(rows):
             ax = axes[row, col]
@@ -160,23 +174,20 @@ def sweep_figure(sweeps, setup):
             def tr(y, rel=rel, norm=norm):
                 return 100.0 * (np.asarray(y) / norm - 1.0) if rel else np.asarray(y)
 
-            ax.plot(x, tr([p[f"{q}_exact"] for p in points]), marker=".", **EXACT)
+            ax.plot(x, tr(data[f"{axis}_{q}_exact"]), marker=".", **EXACT)
             ax.plot(
                 x,
-                tr([p[f"{q}_sde"] for p in points]),
+                tr(data[f"{axis}_{q}_sde"]),
                 marker=".",
                 **{**SDE, "label": "SDE (eq. 12)" if q == "speed" else SDE["label"]},
             )
-            for n, kind in enumerate(points[0][q]):
-                color, label = SIM[kind]
+            for n, (kind, (color, label)) in enumerate(SIM.items()):
                 shift = 1.0 + 0.03 * (n - 0.5) if axis != "momentum" else 1.0
-                m = np.array([p[q][kind].value for p in points])
-                e = np.array([p[q][kind].stderr for p in points])
                 scale = 100.0 / norm if rel else 1.0
                 ax.errorbar(
                     x * shift,
-                    tr(m),
-                    yerr=2 * e * scale,
+                    tr(data[f"{axis}_{q}_{kind}"]),
+                    yerr=2 * data[f"{axis}_{q}_{kind}_se"] * scale,
                     fmt="o",
                     ms=3,
                     color=color,
@@ -195,47 +206,54 @@ def sweep_figure(sweeps, setup):
     fig.legend(
         *axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8
     )
-    base = f"lr {setup.lr:g}, batch {setup.batch_size}, momentum {setup.momenta[0]:g}"
-    fig.suptitle(f"Sweeps around {base}: stationary speed and diffusion exponent (seed 003 Fig. 6)")
-    return fig
+    fig.suptitle(
+        f"Sweeps around {data['base']}: stationary speed and diffusion exponent (seed 003 Fig. 6)"
+    )
+    return _with_data(fig, dict(data))
 
 
-def displacement_figure(settings):
-    """Seed 003 Figs. 6 (bottom), 7: E||Delta_k||^2 on log-log, fitted c vs trajectory length."""
+def sweep_figure(sweeps, setup):
+    """Seed 003 Fig. 6: speed, its deviation from the exact value and the fitted exponent c."""
+    return draw_sweeps(sweep_data(sweeps, setup))
+
+
+def draw_displacement(data) -> object:
+    """Seed 003 Fig. 6 bottom / Fig. 7 from :func:`.plotdata.displacement_data`."""
     from matplotlib.lines import Line2D
     from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
+    momenta = np.atleast_1d(data["momentum"])
     fig, axes = new_figure(1, 2, figsize=(11, 4.6))
     ax, bx = axes
     styles = ("-", "-.", ":")
-    for n_s, s in enumerate(settings):
+    for n_s in range(len(momenta)):
         ls = styles[n_s % len(styles)]
-        k = s["steps"]
-        for kind, (m, se) in s["displacement"].items():
-            ax.plot(k, m, color=SIM[kind][0], lw=1.2, ls=ls)
-        ax.plot(k, s["displacement_exact"], color=EXACT["color"], lw=1.0, ls=ls)
-        ax.plot(k, s["displacement_sde"], color=SDE["color"], lw=1.0, ls=ls)
-        ax.plot(k, s["displacement_eq13"], color="tab:purple", lw=0.8, ls=ls, zorder=1)
-        L = s["lengths"]
-        for n, (kind, ests) in enumerate(s["exponent_by_length"].items()):
+        k = data[f"steps_{n_s}"]
+        for kind in SIM:
+            ax.plot(k, data[f"{kind}_mean_{n_s}"], color=SIM[kind][0], lw=1.2, ls=ls)
+        ax.plot(k, data[f"exact_{n_s}"], color=EXACT["color"], lw=1.0, ls=ls)
+        ax.plot(k, data[f"sde_{n_s}"], color=SDE["color"], lw=1.0, ls=ls)
+        ax.plot(k, data[f"eq13_{n_s}"], color="tab:purple", lw=0.8, ls=ls, zorder=1)
+        L = data[f"lengths_{n_s}"]
+        for n, kind in enumerate(SIM):
             bx.errorbar(
                 L * (1.0 + 0.03 * (n - 0.5)),
-                [e.value for e in ests],
-                yerr=[2 * e.stderr for e in ests],
+                data[f"exponent_{kind}_{n_s}"],
+                yerr=2 * data[f"exponent_{kind}_se_{n_s}"],
                 fmt="os^"[n_s % 3],
                 ms=3,
                 color=SIM[kind][0],
                 capsize=2,
                 ls="none",
             )
-        bx.plot(L, s["exponent_by_length_exact"], color=EXACT["color"], lw=1.2, ls=ls, marker=".")
-        bx.plot(L, s["exponent_by_length_sde"], color=SDE["color"], lw=1.0, ls=ls, marker=".")
+        bx.plot(L, data[f"exponent_exact_{n_s}"], color=EXACT["color"], lw=1.2, ls=ls, marker=".")
+        bx.plot(L, data[f"exponent_sde_{n_s}"], color=SDE["color"], lw=1.0, ls=ls, marker=".")
     sources = [Line2D([], [], color=c, label=lab) for c, lab in SIM.values()] + [
         Line2D([], [], color=EXACT["color"], label="exact recursion"),
         Line2D([], [], color=SDE["color"], label="SDE (seed 003 eq. 4)"),
         Line2D([], [], color="tab:purple", label="paper's eq. 13 (left only)"),
     ]
-    momenta = [
+    legend_momenta = [
         Line2D(
             [],
             [],
@@ -243,11 +261,11 @@ def displacement_figure(settings):
             ls=styles[i % len(styles)],
             marker="os^"[i % 3],
             ms=3,
-            label=_beta(s),
+            label=f"momentum {beta:g}",
         )
-        for i, s in enumerate(settings)
+        for i, beta in enumerate(momenta)
     ]
-    ax.legend(handles=sources + momenta, fontsize=7, loc="lower right")
+    ax.legend(handles=sources + legend_momenta, fontsize=7, loc="lower right")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("lag k (steps)")
@@ -261,13 +279,12 @@ def displacement_figure(settings):
     bx.set_xlabel("trajectory length n fitted (steps)")
     bx.set_ylabel("exponent c fitted on steps n/3 .. n")
     bx.set_title("exponent vs trajectory length (Fig. 7); bars: 2 s.e.")
-    return fig
+    return _with_data(fig, dict(data))
 
 
-def _plane_limits(C, equal: bool):
-    """Half-widths of a plot around a 2-D Gaussian's 95% region (equal or per-axis)."""
-    h = 1.3 * R95 * np.sqrt(np.diag(C))
-    return np.full(2, h.max()) if equal else h
+def displacement_figure(settings):
+    """Seed 003 Fig. 6 bottom / Fig. 7: E||Delta_k||^2 on log-log, fitted c vs trajectory length."""
+    return draw_displacement(displacement_data(settings))
 
 
 def _contours(ax, X, Y, Z, color):
@@ -275,26 +292,20 @@ def _contours(ax, X, Y, Z, color):
     ax.contour(X, Y, Z, levels=levels, colors=color, linewidths=0.8)
 
 
-def _plane_figure(s, setup, var: str, forms, *, equal: bool, n_path: int):
-    """Two panels of samples on (q_1, q_low) for ``var`` ("theta" or "v") over two quadratic forms.
-
-    ``forms``: ``(f(X, Y) -> Z, contour colour, panel title)`` per panel. Shows all paths at the
-    last step, one path's first ``n_path`` steps and the exact 95% region.
-    """
-    sgd, low = s["model"], setup.low_mode
-    C_ex = plane_cov(sgd, 0, low, exact=True, plane=var)
-    h = _plane_limits(C_ex, equal)
-    X, Y = np.meshgrid(np.linspace(-h[0], h[0], 121), np.linspace(-h[1], h[1], 121))
+def draw_plane(data):
+    """Two panels of samples on (q_1, q_low) over two quadratic forms' contours: all paths at
+    the last step, one path and the exact 95% region (the isotropy and velocity figures)."""
+    equal, low, h = bool(data["equal"]), int(data["low"]), data["limits"]
     fig, axes = new_figure(1, 2, figsize=(9, 4.6 if equal else 4.2))
-    last, path = s["samples"][f"{var}_last"], s["samples"][f"{var}_path"][:n_path]
-    sym = "\\theta - \\mu" if var == "theta" else "v"
-    for ax, (form, color, title) in zip(axes, forms):
-        _contours(ax, X, Y, form(X, Y), color)
+    last, path = data["last"], data["path"]
+    sym = "\\theta - \\mu" if str(data["var"]) == "theta" else "v"
+    for n, ax in enumerate(axes):
+        _contours(ax, data["X"], data["Y"], data[f"Z_{n}"], str(data[f"color_{n}"]))
         ax.scatter(
             last[:, 0], last[:, 1], s=2, color="0.45", lw=0, label="all paths at the last step"
         )
         ax.plot(path[:, 0], path[:, 1], color="black", lw=0.5, label=f"one path, {len(path)} steps")
-        ex, ey = _ellipse(C_ex)
+        ex, ey = data["ellipse"]
         ax.plot(ex, ey, **{**EXACT, "label": "95% region, exact"})
         ax.ticklabel_format(style="sci", scilimits=(-3, 3))
         if equal:
@@ -303,13 +314,14 @@ def _plane_figure(s, setup, var: str, forms, *, equal: bool, n_path: int):
         ax.set_ylim(-h[1], h[1])
         ax.set_xlabel(f"$\\langle {sym}, q_1\\rangle$")
         ax.set_ylabel(f"$\\langle {sym}, q_{{{low + 1}}}\\rangle$")
-        ax.set_title(title, fontsize=10)
+        ax.set_title(str(data[f"title_{n}"]), fontsize=10)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=8)
-    return fig
+    fig.suptitle(str(data["suptitle"]), fontsize=10)
+    return _with_data(fig, dict(data))
 
 
 def isotropy_figure(s, setup):
-    """Seed 003 Fig. 3: position on (q_1, q_low) over the training loss and the modified loss."""
+    """Seed 003 Fig. 3: the position on (q_1, q_low) over the training and the modified loss."""
     sgd, low = s["model"], setup.low_mode
     P = np.linalg.inv(plane_cov(sgd, 0, low, exact=False, plane="theta"))
     forms = (
@@ -324,19 +336,17 @@ def isotropy_figure(s, setup):
             "contours: modified loss $\\kappa\\Psi_\\theta$ (SDE, eq. 10)",
         ),
     )
-    fig = _plane_figure(s, setup, "theta", forms, equal=True, n_path=300)
     r = s["measured"]["gaussian"]["isotropy"]
-    fig.suptitle(
+    title = (
         f"Position at stationarity, {_beta(s)} (Fig. 3): Var q$_{{{low + 1}}}$ / Var q$_1$ = "
         f"{r.value:.3f} "
-        f"$\\pm$ {r.stderr:.3f} (training loss's Gibbs law: {sgd.rho[0] / sgd.rho[low]:.1f})",
-        fontsize=10,
+        f"$\\pm$ {r.stderr:.3f} (training loss's Gibbs law: {sgd.rho[0] / sgd.rho[low]:.1f})"
     )
-    return fig
+    return draw_plane(plane_data(s, setup, "theta", forms, equal=True, n_path=300, suptitle=title))
 
 
 def velocity_figure(s, setup):
-    """Seed 003 Fig. 4: velocity on (q_1, q_low), inverse-Hessian contours of Psi_v vs Hessian."""
+    """Seed 003 Fig. 4: the velocity on (q_1, q_low): inverse-Hessian contours of Psi_v."""
     sgd, low = s["model"], setup.low_mode
     forms = (
         (
@@ -350,13 +360,34 @@ def velocity_figure(s, setup):
             "contours of $v^T H v$ (training-loss curvature)",
         ),
     )
-    fig = _plane_figure(s, setup, "v", forms, equal=False, n_path=100)
     r = s["measured"]["gaussian"]["velocity_shape"]
-    fig.suptitle(
-        f"Velocity at stationarity, {_beta(s)} (Fig. 4; axes scaled separately): Var "
-        f"q$_{{{low + 1}}}$ / "
+    title = (
+        f"Velocity at stationarity, {_beta(s)} (Fig. 4; axes scaled separately): "
+        f"Var q$_{{{low + 1}}}$ / "
         f"Var q$_1$ = {r.value:.4f} $\\pm$ {r.stderr:.4f}, $\\rho_{{{low + 1}}}/\\rho_1$ = "
-        f"{sgd.rho[low] / sgd.rho[0]:.4f}",
-        fontsize=10,
+        f"{sgd.rho[low] / sgd.rho[0]:.4f}"
     )
-    return fig
+    return draw_plane(plane_data(s, setup, "v", forms, equal=False, n_path=100, suptitle=title))
+
+
+#: Figure stem -> function drawing it from its saved arrays (the figures :func:`plot` redraws).
+DRAW = {
+    "mean_trajectory": draw_mean_trajectory,
+    "displacement": draw_displacement,
+    "sweeps": draw_sweeps,
+    "isotropy": draw_plane,
+    "phase_portraits": draw_phase_portraits,
+    "velocity": draw_plane,
+}
+
+
+def plot(results_json, name: str):
+    """Redraw figure ``name`` (e.g. ``"displacement"``) of a finished run from its results.json.
+
+    Loads the arrays saved beside the figure (checked to be from the same run) and draws them
+    with the function in :data:`DRAW`; returns the matplotlib figure, ready to restyle.
+    """
+    stem = name.rsplit(".", 1)[0]
+    if stem not in DRAW:
+        raise KeyError(f"no drawing function for figure {name!r}; redrawable: {sorted(DRAW)}")
+    return DRAW[stem](figure_data(results_json, stem))

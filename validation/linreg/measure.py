@@ -60,7 +60,8 @@ def exponent_estimate(rec, n_rows: int | None = None, groups: int | None = None)
 
 
 def projection_curves(rec, i: int = 0) -> dict[str, np.ndarray]:
-    """Ensemble mean and standard error of ``<theta_k, q_i>``, ``<v_k, q_i>`` at every step, and path 0."""
+    """Ensemble mean and standard error of ``<theta_k, q_i>``, ``<v_k, q_i>`` at every step, path 0
+    and the number of paths."""
     th_mean, th_se = per_step(rec.proj_theta[..., i])
     v_mean, v_se = per_step(rec.proj_v[..., i])
     return {
@@ -70,4 +71,5 @@ def projection_curves(rec, i: int = 0) -> dict[str, np.ndarray]:
         "v_se": v_se,
         "theta_path": rec.proj_theta[:, 0, i].copy(),
         "v_path": rec.proj_v[:, 0, i].copy(),
+        "paths": rec.proj_theta.shape[1],
     }

@@ -103,6 +103,7 @@ def _compare(
         g.value,
         g.stderr,
         exact=True,
+        **g.gate(),
         note=f"SDE {pair.sde:.4g} (gap {_gap(pair.sde, pair.exact, relative)})"
         + (f"; {note}" if note else ""),
     )
@@ -112,6 +113,7 @@ def _compare(
         m.value,
         m.stderr,
         exact=False,
+        **m.gate(),
         note="approximation: multiplicative noise, dependent batches",
     )
     gaps.add(name, pair, measured, sign, relative)
@@ -218,7 +220,12 @@ def write_setting(report, gaps: Gaps, s: dict, setup) -> None:
         for var, label in (("theta", "<theta_k, q_1>"), ("v", "<v_k, q_1>")):
             pair = Pair(float(tp[f"{var}_exact"][k]), float(tp[f"{var}_sde"][k]))
             meas = {
-                kind: Estimate(float(c[f"{var}_mean"][k - 1]), float(c[f"{var}_se"][k - 1]))
+                kind: Estimate(
+                    float(c[f"{var}_mean"][k - 1]),
+                    float(c[f"{var}_se"][k - 1]),
+                    c["paths"] - 1,
+                    c["paths"],
+                )
                 for kind, c in s["transient"].items()
             }
             rows.append(
@@ -281,6 +288,7 @@ def write_sweeps(report, sweeps: dict) -> None:
                     g.value,
                     g.stderr,
                     exact=True,
+                    **g.gate(),
                     note=f"SDE {sde:.4g}",
                 )
                 report.predict(
@@ -289,6 +297,7 @@ def write_sweeps(report, sweeps: dict) -> None:
                     m.value,
                     m.stderr,
                     exact=False,
+                    **m.gate(),
                     note="approximation",
                 )
                 rows.append(
@@ -321,16 +330,31 @@ def write_sweeps(report, sweeps: dict) -> None:
 
 
 def summary(report) -> dict:
-    """Headline numbers: how many exact predictions, the largest |z|, how many within Z_LIMIT.
+    """Headline numbers of the exact predictions: how many, the largest |z|, how many pass the
+    gate, the rms z and the fewest independent samples behind one; prints the latter.
 
-    The key ``n_within_4`` keeps its name (Z_LIMIT = 4) so that results files stay comparable.
+    The gate is on ``max_z_gate``, the largest :attr:`validation.report.Prediction.z_gate`: each
+    z converted from Student's t with its standard error's degrees of freedom to the normal
+    deviate of equal tail probability, so ``max_z_gate <= 4`` has the same false-alarm rate at
+    any number of paths. ``n_within_4`` counts the rows with ``z_gate <= Z_LIMIT`` (= 4; the key
+    keeps its name so that results files stay comparable).
     """
-    z = np.array([p.z for p in report.predictions if p.exact])
+    rows = [p for p in report.predictions if p.exact]
+    z = np.array([p.z for p in rows])
+    zg = np.array([p.z_gate for p in rows])
+    n_eff = [p.n_eff for p in rows if p.n_eff is not None]
     out = {
         "n_exact": int(z.size),
         "max_abs_z": float(np.nanmax(np.abs(z))) if z.size else math.nan,
-        "n_within_4": int(np.sum(np.abs(z) <= Z_LIMIT)),
+        "max_z_gate": float(np.nanmax(zg)) if z.size else math.nan,
+        "n_within_4": int(np.sum(zg <= Z_LIMIT)),
         "rms_z": float(np.sqrt(np.nanmean(z**2))) if z.size else math.nan,
+        "min_dof": float(min(p.dof for p in rows)) if rows else math.nan,
+        "min_n_eff": float(min(n_eff)) if n_eff else math.nan,
     }
+    print(
+        f"{out['n_exact']} exact predictions; fewest independent samples behind one: "
+        f"n_eff = {out['min_n_eff']:g} (dof {out['min_dof']:g})"
+    )
     report.value("summary", out)
     return out

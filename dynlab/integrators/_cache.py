@@ -1,0 +1,56 @@
+"""A numba cache that can never serve a stale kernel: its folder is keyed by dynlab's sources.
+
+numba's on-disk cache (``cache=True``) keys each compiled function on its own file's time
+stamp only. A kernel inlines its helpers (``_rng``, ``_ops``) and freezes module-level constants
+(:mod:`dynlab.config`) at compile time, so after an edit of another file it would load machine
+code built from the old helper. :func:`salt_numba_cache` points numba at a cache folder named by
+a hash of every ``.py`` file of the dynlab package (and the numba and Python versions): any edit
+anywhere gives a new folder, hence a recompile, and unchanged sources reuse their cache.
+
+It must run before the kernels are decorated: numba fixes a function's cache folder when
+``@njit(cache=True)`` runs, reading ``numba.config.CACHE_DIR`` (initialised from the
+``NUMBA_CACHE_DIR`` environment variable when numba is imported). The key folder is placed
+under ``NUMBA_CACHE_DIR`` when that is set, else under ``$XDG_CACHE_HOME/dynlab-numba``
+(``~/.cache/dynlab-numba``). Folders of older sources are not removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+import numba
+
+__all__ = ["source_key", "salt_numba_cache"]
+
+#: Root of the package whose sources key the cache (dynlab/).
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def source_key(root: str | os.PathLike = PACKAGE_ROOT) -> str:
+    """16 hex digits of SHA-256 over every ``.py`` file under ``root`` (relative path and
+    content, in sorted order), numba's version and Python's."""
+    h = hashlib.sha256()
+    h.update(f"numba {numba.__version__} python {sys.version_info[:3]}".encode())
+    root = Path(root)
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def cache_base() -> Path:
+    """Folder holding the keyed caches: ``NUMBA_CACHE_DIR`` if set, else the user cache."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return Path(os.environ["NUMBA_CACHE_DIR"])
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(xdg) / "dynlab-numba"
+
+
+def salt_numba_cache() -> Path:
+    """Set numba's cache folder to ``cache_base() / source_key()``; returns it."""
+    folder = cache_base() / source_key()
+    numba.config.CACHE_DIR = str(folder)
+    return folder

@@ -1,0 +1,43 @@
+"""numba's on-disk cache for the integrator kernels is keyed by dynlab's sources.
+
+A kernel inlines helpers from other files, so numba's own per-file key would serve stale
+machine code after a helper is edited; the cache folder's key must change with any source.
+"""
+
+import shutil
+from pathlib import Path
+
+import numba
+import pytest
+
+from dynlab.integrators import _cache, _exact
+
+
+@pytest.fixture
+def package_copy(tmp_path):
+    root = tmp_path / "dynlab"
+    shutil.copytree(_cache.PACKAGE_ROOT, root, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+@pytest.mark.parametrize("edited", ["integrators/_rng.py", "integrators/_ops.py", "config.py"])
+def test_editing_any_source_changes_the_key(package_copy, edited):
+    before = _cache.source_key(package_copy)
+    assert _cache.source_key(package_copy) == before  # deterministic
+    path = package_copy / edited
+    path.write_text(path.read_text() + "\n# edited\n")
+    assert _cache.source_key(package_copy) != before
+
+
+def test_a_copy_has_the_installed_key(package_copy):
+    assert _cache.source_key(package_copy) == _cache.source_key()
+
+
+def test_kernels_cache_under_the_keyed_folder(monkeypatch, tmp_path):
+    folder = _cache.cache_base() / _cache.source_key()
+    kernels = [v for v in vars(_exact).values() if isinstance(v, numba.core.registry.CPUDispatcher)]
+    assert kernels
+    for k in kernels:
+        assert Path(k._cache._cache_path).parent == folder
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert _cache.cache_base() == tmp_path
