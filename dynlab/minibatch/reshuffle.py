@@ -41,7 +41,7 @@ from .. import config, modes
 from ..errors import DynlabError, HyperparameterError
 from ..hyper import HeavyBall
 from .data import FiniteData
-from .independent import MinibatchSGD, batch_factor
+from .independent import MinibatchSGD, as_steps, batch_factor
 
 __all__ = ["Reshuffle", "FDRPrediction", "reshuffle_fdr_violation"]
 
@@ -223,9 +223,39 @@ class Reshuffle:
         return np.linalg.solve(np.eye(2 * d) - Psi[:-1, :-1], Psi[:-1, -1])
 
     @cached_property
+    def _layers(self) -> list[np.ndarray]:
+        return self._subset_recursion(True)
+
+    def moments(self, steps, theta0=None, v0=None) -> tuple[np.ndarray, np.ndarray]:
+        r"""Exact ``(E z_k, E z_k z_k^T)`` at each step k from ``(theta0, v0)`` (default 0).
+
+        Step ``k = e M + j`` is position j of epoch e; epochs are independent, so
+        ``vec(w_k w_k^T) = E[Psi_j (x) Psi_j] E[Psi (x) Psi]^e vec(w_0 w_0^T)``, ``w = (z, 1)``.
+        Shapes ``(n, 2d)`` and ``(n, 2d, 2d)`` like :meth:`MinibatchSGD.moments`.
+        """
+        steps = as_steps(steps)
+        m, _ = self._sgd._modal_start(theta0, v0)
+        q = self.data.q
+        w = np.append(np.concatenate([q @ m[0], q @ m[1]]), 1.0)
+        n = w.size
+        layers = self._layers
+        out_m = np.empty((steps.size, n - 1))
+        out_P = np.empty((steps.size, n - 1, n - 1))
+        order = np.argsort(steps, kind="stable")
+        vec, epoch = np.outer(w, w).ravel(), 0
+        for idx in order:
+            e, j = divmod(int(steps[idx]), self.M)
+            while epoch < e:
+                vec, epoch = layers[-1] @ vec, epoch + 1
+            W = (layers[j] @ vec).reshape(n, n)
+            W = 0.5 * (W + W.T)
+            out_m[idx], out_P[idx] = W[:-1, -1], W[:-1, :-1]
+        return out_m, out_P
+
+    @cached_property
     def _exact(self):
         n = 2 * self.data.d + 1
-        second = self._subset_recursion(True)
+        second = self._layers
         K = second[-1]
         r = np.arange(n * n - 1)  # every entry of vec(w w^T) but the constant 1 at the end
         x = np.linalg.solve(np.eye(n * n - 1) - K[np.ix_(r, r)], K[r, -1])
