@@ -49,6 +49,10 @@ def stability_figure(out: pathlib.Path, quick: bool) -> None:
         top = 2 * (1 + beta) / data.k[0]
         for sampling, style in (("with_replacement", "o-"), ("without_replacement", "s--")):
             edge = stability_map(data, momentum=beta, batch_sizes=sizes, sampling=sampling)[0]
+            print(
+                f"momentum {beta}, {sampling}: edge / [2(1+beta)/(rho_1+lambda)] = "
+                + ", ".join(f"S={S}: {e:.3g}" for S, e in zip(sizes, edge / top))
+            )
             ax.loglog(sizes, edge / top, style, ms=4, label=sampling.replace("_", " "))
         S = np.geomspace(1, 1024, 200)
         small = 2 * (1 - beta) / (noise_sharpness(data, batch_size=1) / S) / top
