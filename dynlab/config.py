@@ -93,3 +93,7 @@ MINIBATCH_LR_RTOL = 1e-10
 #: Exact reshuffling (recursion over subsets of the data): refuse above this many floating-point
 #: operations (~1 minute of one core), with a message pointing to the additive idealisation.
 MINIBATCH_SUBSET_MAX_FLOPS = 2e10
+
+#: ... and multiplies the batch matrices into the subset averages in chunks of at most this
+#: many float64 entries (8 bytes each: 48 MB), bounding its memory.
+MINIBATCH_SUBSET_CHUNK = 6_000_000

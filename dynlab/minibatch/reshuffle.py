@@ -191,25 +191,24 @@ class Reshuffle:
                 f"batch_size = {S}, d = {self.data.d} (limit "
                 f"{config.MINIBATCH_SUBSET_MAX_FLOPS:.0e}); use the additive idealisation"
             )
-        mats = {}
-        for B in combinations(range(N), S):
-            A = self._augmented(B)
-            mats[sum(1 << b for b in B)] = np.kron(A, A) if second else A
-        layer = {0: np.eye(n)}
+        batches = list(combinations(range(N), S))
+        bmask = np.array([sum(1 << i for i in B) for B in batches], dtype=np.int64)
+        mats = np.array([self._augmented(B) for B in batches])
+        if second:
+            mats = np.einsum("kab,kce->kacbe", mats, mats).reshape(len(batches), n, n)
+        masks, R = np.zeros(1, dtype=np.int64), np.eye(n)[None]
         means = [np.eye(n)]
-        for _ in range(self.M):
-            nxt = {}
-            for U, R in layer.items():
-                free = [i for i in range(N) if not U >> i & 1]
-                for B in combinations(free, S):
-                    b = sum(1 << i for i in B)
-                    V = U | b
-                    term = mats[b] @ R
-                    nxt[V] = nxt[V] + term if V in nxt else term
-            # each V of size (j+1) S was reached from its C((j+1) S, S) last batches
-            count = comb((len(means)) * S, S)
-            layer = {V: R / count for V, R in nxt.items()}
-            means.append(sum(layer.values()) / len(layer))
+        chunk = max(1, config.MINIBATCH_SUBSET_CHUNK // (n * n))
+        for j in range(1, self.M + 1):
+            u, b = np.nonzero((masks[:, None] & bmask[None, :]) == 0)  # B disjoint from U
+            masks, v = np.unique(masks[u] | bmask[b], return_inverse=True)
+            acc = np.zeros((masks.size, n, n))
+            for lo in range(0, u.size, chunk):
+                sl = slice(lo, lo + chunk)
+                np.add.at(acc, v[sl], np.matmul(mats[b[sl]], R[u[sl]]))
+            # each V of size j S was reached from its C(j S, S) possible last batches
+            R = acc / comb(j * S, S)
+            means.append(R.mean(axis=0))
         return means
 
     def exact_epoch_start_mean(self) -> np.ndarray:
