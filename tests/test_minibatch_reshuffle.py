@@ -127,3 +127,16 @@ def test_moments_over_two_epochs_equal_enumeration():
     m, P = Reshuffle(data, hp).moments(np.arange(5), theta0=theta0)
     assert np.max(np.abs(m - ref_m)) <= ROUND * np.max(np.abs(ref_P)) ** 0.5
     assert np.max(np.abs(P - ref_P)) <= ROUND * np.max(np.abs(ref_P))
+
+
+def test_minibatch_sgd_reshuffle_delegates_moments_only():
+    X, y = dataset(6, 4, 2)
+    data = FiniteData(X, y)
+    hp = HeavyBall(0.2 / data.k[0], 0.5, batch_size=2)
+    sgd = MinibatchSGD(data, hp, "reshuffle")
+    m, P = sgd.moments([3, 0, 5])
+    m_ref, P_ref = Reshuffle(data, hp).moments([3, 0, 5])
+    assert np.array_equal(m, m_ref) and np.array_equal(P, P_ref)
+    for method in (sgd.stationary, sgd.spectral_radius, sgd.speed):
+        with pytest.raises(DynlabError, match="Reshuffle"):
+            method()
