@@ -76,6 +76,7 @@ def test_additive_map_is_exact_without_multiplicative_noise(N, S, momentum):
     scale = np.max(np.abs(P))
     assert np.max(np.abs(mean)) <= ROUND * scale**0.5  # the additive epoch-start mean is 0
     assert np.max(np.abs(rs.additive_within_epoch() - P)) <= 10 * ROUND * scale / (1 - momentum)
+    assert np.max(np.abs(rs.hybrid_within_epoch() - P)) <= 10 * ROUND * scale / (1 - momentum)
 
 
 def test_fdr_detects_reshuffling():

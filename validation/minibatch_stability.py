@@ -10,7 +10,7 @@
    ``minibatch_stability.png``.
 2. Reshuffling on a data set small enough for the exact subset recursion (N = 12, d = 2): the
    epoch-start slow-mode second moment and mean, and the full-gradient FDR ratio, exact against
-   the additive idealisation and against independent batches. Prints the table.
+   the additive idealisation, the hybrid model and independent batches. Prints the table.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def reshuffle_table() -> None:
     data = FiniteData(X, X @ rng.standard_normal(d) + 0.5 * rng.standard_normal(N), 0.01)
     print("\nReshuffling, N = 12, d = 2: epoch-start slow-mode E (q_d^T delta)^2, exact vs models")
     print(
-        f"{'S':>3} {'beta':>5} {'exact':>10} {'additive':>9} {'indep.':>9} "
+        f"{'S':>3} {'beta':>5} {'exact':>10} {'additive':>9} {'hybrid':>9} {'indep.':>9} "
         f"{'mean^2/exact':>12} {'FDR ratio exact':>15} {'additive':>9} {'time (s)':>8}"
     )
     q = data.q[:, -1]
@@ -96,9 +96,11 @@ def reshuffle_table() -> None:
             t = time.perf_counter() - t0
             slow = q @ P0[:d, :d] @ q
             add = q @ rs.additive_epoch_start()[:d, :d] @ q
+            hyb = q @ rs.hybrid_epoch_start()[:d, :d] @ q
             ind = q @ MinibatchSGD(data, hp, "without_replacement").stationary()[:d, :d] @ q
             print(
-                f"{S:>3} {beta:>5} {slow:>10.4g} {add / slow - 1:>+9.1%} {ind / slow - 1:>+9.1%} "
+                f"{S:>3} {beta:>5} {slow:>10.4g} {add / slow - 1:>+9.1%} {hyb / slow - 1:>+9.1%} "
+                f"{ind / slow - 1:>+9.1%} "
                 f"{(q @ m0[:d]) ** 2 / slow:>12.3f} {fdr.ratio:>15.4f} "
                 f"{rs.fdr().ratio:>9.4f} {t:>8.2f}"
             )

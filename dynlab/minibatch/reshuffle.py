@@ -36,9 +36,10 @@ from itertools import combinations
 from math import comb
 
 import numpy as np
+from scipy.sparse.linalg import LinearOperator, gmres
 
 from .. import config, modes
-from ..errors import DynlabError, HyperparameterError
+from ..errors import DynlabError, HyperparameterError, StabilityRegionError
 from ..hyper import HeavyBall
 from .data import FiniteData
 from .independent import MinibatchSGD, as_steps, batch_factor
@@ -164,6 +165,60 @@ class Reshuffle:
                 for j in range(self.M + 1)
             ]
         )
+
+    # ------------------------------------------------------------------ hybrid model
+    def _hybrid_epoch(self, P0: np.ndarray, forcing: bool) -> list[np.ndarray]:
+        """Positions 0..M of one hybrid epoch from the modal ``P0`` (without the additive
+        forcing ``D_j`` when ``forcing`` is False: the linear part)."""
+        out = [P0]
+        for j in range(self.M):
+            P = self._sgd._linear(out[-1])
+            if forcing:
+                P = P + self._additive_noise(j + 1) - self._sgd._sandwich(self._additive_noise(j))
+            out.append(P)
+        return out
+
+    @cached_property
+    def _hybrid(self) -> list[np.ndarray]:
+        d = self.data.d
+        shape = (2, 2, d, d)
+        const = self._hybrid_epoch(np.zeros(shape), True)[-1].ravel()
+
+        def apply(p):
+            return p - self._hybrid_epoch(p.reshape(shape), False)[-1].ravel()
+
+        op = LinearOperator((4 * d * d, 4 * d * d), matvec=apply, dtype=np.float64)
+        p, info = gmres(
+            op,
+            const,
+            x0=self._additive_start.ravel(),
+            rtol=config.MINIBATCH_GMRES_RTOL,
+            atol=0.0,
+            restart=config.MINIBATCH_GMRES_RESTART,
+            maxiter=config.MINIBATCH_GMRES_MAXITER,
+        )
+        if info != 0:
+            raise StabilityRegionError(
+                f"GMRES for the hybrid epoch-start moment did not converge ({info} iterations)"
+            )
+        return self._hybrid_epoch(p.reshape(shape), True)
+
+    def hybrid_within_epoch(self) -> np.ndarray:
+        r"""Epoch-periodic ``E z_j z_j^T``, j = 0..M, of the hybrid model: (M+1, 2d, 2d).
+
+        The additive part of the noise correlated across the epoch as above, plus the
+        multiplicative part ``S^-1 sum_b K_b delta`` treated as fresh each step (covariance
+        ``c (M(P_dd) - H P_dd H)``, as for batches without replacement):
+        ``P_{j+1} = F P_j F^T + c G (M(P_j,dd) - H P_j,dd H) G^T + Q_{j+1} - F Q_j F^T`` with
+        ``Q_j`` the additive noise terms of ``P_j``. It neglects the correlation of the batch
+        Hessians with the batch noise and with the past of the epoch (the exact epoch-start mean
+        is not zero); its error against the exact epochs is measured, not bounded.
+        """
+        return np.array([self._to_original(P) for P in self._hybrid])
+
+    def hybrid_epoch_start(self) -> np.ndarray:
+        """Epoch-start ``E z z^T`` of the hybrid model (:meth:`hybrid_within_epoch`)."""
+        return self._to_original(self._hybrid[0])
 
     # ------------------------------------------------------------------ exact epochs
     def _augmented(self, B) -> np.ndarray:
