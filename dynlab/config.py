@@ -141,3 +141,7 @@ LANCZOS_BREAKDOWN_RTOL = 4 * EPS
 #: limit ``m (|a| / 2)^(m - 1)``. Both branches tend to that limit; the jump at the band's edge is
 #: O(m^2 DOUBLE_ROOT_RTOL) relative, the size of s_m's own condition number times eps.
 DOUBLE_ROOT_RTOL = 4.0 * EPS
+
+#: ... and multiplies the batch matrices into the subset averages in chunks of at most this
+#: many float64 entries (8 bytes each: 48 MB), bounding its memory.
+MINIBATCH_SUBSET_CHUNK = 6_000_000

@@ -11,7 +11,7 @@ of the stationary solve where one is involved).
 import naive_minibatch as naive
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dynlab import config
@@ -201,3 +201,29 @@ def test_errors_name_the_argument():
     assert not sgd.is_mean_square_stable
     with pytest.raises(StabilityRegionError):
         sgd.stationary()
+
+
+@settings(max_examples=20)
+@given(
+    seed=st.integers(0, 2**16),
+    N=st.integers(3, 5),
+    S=st.integers(1, 2),
+    momentum=st.sampled_from([0.0, 0.5, 0.99]),
+    weight_decay=st.sampled_from([0.0, 0.3]),
+    replacement=st.booleans(),
+    lr_frac=st.floats(0.05, 1.2),
+)
+def test_moments_equal_enumeration_random(seed, N, S, momentum, weight_decay, replacement, lr_frac):
+    """Random data and hyperparameters, also beyond the mean-square edge (lr_frac > 1 of the
+    deterministic limit): the transient moments are exact whether or not they converge."""
+    sampling = "with_replacement" if replacement else "without_replacement"
+    X, y = dataset(seed, N, 2)
+    data = FiniteData(X, y, weight_decay)
+    lr = lr_frac * 2 * (1 + momentum) / data.k[0]
+    hp = HeavyBall(lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=S)
+    ref_m, ref_P = naive.independent_moments(
+        X, y, 3, lr=lr, momentum=momentum, weight_decay=weight_decay, S=S, sampling=sampling
+    )
+    m, P = MinibatchSGD(data, hp, sampling).moments(np.arange(4))
+    assert close(m, ref_m)
+    assert close(P, ref_P)

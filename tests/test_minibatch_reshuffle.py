@@ -76,6 +76,7 @@ def test_additive_map_is_exact_without_multiplicative_noise(N, S, momentum):
     scale = np.max(np.abs(P))
     assert np.max(np.abs(mean)) <= ROUND * scale**0.5  # the additive epoch-start mean is 0
     assert np.max(np.abs(rs.additive_within_epoch() - P)) <= 10 * ROUND * scale / (1 - momentum)
+    assert np.max(np.abs(rs.hybrid_within_epoch() - P)) <= 10 * ROUND * scale / (1 - momentum)
 
 
 def test_fdr_detects_reshuffling():
@@ -99,3 +100,44 @@ def test_reshuffle_errors():
     big = FiniteData(*dataset(1, 40, 2))
     with pytest.raises(DynlabError, match="additive"):
         Reshuffle(big, HeavyBall(0.01, batch_size=1)).exact_epoch_start()
+
+
+def test_moments_over_two_epochs_equal_enumeration():
+    """Steps 0..2M from a fixed start: every pair of permutations (N = 4, S = 2)."""
+    X, y = dataset(5, 4, 2)
+    data = FiniteData(X, y, 0.1)
+    hp = HeavyBall(0.3 / data.k[0], 0.7, 0.1, batch_size=2)
+    theta0 = np.array([0.4, -0.2])
+    d = 2
+    t1, v1 = naive.reshuffle_epoch(
+        X, y, theta0, np.zeros(d), lr=hp.lr, momentum=0.7, weight_decay=0.1, S=2
+    )
+    zs = [np.concatenate([t1[j], v1[j]], axis=-1) for j in range(3)]
+    second = [  # every second-epoch permutation after every first-epoch one
+        naive.reshuffle_epoch(
+            X, y, t1[-1, p], v1[-1, p], lr=hp.lr, momentum=0.7, weight_decay=0.1, S=2
+        )
+        for p in range(t1.shape[1])
+    ]
+    t2 = np.concatenate([t for t, _ in second], axis=1)
+    v2 = np.concatenate([v for _, v in second], axis=1)
+    zs += [np.concatenate([t2[j], v2[j]], axis=-1) for j in (1, 2)]
+    star = np.concatenate([data.theta_star, np.zeros(d)])
+    ref_m = np.array([(z - star).mean(axis=0) for z in zs])
+    ref_P = np.array([(z - star).T @ (z - star) / z.shape[0] for z in zs])
+    m, P = Reshuffle(data, hp).moments(np.arange(5), theta0=theta0)
+    assert np.max(np.abs(m - ref_m)) <= ROUND * np.max(np.abs(ref_P)) ** 0.5
+    assert np.max(np.abs(P - ref_P)) <= ROUND * np.max(np.abs(ref_P))
+
+
+def test_minibatch_sgd_reshuffle_delegates_moments_only():
+    X, y = dataset(6, 4, 2)
+    data = FiniteData(X, y)
+    hp = HeavyBall(0.2 / data.k[0], 0.5, batch_size=2)
+    sgd = MinibatchSGD(data, hp, "reshuffle")
+    m, P = sgd.moments([3, 0, 5])
+    m_ref, P_ref = Reshuffle(data, hp).moments([3, 0, 5])
+    assert np.array_equal(m, m_ref) and np.array_equal(P, P_ref)
+    for method in (sgd.stationary, sgd.spectral_radius, sgd.speed):
+        with pytest.raises(DynlabError, match="Reshuffle"):
+            method()

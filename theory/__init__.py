@@ -16,4 +16,5 @@ MODULES = (
     "equipartition",
     "leapfrog",
     "neural_mechanics",
+    "minibatch",
 )

@@ -4,9 +4,10 @@ replacement, reshuffled epochs, multiplicative noise, heavy ball with weight dec
 * :class:`FiniteData` -- the data set, H, theta*, residual gradients, fourth moments.
 * :class:`MinibatchSGD` -- independent batches: exact moments, stationary solve, observables,
   the mean-square spectral radius.
-* :class:`Reshuffle` -- random reshuffling: additive epoch map, exact epochs by a recursion
-  over subsets, and Yaida's relation as a reshuffling detector.
-* :func:`max_stable_lr`, :func:`stability_map` -- the mean-square stability edge.
+* :class:`Reshuffle` -- random reshuffling: additive and hybrid epoch maps, exact epochs by a
+  recursion over subsets, and Yaida's relation as a reshuffling detector.
+* :func:`max_stable_lr`, :func:`stability_map`, :func:`noise_sharpness`,
+  :func:`crossover_batch_size` -- the mean-square stability edge and its two plateaus.
 """
 
 from .data import FiniteData

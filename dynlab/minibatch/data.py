@@ -106,12 +106,6 @@ class FiniteData:
         """``q^T Sigma_a q``."""
         return self.a_q.T @ self.a_q / self.N
 
-    def loss(self, theta) -> np.ndarray:
-        """``L_lambda(theta)`` for ``theta`` of shape ``(..., d)``."""
-        theta = as_array(theta, "theta")
-        r = theta @ self.X.T - self.y
-        return 0.5 * np.mean(r * r, axis=-1) + 0.5 * self.weight_decay * np.sum(theta**2, axis=-1)
-
     @staticmethod
     def _fourth(Xs: np.ndarray, Y: np.ndarray) -> np.ndarray:
         if Y.ndim == 2:  # one matrix: two GEMMs

@@ -76,9 +76,10 @@ class MinibatchSGD:
         The data set (its ``weight_decay`` must equal ``hyper.weight_decay``).
     hyper : HeavyBall
         One plain heavy-ball optimizer; ``batch_size`` is S.
-    sampling : {"with_replacement", "without_replacement"}
-        How each step's batch is drawn. Reshuffled epochs are modelled by
-        :class:`dynlab.minibatch.Reshuffle`.
+    sampling : {"with_replacement", "without_replacement", "reshuffle"}
+        How each step's batch is drawn. With ``"reshuffle"`` only :meth:`moments` is available
+        (exact, by :meth:`dynlab.minibatch.Reshuffle.moments`, for small N); the stationary
+        observables of reshuffled epochs are those of :class:`dynlab.minibatch.Reshuffle`.
 
     Examples
     --------
@@ -108,13 +109,12 @@ class MinibatchSGD:
                 f"hyper.weight_decay = {hyper.weight_decay} differs from the data's "
                 f"weight_decay = {data.weight_decay} (theta* depends on it)"
             )
-        if sampling == "reshuffle":
-            raise DynlabError(
-                "sampling='reshuffle' correlates the batches of an epoch; use "
-                "dynlab.minibatch.Reshuffle for its exact and additive epoch maps"
-            )
         self.data, self.hyper, self.sampling = data, hyper, sampling
         self.c_S = batch_factor(data.N, hyper.batch_size, sampling)
+        if sampling == "reshuffle":
+            from .reshuffle import Reshuffle  # reshuffle builds on this module
+
+            self._reshuffle = Reshuffle(data, hyper)
         lr, beta, k = hyper.lr, hyper.momentum, data.k
         one = np.ones_like(k)
         self._F = np.array([[1.0 - lr * k, lr * beta * one], [-k, beta * one]])  # (2, 2, d)
@@ -172,6 +172,8 @@ class MinibatchSGD:
         second : (n, 2d, 2d) ndarray
             The raw second moment (not the covariance), in the original coordinates.
         """
+        if self.sampling == "reshuffle":
+            return self._reshuffle.moments(steps, theta0, v0)
         steps = as_steps(steps)
         m, P = self._modal_start(theta0, v0)
         out_m = np.empty((steps.size, 2 * self.data.d))
@@ -188,6 +190,14 @@ class MinibatchSGD:
         return out_m, out_P
 
     # ------------------------------------------------------------------ stationarity
+    def _independent(self, where: str) -> None:
+        if self.sampling == "reshuffle":
+            raise DynlabError(
+                f"{where} assumes independent batches; with sampling='reshuffle' the process is "
+                "periodic over epochs: use dynlab.minibatch.Reshuffle (epoch-start and "
+                "within-epoch moments, exact or additive)"
+            )
+
     @cached_property
     def _stein(self) -> tuple[np.ndarray, ...]:
         """Modal Stein weights ``W_ab`` with ``P_ab = W_ab * C`` for ``P = F P F^T + G C G^T``."""
@@ -209,6 +219,7 @@ class MinibatchSGD:
 
     @cached_property
     def _stationary_modal(self) -> np.ndarray:
+        self._independent("the stationary second moment")
         D = self.data
         W_tt = self._stein[0]
         d = D.d
@@ -339,6 +350,7 @@ class MinibatchSGD:
         is positive (it maps PSD matrices to PSD matrices), so its spectral radius is its
         Perron root.
         """
+        self._independent("spectral_radius")
         d = self.data.d
 
         def apply(P):

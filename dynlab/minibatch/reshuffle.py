@@ -36,12 +36,13 @@ from itertools import combinations
 from math import comb
 
 import numpy as np
+from scipy.sparse.linalg import LinearOperator, gmres
 
 from .. import config, modes
-from ..errors import DynlabError, HyperparameterError
+from ..errors import DynlabError, HyperparameterError, StabilityRegionError
 from ..hyper import HeavyBall
 from .data import FiniteData
-from .independent import MinibatchSGD, batch_factor
+from .independent import MinibatchSGD, as_steps, batch_factor
 
 __all__ = ["Reshuffle", "FDRPrediction", "reshuffle_fdr_violation"]
 
@@ -165,6 +166,60 @@ class Reshuffle:
             ]
         )
 
+    # ------------------------------------------------------------------ hybrid model
+    def _hybrid_epoch(self, P0: np.ndarray, forcing: bool) -> list[np.ndarray]:
+        """Positions 0..M of one hybrid epoch from the modal ``P0`` (without the additive
+        forcing ``D_j`` when ``forcing`` is False: the linear part)."""
+        out = [P0]
+        for j in range(self.M):
+            P = self._sgd._linear(out[-1])
+            if forcing:
+                P = P + self._additive_noise(j + 1) - self._sgd._sandwich(self._additive_noise(j))
+            out.append(P)
+        return out
+
+    @cached_property
+    def _hybrid(self) -> list[np.ndarray]:
+        d = self.data.d
+        shape = (2, 2, d, d)
+        const = self._hybrid_epoch(np.zeros(shape), True)[-1].ravel()
+
+        def apply(p):
+            return p - self._hybrid_epoch(p.reshape(shape), False)[-1].ravel()
+
+        op = LinearOperator((4 * d * d, 4 * d * d), matvec=apply, dtype=np.float64)
+        p, info = gmres(
+            op,
+            const,
+            x0=self._additive_start.ravel(),
+            rtol=config.MINIBATCH_GMRES_RTOL,
+            atol=0.0,
+            restart=config.MINIBATCH_GMRES_RESTART,
+            maxiter=config.MINIBATCH_GMRES_MAXITER,
+        )
+        if info != 0:
+            raise StabilityRegionError(
+                f"GMRES for the hybrid epoch-start moment did not converge ({info} iterations)"
+            )
+        return self._hybrid_epoch(p.reshape(shape), True)
+
+    def hybrid_within_epoch(self) -> np.ndarray:
+        r"""Epoch-periodic ``E z_j z_j^T``, j = 0..M, of the hybrid model: (M+1, 2d, 2d).
+
+        The additive part of the noise correlated across the epoch as above, plus the
+        multiplicative part ``S^-1 sum_b K_b delta`` treated as fresh each step (covariance
+        ``c (M(P_dd) - H P_dd H)``, as for batches without replacement):
+        ``P_{j+1} = F P_j F^T + c G (M(P_j,dd) - H P_j,dd H) G^T + Q_{j+1} - F Q_j F^T`` with
+        ``Q_j`` the additive noise terms of ``P_j``. It neglects the correlation of the batch
+        Hessians with the batch noise and with the past of the epoch (the exact epoch-start mean
+        is not zero); its error against the exact epochs is measured, not bounded.
+        """
+        return np.array([self._to_original(P) for P in self._hybrid])
+
+    def hybrid_epoch_start(self) -> np.ndarray:
+        """Epoch-start ``E z z^T`` of the hybrid model (:meth:`hybrid_within_epoch`)."""
+        return self._to_original(self._hybrid[0])
+
     # ------------------------------------------------------------------ exact epochs
     def _augmented(self, B) -> np.ndarray:
         D, hp = self.data, self.hyper
@@ -191,25 +246,24 @@ class Reshuffle:
                 f"batch_size = {S}, d = {self.data.d} (limit "
                 f"{config.MINIBATCH_SUBSET_MAX_FLOPS:.0e}); use the additive idealisation"
             )
-        mats = {}
-        for B in combinations(range(N), S):
-            A = self._augmented(B)
-            mats[sum(1 << b for b in B)] = np.kron(A, A) if second else A
-        layer = {0: np.eye(n)}
+        batches = list(combinations(range(N), S))
+        bmask = np.array([sum(1 << i for i in B) for B in batches], dtype=np.int64)
+        mats = np.array([self._augmented(B) for B in batches])
+        if second:
+            mats = np.einsum("kab,kce->kacbe", mats, mats).reshape(len(batches), n, n)
+        masks, R = np.zeros(1, dtype=np.int64), np.eye(n)[None]
         means = [np.eye(n)]
-        for _ in range(self.M):
-            nxt = {}
-            for U, R in layer.items():
-                free = [i for i in range(N) if not U >> i & 1]
-                for B in combinations(free, S):
-                    b = sum(1 << i for i in B)
-                    V = U | b
-                    term = mats[b] @ R
-                    nxt[V] = nxt[V] + term if V in nxt else term
-            # each V of size (j+1) S was reached from its C((j+1) S, S) last batches
-            count = comb((len(means)) * S, S)
-            layer = {V: R / count for V, R in nxt.items()}
-            means.append(sum(layer.values()) / len(layer))
+        chunk = max(1, config.MINIBATCH_SUBSET_CHUNK // (n * n))
+        for j in range(1, self.M + 1):
+            u, b = np.nonzero((masks[:, None] & bmask[None, :]) == 0)  # B disjoint from U
+            masks, v = np.unique(masks[u] | bmask[b], return_inverse=True)
+            acc = np.zeros((masks.size, n, n))
+            for lo in range(0, u.size, chunk):
+                sl = slice(lo, lo + chunk)
+                np.add.at(acc, v[sl], np.matmul(mats[b[sl]], R[u[sl]]))
+            # each V of size j S was reached from its C(j S, S) possible last batches
+            R = acc / comb(j * S, S)
+            means.append(R.mean(axis=0))
         return means
 
     def exact_epoch_start_mean(self) -> np.ndarray:
@@ -223,9 +277,39 @@ class Reshuffle:
         return np.linalg.solve(np.eye(2 * d) - Psi[:-1, :-1], Psi[:-1, -1])
 
     @cached_property
+    def _layers(self) -> list[np.ndarray]:
+        return self._subset_recursion(True)
+
+    def moments(self, steps, theta0=None, v0=None) -> tuple[np.ndarray, np.ndarray]:
+        r"""Exact ``(E z_k, E z_k z_k^T)`` at each step k from ``(theta0, v0)`` (default 0).
+
+        Step ``k = e M + j`` is position j of epoch e; epochs are independent, so
+        ``vec(w_k w_k^T) = E[Psi_j (x) Psi_j] E[Psi (x) Psi]^e vec(w_0 w_0^T)``, ``w = (z, 1)``.
+        Shapes ``(n, 2d)`` and ``(n, 2d, 2d)`` like :meth:`MinibatchSGD.moments`.
+        """
+        steps = as_steps(steps)
+        m, _ = self._sgd._modal_start(theta0, v0)
+        q = self.data.q
+        w = np.append(np.concatenate([q @ m[0], q @ m[1]]), 1.0)
+        n = w.size
+        layers = self._layers
+        out_m = np.empty((steps.size, n - 1))
+        out_P = np.empty((steps.size, n - 1, n - 1))
+        order = np.argsort(steps, kind="stable")
+        vec, epoch = np.outer(w, w).ravel(), 0
+        for idx in order:
+            e, j = divmod(int(steps[idx]), self.M)
+            while epoch < e:
+                vec, epoch = layers[-1] @ vec, epoch + 1
+            W = (layers[j] @ vec).reshape(n, n)
+            W = 0.5 * (W + W.T)
+            out_m[idx], out_P[idx] = W[:-1, -1], W[:-1, :-1]
+        return out_m, out_P
+
+    @cached_property
     def _exact(self):
         n = 2 * self.data.d + 1
-        second = self._subset_recursion(True)
+        second = self._layers
         K = second[-1]
         r = np.arange(n * n - 1)  # every entry of vec(w w^T) but the constant 1 at the end
         x = np.linalg.solve(np.eye(n * n - 1) - K[np.ix_(r, r)], K[r, -1])
