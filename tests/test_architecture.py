@@ -163,9 +163,7 @@ HOMES["PSD square root"] = "dynlab/_linalg.py"
 #: Copies in modules whose owners have yet to call the one home (file: formulas). A new copy
 #: anywhere fails the test; so does a copy that is gone but still listed here.
 KNOWN_COPIES = {
-    "dynlab/symmetry.py": {"gamma = (1 - beta) / (lr (1 + beta))"},
     "dynlab/testing/strategies.py": {"stability limit 2 (1 + beta)"},
-    "validation/bridge/analysis.py": {"kappa = S (1 - beta)(1 + beta)"},
 }
 
 

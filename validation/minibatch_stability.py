@@ -46,7 +46,7 @@ def stability_figure(out: pathlib.Path, quick: bool) -> None:
     sizes = np.unique(np.geomspace(1, 1024, 6 if quick else 11).round().astype(int))
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), sharey=True)
     for ax, beta in zip(axes, MOMENTA):
-        top = 2 * (1 + beta) / data.k[0]
+        top = HeavyBall(1.0, beta, data.weight_decay).max_stable_lr(data.rho[0])
         for sampling, style in (("with_replacement", "o-"), ("without_replacement", "s--")):
             edge = stability_map(data, momentum=beta, batch_sizes=sizes, sampling=sampling)[0]
             print(

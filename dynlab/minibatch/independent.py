@@ -77,9 +77,9 @@ class MinibatchSGD:
     hyper : HeavyBall
         One plain heavy-ball optimizer; ``batch_size`` is S.
     sampling : {"with_replacement", "without_replacement", "reshuffle"}
-        How each step's batch is drawn. With ``"reshuffle"`` only :meth:`moments` is available
-        (exact, by :meth:`dynlab.minibatch.Reshuffle.moments`, for small N); the stationary
-        observables of reshuffled epochs are those of :class:`dynlab.minibatch.Reshuffle`.
+        How each step's batch is drawn. Batches of reshuffled epochs are not independent: with
+        ``"reshuffle"`` every method raises and names :class:`dynlab.minibatch.Reshuffle`, the
+        model of reshuffled epochs (this class is the one-step map it builds on).
 
     Examples
     --------
@@ -111,10 +111,6 @@ class MinibatchSGD:
             )
         self.data, self.hyper, self.sampling = data, hyper, sampling
         self.c_S = batch_factor(data.N, hyper.batch_size, sampling)
-        if sampling == "reshuffle":
-            from .reshuffle import Reshuffle  # reshuffle builds on this module
-
-            self._reshuffle = Reshuffle(data, hyper)
         lr, beta, k = hyper.lr, hyper.momentum, data.k
         one = np.ones_like(k)
         self._F = np.array([[1.0 - lr * k, lr * beta * one], [-k, beta * one]])  # (2, 2, d)
@@ -172,8 +168,7 @@ class MinibatchSGD:
         second : (n, 2d, 2d) ndarray
             The raw second moment (not the covariance), in the original coordinates.
         """
-        if self.sampling == "reshuffle":
-            return self._reshuffle.moments(steps, theta0, v0)
+        self._independent("moments")
         steps = as_steps(steps)
         m, P = self._modal_start(theta0, v0)
         out_m = np.empty((steps.size, 2 * self.data.d))

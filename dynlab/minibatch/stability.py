@@ -67,7 +67,7 @@ def max_stable_lr(
         raise HyperparameterError(
             f"weight_decay = {weight_decay} differs from data.weight_decay = {data.weight_decay}"
         )
-    top = 2.0 * (1.0 + momentum) / data.k[0]
+    top = HeavyBall(1.0, momentum, data.weight_decay).max_stable_lr(data.rho[0])
     hi, lo = top, 0.5 * top
     for _ in range(200):
         if _radius(data, lo, momentum, batch_size, sampling) < 1.0:

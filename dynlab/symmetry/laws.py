@@ -14,6 +14,7 @@ from scipy.linalg import expm
 
 from .._validate import as_array, as_positive_int, as_scalar
 from ..errors import HyperparameterError, ShapeError
+from ..hyper import HeavyBall
 from .generators import _kind
 from .training import _check_hyper
 
@@ -269,8 +270,8 @@ def momentum_flow_law(
     q0 = as_scalar(q0, "q0", error=ShapeError)
     dq0 = as_scalar(dq0, "dq0", error=ShapeError)
     t = _check_grid(t)
-    gamma = (1.0 - momentum) / (lr * (1.0 + momentum))
-    omega2 = 2.0 * wd / (lr * (1.0 + momentum))
+    hp = HeavyBall(lr, momentum, wd)
+    gamma, omega2 = hp.gamma, hp.c1 * wd
     if kind == "translation":
         if kinetic is not None:
             raise ShapeError("the translation charge is undriven: kinetic must be None")

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import as_array, as_positive_int, as_rng, as_scalar
+from .._validate import as_array, as_positive_int, as_rng
 from ..errors import HyperparameterError, StabilityRegionError
+from ..hyper import HeavyBall
 from .toys import ToyModel
 
 __all__ = ["Trajectory", "simulate"]
@@ -42,10 +43,8 @@ class Trajectory:
 
 
 def _check_hyper(lr, momentum, weight_decay):
-    lr = as_scalar(lr, "lr", low=0.0, low_open=True)
-    momentum = as_scalar(momentum, "momentum", low=0.0, high=1.0, high_open=True)
-    weight_decay = as_scalar(weight_decay, "weight_decay", low=0.0)
-    return lr, momentum, weight_decay
+    hp = HeavyBall(lr, momentum, weight_decay).require_scalar("the symmetry laws")
+    return hp.lr, hp.momentum, hp.weight_decay
 
 
 def simulate(
