@@ -127,7 +127,7 @@ MINIBATCH_LR_RTOL = 1e-10
 MINIBATCH_SUBSET_MAX_FLOPS = 2e10
 
 #: Lanczos quadrature (dynlab.traces): the recursion stops at an invariant subspace when the
-#: new residual norm is <= LANCZOS_BREAKDOWN_RTOL * n * (largest |alpha| or beta so far). Full
+#: new residual norm is <= LANCZOS_BREAKDOWN_RTOL * n * (largest ``|alpha|`` or beta so far). Full
 #: reorthogonalization leaves residuals of O(eps ||H||) per step in exact-arithmetic breakdowns,
 #: so a few eps times n separates "exhausted" from a genuine (if tiny) new direction.
 LANCZOS_BREAKDOWN_RTOL = 4 * EPS

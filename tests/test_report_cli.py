@@ -23,14 +23,7 @@ CLIS = [
     "validation.symmetry",
     "validation.thermo",
     "validation.energy_drift",
-    pytest.param(
-        "validation.resnet_bridge",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="imports torch at module level, before parsing --help (owned by the bridge "
-            "work; remove this mark when its --help works without torch)",
-        ),
-    ),
+    "validation.resnet_bridge",
     "theory",
 ]
 
