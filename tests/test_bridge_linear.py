@@ -156,3 +156,34 @@ def test_noise_quadrature_estimates_the_exact_trace(linear_run):
     base = res["speed"]["runs"][0]
     z = (base["predicted_quadrature"] - exact) / base["predicted_quadrature_stderr"]
     assert abs(z) <= Z_GATE, (base["predicted_quadrature"], exact, z)
+
+
+def test_independent_sampling_draws_a_fresh_subset_of_distinct_samples_every_step():
+    """Against the definition: S distinct indices per step, a pure function of (seed, stream,
+    step), and over many steps every sample equally often (each with probability S / N)."""
+    from validation.bridge.data import BatchStream
+    from validation.bridge.linear import FeatureData
+
+    N, S, steps = 12, 3, 4000
+    data = FeatureData(np.zeros((N, 2)), np.zeros(N), "cpu")
+    stream = BatchStream(data, S, seed=3, stream=1, augment=False, sampling="independent")
+    idx = np.array([stream.indices(k).numpy() for k in range(steps)])
+    assert all(len(set(row)) == S for row in idx)
+    again = BatchStream(data, S, seed=3, stream=1, augment=False, sampling="independent")
+    assert np.array_equal(again.indices(17).numpy(), idx[17])
+    # consecutive batches overlap (under reshuffling the batches of an epoch are disjoint)
+    assert any(set(idx[k]) & set(idx[k + 1]) for k in range(steps - 1))
+    counts = np.bincount(idx.ravel(), minlength=N)
+    p = S / N  # per-step inclusion probability; steps are independent
+    z = (counts - steps * p) / np.sqrt(steps * p * (1 - p))
+    assert np.all(np.abs(z) <= Z_GATE), z
+
+
+def test_linear_mode_refuses_resnet_only_experiments_and_the_resnet_needs_data(tmp_path):
+    args = rb.get_args_parser().parse_args(
+        ["--model", "linear", "--experiments", "energy", "--out", str(tmp_path / "a")]
+    )
+    assert rb.main(args) == 2
+    args = rb.get_args_parser().parse_args(["--smoke", "--out", str(tmp_path / "b")])
+    assert rb.main(args) == 2
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -3,6 +3,7 @@
     python -m validation.resnet_bridge --data-root DIR --out DIR [--profile seed003|seed000]
         [--checkpoint PATH] [--experiments ...] [--device cuda] [--resume]
         [--time-limit SECONDS] [--smoke] [--plan IMAGES_PER_S HVP_FACTOR]
+    python -m validation.resnet_bridge --model linear --out DIR
 
 Loads CIFAR-10 (python batches, ImageFolder or the JPEG ``.npz`` pack) onto the device once;
 without ``--checkpoint`` pretrains a CIFAR ResNet-18 (bf16 autocast, channels_last on CUDA) and
@@ -16,6 +17,8 @@ run continues with ``--resume`` and computes exactly what it would have computed
 ``--profile seed003`` is seed 003's ResNet protocol in one GPU command; ``--profile seed000``
 runs the energy drift (seed 000) and the conservation laws (seed 001). ``--smoke`` runs the
 same code on a tiny subset with a narrow network on the CPU (and combines with a profile).
+``--model linear`` runs the same pipeline on a torch linear-regression model on synthetic data,
+with independent batches, where dynlab's exact moments are the known answer (no data needed).
 ``--help`` and the validation of every option need no torch.
 Exit status: 0 when the report is complete, 2 for a bad option (nothing is written) or a
 corrupt or mismatched state (the message names the file and the fix), 3 when stopped by
