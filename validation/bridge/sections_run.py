@@ -78,9 +78,10 @@ def setup(rep, res, a, meta: dict) -> dict:
     if star.get("history"):
         h = star["history"]
         fig, ax = new_figure()
-        ax.plot([e["epoch"] for e in h], [e["test_acc"] for e in h], "o-", ms=3)
-        ax.set(xlabel="epoch", ylabel="test accuracy", title="pretraining")
-        rep.figure(fig, "pretrain.png", "Pretraining: test accuracy per epoch.")
+        what = "test loss" if a.model == "linear" else "test accuracy"  # a regression: no accuracy
+        ax.plot([e["epoch"] for e in h], [e[what.replace(" ", "_")] for e in h], "o-", ms=3)
+        ax.set(xlabel="epoch", ylabel=what, title="pretraining")
+        rep.figure(fig, "pretrain.png", f"Pretraining: {what} per epoch.")
     return {
         "test_acc": star["test_acc"],
         "pretrain_seconds": star.get("seconds"),
