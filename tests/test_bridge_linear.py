@@ -140,10 +140,11 @@ def test_speed_and_displacement_of_every_run_match_the_exact_moments(linear_run)
         assert row["fdr_ess"] >= MIN_ESS and abs(row["fdr_z"]) <= Z_GATE, row
 
 
-def test_noise_quadrature_estimates_the_exact_trace(linear_run):
-    """The report's measured-Sigma prediction of the base run is tr(f_v(H) Sigma) with
-    Sigma = S Cov(g_B) of the optimizer's batches at theta*, computed here from all N per-sample
-    gradients (c_S: dynlab's finite-population factor)."""
+def test_noise_phase_estimates_the_exact_covariance_and_trace(linear_run):
+    """The noise phase's q_i^T Sigma q_i and tr Sigma, and the report's measured-Sigma
+    prediction of the base run, tr(f_v(H) Sigma), against Sigma = S Cov(g_B) of the optimizer's
+    batches at theta*, computed here from all N per-sample gradients (c_S: dynlab's
+    finite-population factor)."""
     cfg, res, data, theta0, _ = linear_run
     hp = _hyper(cfg, None)
     X, y = data.train_x, data.train_y
@@ -152,7 +153,14 @@ def test_noise_quadrature_estimates_the_exact_trace(linear_run):
     G -= G.mean(0)
     Sigma = S * batch_factor(N, S, "without_replacement") * (G.T @ G) / N
     rho, q = np.linalg.eigh(X.T @ X / N)
-    exact = float(np.sum(speed_weight(rho, hp) * np.einsum("ji,jk,ki->i", q, Sigma, q)))
+    qSq = np.einsum("ji,jk,ki->i", q, Sigma, q)
+    noise = res["noise"]
+    k = len(noise["qSq"])
+    z = (np.array(noise["qSq"]) - qSq[::-1][:k]) / np.array(noise["qSq_se"])
+    assert np.all(np.abs(z) <= Z_GATE), z
+    z = (noise["trSigma"] - np.trace(Sigma)) / noise["trSigma_se"]
+    assert abs(z) <= Z_GATE, (noise["trSigma"], np.trace(Sigma), z)
+    exact = float(np.sum(speed_weight(rho, hp) * qSq))
     base = res["speed"]["runs"][0]
     z = (base["predicted_quadrature"] - exact) / base["predicted_quadrature_stderr"]
     assert abs(z) <= Z_GATE, (base["predicted_quadrature"], exact, z)
