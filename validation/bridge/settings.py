@@ -142,7 +142,7 @@ PRESETS = {
 
 #: ``--model linear``, the check with a known answer: the smoke preset's CPU settings with d = 8
 #: features, N = 256 samples, and every run long enough for an effective sample size above 30
-#: on its second half (seed 0: ESS 47 to 300 over the speed and displacement windows).
+#: on its second half (seed 0: ESS 47 to 302 over the speed and displacement windows).
 PRESETS["linear"] = dict(
     PRESETS["smoke"],
     n_test=64,
