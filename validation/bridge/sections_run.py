@@ -78,8 +78,11 @@ def setup(rep, res, a, meta: dict) -> dict:
     if star.get("history"):
         h = star["history"]
         fig, ax = new_figure()
-        what = "test loss" if a.model == "linear" else "test accuracy"  # a regression: no accuracy
-        ax.plot([e["epoch"] for e in h], [e[what.replace(" ", "_")] for e in h], "o-", ms=3)
+        # a regression has no accuracy
+        key, what = (
+            ("test_loss", "test loss") if a.model == "linear" else ("test_acc", "test accuracy")
+        )
+        ax.plot([e["epoch"] for e in h], [e[key] for e in h], "o-", ms=3)
         ax.set(xlabel="epoch", ylabel=what, title="pretraining")
         rep.figure(fig, "pretrain.png", f"Pretraining: {what} per epoch.")
     return {
