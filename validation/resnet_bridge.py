@@ -3,6 +3,7 @@
     python -m validation.resnet_bridge --data-root DIR --out DIR [--profile seed003|seed000]
         [--checkpoint PATH] [--experiments ...] [--device cuda] [--resume]
         [--time-limit SECONDS] [--smoke] [--plan IMAGES_PER_S HVP_FACTOR]
+    python -m validation.resnet_bridge --model linear --out DIR
 
 Loads CIFAR-10 (python batches, ImageFolder or the JPEG ``.npz`` pack) onto the device once;
 without ``--checkpoint`` pretrains a CIFAR ResNet-18 (bf16 autocast, channels_last on CUDA) and
@@ -16,6 +17,8 @@ run continues with ``--resume`` and computes exactly what it would have computed
 ``--profile seed003`` is seed 003's ResNet protocol in one GPU command; ``--profile seed000``
 runs the energy drift (seed 000) and the conservation laws (seed 001). ``--smoke`` runs the
 same code on a tiny subset with a narrow network on the CPU (and combines with a profile).
+``--model linear`` runs the same pipeline on a torch linear-regression model on synthetic data,
+with independent batches, where dynlab's exact moments are the known answer (no data needed).
 ``--help`` and the validation of every option need no torch.
 Exit status: 0 when the report is complete, 2 for a bad option (nothing is written) or a
 corrupt or mismatched state (the message names the file and the fix), 3 when stopped by
@@ -33,7 +36,15 @@ from pathlib import Path
 
 from dynlab.errors import DynlabError
 
-from .bridge.settings import EXPERIMENTS, PRESETS, PROFILES, PROFILES_SMOKE, validate
+from .bridge.settings import (
+    EXPERIMENTS,
+    MODEL_NAMES,
+    PRESETS,
+    PROFILES,
+    PROFILES_SMOKE,
+    SAMPLINGS,
+    validate,
+)
 
 __all__ = ["get_args_parser", "main", "PRESETS", "PROFILES"]
 
@@ -49,8 +60,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument(
         "--data-root",
         type=Path,
-        required=True,
-        help="CIFAR-10: the .npz pack (or its folder), cifar-10-batches-py, or an ImageFolder root",
+        default=None,
+        help="CIFAR-10: the .npz pack (or its folder), cifar-10-batches-py, or an ImageFolder "
+        "root (required, except with --model linear)",
     )
     p.add_argument(
         "--out", type=Path, required=True, help="output folder (report, figures, log, state)"
@@ -80,6 +92,22 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "--device", default=None, help="torch device (default: cuda if available, else cpu)"
     )
     p.add_argument("--smoke", action="store_true", help="tiny data, narrow network, few steps, CPU")
+    p.add_argument(
+        "--model",
+        choices=MODEL_NAMES,
+        default="resnet18",
+        help="resnet18 (CIFAR-10), or linear: linear regression on synthetic data (--width "
+        "features, --n-train/--n-test samples), where dynlab's exact moments are the known "
+        "answer; the same pipeline, with its own preset",
+    )
+    p.add_argument(
+        "--sampling",
+        choices=SAMPLINGS,
+        default=None,
+        help="batches of the resumed runs and noise estimates: one permutation per epoch, or a "
+        "fresh subset (without replacement) every step (reshuffle; --model linear: independent, "
+        "the sampling whose exact moments dynlab computes)",
+    )
     p.add_argument(
         "--plan",
         type=float,
@@ -294,7 +322,9 @@ def finalize(args) -> argparse.Namespace:
     dynlab.errors.HyperparameterError
         Naming the option, before any work is done or any file written.
     """
-    preset = dict(PRESETS["smoke" if args.smoke else "full"])
+    preset = dict(
+        PRESETS["linear" if args.model == "linear" else "smoke" if args.smoke else "full"]
+    )
     if args.profile is not None:
         preset.update((PROFILES_SMOKE if args.smoke else PROFILES)[args.profile])
     for key, value in preset.items():

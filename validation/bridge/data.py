@@ -25,7 +25,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["CLASSES", "Cifar10", "load_cifar10", "DeviceData", "BatchStream", "stream_seed"]
+from .settings import SAMPLINGS
+
+__all__ = [
+    "CLASSES",
+    "Cifar10",
+    "load_cifar10",
+    "DeviceData",
+    "SAMPLINGS",
+    "BatchStream",
+    "stream_seed",
+]
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -154,7 +164,8 @@ def load_cifar10(root, *, n_train: int | None = None, n_test: int | None = None)
         (trx, try_), (tex, tey) = _read_folder(root, n_train, n_test)
     else:
         raise FileNotFoundError(
-            f"{root}: no CIFAR-10 found (expected cifar10_jpeg.npz, cifar-10-batches-py/ or train/ + test/)"
+            f"{root}: no CIFAR-10 found (expected cifar10_jpeg.npz, cifar-10-batches-py/ or "
+            "train/ + test/)"
         )
     _check(trx, try_, f"{root} (train)")
     _check(tex, tey, f"{root} (test)")
@@ -240,14 +251,29 @@ class BatchStream:
     Step ``k`` belongs to epoch ``k // steps_per_epoch`` (incomplete last batches are dropped);
     the permutation of an epoch and the augmentation of a step come from generators seeded by
     :func:`stream_seed` of ``(seed, stream, epoch)`` and ``(seed, stream, epoch, k)``: no state
-    to save, and a different ``stream`` gives an independent sequence.
+    to save, and a different ``stream`` gives an independent sequence. With
+    ``sampling="independent"`` step ``k`` takes the first ``batch_size`` entries of its own
+    permutation, seeded by ``(seed, stream, k, 0, 1)`` (the trailing 1 keeps these keys apart
+    from the epoch and augmentation keys: SeedSequence pads short keys with zeros).
     """
 
-    def __init__(self, data: DeviceData, batch_size: int, *, seed: int, stream: int, augment: bool):
+    def __init__(
+        self,
+        data: DeviceData,
+        batch_size: int,
+        *,
+        seed: int,
+        stream: int,
+        augment: bool,
+        sampling: str = "reshuffle",
+    ):
         if not 1 <= batch_size <= data.n:
             raise ValueError(
                 f"batch_size must be in [1, {data.n}] (the dataset size); got {batch_size}"
             )
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}; got {sampling!r}")
+        self.sampling = sampling
         self.data, self.batch_size, self.seed, self.stream, self.augment = (
             data,
             batch_size,
@@ -265,6 +291,11 @@ class BatchStream:
 
     def indices(self, k: int) -> torch.Tensor:
         """Indices of the images of step ``k``."""
+        if self.sampling == "independent":
+            perm = torch.randperm(
+                self.data.n, device=self.data.device, generator=self._generator(k, 0, 1)
+            )
+            return perm[: self.batch_size]
         epoch, pos = divmod(k, self.steps_per_epoch)
         if epoch != self._epoch:
             self._perm = torch.randperm(

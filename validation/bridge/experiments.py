@@ -91,7 +91,11 @@ def write_report(out, res: dict, a, meta: dict, *, figures: bool = True) -> Path
     final = report_dir(out)
     tmp = final.with_name(f".{final.name}.tmp-{meta['run_id']}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    title = "ResNet-18 / CIFAR-10 bridge" + (" (smoke run)" if a.smoke else "")
+    title = (
+        "ResNet bridge on linear regression (--model linear)"
+        if a.model == "linear"
+        else "ResNet-18 / CIFAR-10 bridge" + (" (smoke run)" if a.smoke else "")
+    )
     rep = (Report if figures else _TextOnly)(tmp, title, command=meta["command"])
     phases = needed_phases(a.experiments)
     missing = [p for p in phases if p not in res]

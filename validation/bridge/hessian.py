@@ -1,6 +1,7 @@
 """The training loss on a fixed data subset: Hessian-vector products, eigenpairs, loss surfaces.
 
-The loss is the one SGD descends: cross-entropy of train-mode BatchNorm (batch statistics) on
+The loss is the one SGD descends (the model's ``criterion``: cross-entropy for the ResNet) with
+train-mode BatchNorm (batch statistics) on
 batches of the training batch size, here a fixed, unaugmented subset cut into fixed batches and
 averaged with weights ``|B| / N``. The running BN statistics are left untouched
 (:func:`.flat.frozen_bn`). Products are computed in float32 without autocast and, on CUDA,
@@ -58,7 +59,7 @@ def hvp_operator(model: nn.Module, flat: FlatParams, batches: list):
         vs = flat.views(v)
         with frozen_bn(model), full_precision():
             for x, y in batches:
-                loss = nn.functional.cross_entropy(model(x), y) * (len(y) / n_total)
+                loss = model.criterion(model(x), y) * (len(y) / n_total)
                 grads = torch.autograd.grad(loss, flat.params, create_graph=True)
                 dot = sum((g * u).sum() for g, u in zip(grads, vs))
                 hv = torch.autograd.grad(dot, flat.params)
@@ -110,8 +111,6 @@ def loss_surface(
                 flat.theta.add_(dirs[1], alpha=float(yv))
                 for x, y in batches:
                     with autocast():
-                        out[i, j] += nn.functional.cross_entropy(
-                            model(x).float(), y, reduction="sum"
-                        )
+                        out[i, j] += model.criterion(model(x).float(), y, reduction="sum")
     flat.theta.copy_(center)
     return (out / n_total).cpu().numpy()

@@ -18,7 +18,15 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["ResNet18", "scale_invariant_weights", "mass_inverse", "standard_state_dict"]
+from .linear import LinearRegression
+
+__all__ = [
+    "ResNet18",
+    "MODELS",
+    "scale_invariant_weights",
+    "mass_inverse",
+    "standard_state_dict",
+]
 
 #: Key prefixes of other CIFAR ResNet-18 layouts, mapped onto this one (applied in order):
 #: ``module.`` (DataParallel / DDP), ``_orig_mod.`` (torch.compile), ``model.`` (Lightning),
@@ -101,6 +109,20 @@ class ResNet18(nn.Module):
         out = self.layer4(self.layer3(self.layer2(self.layer1(out))))
         out = torch.flatten(nn.functional.adaptive_avg_pool2d(out, 1), 1)
         return self.fc(out)
+
+    @staticmethod
+    def criterion(out, y, reduction: str = "mean"):
+        """The training loss: cross-entropy of the logits (every phase calls this)."""
+        return nn.functional.cross_entropy(out, y, reduction=reduction)
+
+    @staticmethod
+    def n_correct(out, y):
+        """Number of correctly classified samples in a batch."""
+        return (out.argmax(1) == y).sum()
+
+
+#: ``--model`` choices: class taking ``width`` (a model with ``criterion`` and ``n_correct``).
+MODELS = {"resnet18": ResNet18, "linear": LinearRegression}
 
 
 def scale_invariant_weights(model: nn.Module) -> list[str]:

@@ -19,7 +19,6 @@ vectors of the ``tr(f(H) Sigma)`` quadrature (:mod:`dynlab.traces`).
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from .data import BatchStream, DeviceData
 from .flat import FlatParams, frozen_bn
@@ -40,8 +39,12 @@ def minibatch_gradients(
     augment: bool,
     autocast,
     n_probes: int = 0,
+    sampling: str = "reshuffle",
 ) -> dict:
     """Projections and norms of ``n_batches`` minibatch gradients at the current parameters.
+
+    ``sampling`` is that of the optimizer's :class:`.data.BatchStream` (either way each batch
+    is ``batch_size`` distinct samples, drawn independently of the others).
 
     Returns
     -------
@@ -51,7 +54,9 @@ def minibatch_gradients(
     """
     if n_batches < 2:
         raise ValueError(f"n_batches must be >= 2 to estimate a covariance; got {n_batches}")
-    stream_ = BatchStream(data, batch_size, seed=seed, stream=stream, augment=augment)
+    stream_ = BatchStream(
+        data, batch_size, seed=seed, stream=stream, augment=augment, sampling=sampling
+    )
     k = Q.shape[0]
     rec = torch.empty(n_batches, k + 1, device=flat.theta.device, dtype=torch.float64)
     mean = torch.zeros_like(flat.theta)
@@ -61,7 +66,7 @@ def minibatch_gradients(
     def gradient(b):
         x, y = stream_.batch(b * stream_.steps_per_epoch)  # first batch of epoch b
         with autocast():
-            loss = nn.functional.cross_entropy(model(x), y)
+            loss = model.criterion(model(x), y)
         flat.zero_grad()
         loss.backward()
         return flat.grad

@@ -170,6 +170,7 @@ def base_run(ctx: Context) -> SGDRun:
         steps=a.steps,
         augment=a.augment,
         seed=a.seed,
+        sampling=a.sampling,
     )
 
 
@@ -190,6 +191,7 @@ def sweep_runs(ctx: Context) -> list[tuple[str, float, SGDRun]]:
             steps=sweep_steps(a, int(hp.batch_size), ctx.train.n),
             augment=a.augment,
             seed=a.seed + 1,
+            sampling=a.sampling,
         )
         out.append((key, value, run))
     return out
@@ -217,6 +219,7 @@ def phase_noise(ctx: Context, star: dict, Q: torch.Tensor) -> dict:
         augment=a.augment,
         autocast=ctx.rt.autocast,
         n_probes=a.quadrature_probes,
+        sampling=a.sampling,
     )
     probes = res.pop("probes")
     batches = fixed_batches(ctx.train, min(a.hessian_samples, ctx.train.n), a.batch_size)

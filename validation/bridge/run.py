@@ -18,7 +18,8 @@ from dynlab.errors import DynlabError
 from .checkpoint import Budget, Interrupted, StateDir, StateError, file_digest
 from .data import DeviceData, load_cifar10
 from .experiments import report_dir, tarball, write_report
-from .model import ResNet18
+from .linear import FeatureData, regression_data
+from .model import MODELS
 from .pipeline import Context, TargetNotReached, run_phases
 from .settings import validate_data_size
 from .train import Runtime
@@ -39,14 +40,17 @@ def run(args, log, runtime_only: set) -> int:
     """Run the phases with staged reports; returns the exit status (see the CLI's docstring)."""
     if args.device is None:
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
-    rt = Runtime.for_device(args.device)
+    rt = Runtime.for_device(args.device, args.model)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     if rt.device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: cuDNN picks its kernels
     torch.manual_seed(args.seed)
     log(f"start: {getattr(args, 'command', None) or 'main(args)'}")
-    data = load_cifar10(args.data_root, n_train=args.n_train, n_test=args.n_test)
+    if args.model == "linear":
+        data = regression_data(args.n_train, args.n_test, args.width, args.seed)
+    else:
+        data = load_cifar10(args.data_root, n_train=args.n_train, n_test=args.n_test)
     try:
         validate_data_size(args, len(data.train_y), len(data.test_y))
     except DynlabError as exc:
@@ -66,8 +70,12 @@ def run(args, log, runtime_only: set) -> int:
     except (DynlabError, FileExistsError) as exc:
         print(f"resnet_bridge: error: {exc}", file=sys.stderr)
         return 2
-    train = DeviceData(data.train_x, data.train_y, rt.device, channels_last=rt.channels_last)
-    test = DeviceData(data.test_x, data.test_y, rt.device, channels_last=rt.channels_last)
+    if args.model == "linear":
+        train = FeatureData(data.train_x, data.train_y, rt.device)
+        test = FeatureData(data.test_x, data.test_y, rt.device)
+    else:
+        train = DeviceData(data.train_x, data.train_y, rt.device, channels_last=rt.channels_last)
+        test = DeviceData(data.test_x, data.test_y, rt.device, channels_last=rt.channels_last)
     ctx = Context(args, rt, train, test, state, Budget(args.stop_after_steps, args.time_limit), log)
     meta = {
         "run_id": state.run_id,
@@ -84,7 +92,7 @@ def run(args, log, runtime_only: set) -> int:
     def staged(res, figures=False):
         if "theta_star" in res:
             width = res["theta_star"]["width"]
-            meta["n_params"] = sum(p.numel() for p in ResNet18(width).parameters())
+            meta["n_params"] = sum(p.numel() for p in MODELS[args.model](width).parameters())
             write_report(args.out, res, args, meta, figures=figures)
 
     status = 0

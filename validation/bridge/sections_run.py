@@ -44,6 +44,12 @@ def _verdict(st: dict) -> str:
     return str(st["stationary"])
 
 
+def _model_name(a, width: int) -> str:
+    if a.model == "linear":
+        return f"linear regression (--model linear), {width} features, loss ‖X theta - y‖^2 / 2S"
+    return f"CIFAR ResNet-18, width {width}"
+
+
 def setup(rep, res, a, meta: dict) -> dict:
     """``meta``: device, amp, channels_last, source, n_train, n_test, n_params, run_id."""
     star = res["theta_star"]
@@ -53,7 +59,7 @@ def setup(rep, res, a, meta: dict) -> dict:
         ["device", meta["device"]],
         ["bf16 autocast / channels_last", f"{meta['amp']} / {meta['channels_last']}"],
         ["data", f"{meta['source']}: {meta['n_train']} train, {meta['n_test']} test images"],
-        ["model", f"CIFAR ResNet-18, width {star['width']}, {meta['n_params']:,} parameters"],
+        ["model", _model_name(a, star["width"]) + f", {meta['n_params']:,} parameters"],
         [
             "theta*",
             f"{star['source']}; test accuracy {star['test_acc']:.4f}, test loss "
@@ -62,7 +68,8 @@ def setup(rep, res, a, meta: dict) -> dict:
         [
             "resumed SGD",
             f"lr {a.lr:g}, momentum {a.momentum:g}, weight decay {a.weight_decay:g}, "
-            f"batch {a.batch_size}, {a.steps} steps, augmentation {'on' if a.augment else 'off'}",
+            f"batch {a.batch_size}, {a.steps} steps, augmentation {'on' if a.augment else 'off'}"
+            f", sampling {a.sampling}",
         ],
     ]
     if star.get("seconds") is not None:
@@ -71,9 +78,13 @@ def setup(rep, res, a, meta: dict) -> dict:
     if star.get("history"):
         h = star["history"]
         fig, ax = new_figure()
-        ax.plot([e["epoch"] for e in h], [e["test_acc"] for e in h], "o-", ms=3)
-        ax.set(xlabel="epoch", ylabel="test accuracy", title="pretraining")
-        rep.figure(fig, "pretrain.png", "Pretraining: test accuracy per epoch.")
+        # a regression has no accuracy
+        key, what = (
+            ("test_loss", "test loss") if a.model == "linear" else ("test_acc", "test accuracy")
+        )
+        ax.plot([e["epoch"] for e in h], [e[key] for e in h], "o-", ms=3)
+        ax.set(xlabel="epoch", ylabel=what, title="pretraining")
+        rep.figure(fig, "pretrain.png", f"Pretraining: {what} per epoch.")
     return {
         "test_acc": star["test_acc"],
         "pretrain_seconds": star.get("seconds"),

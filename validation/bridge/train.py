@@ -22,7 +22,7 @@ from dynlab.progress import progress
 from .checkpoint import Budget, Interrupted, StateDir
 from .data import BatchStream, DeviceData
 from .flat import FlatParams, heavy_ball_step
-from .model import ResNet18, standard_state_dict
+from .model import MODELS, standard_state_dict
 from .records import RUN_COLUMNS
 
 __all__ = [
@@ -39,30 +39,33 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Runtime:
-    """Where and how to compute: device, bf16 autocast, channels_last."""
+    """Where and how to compute: device, bf16 autocast, channels_last, and the model (a key
+    of :data:`.model.MODELS`)."""
 
     device: torch.device
     amp: bool
     channels_last: bool
+    model: str = "resnet18"
 
     @classmethod
-    def for_device(cls, device) -> "Runtime":
-        """bf16 autocast and channels_last on CUDA; plain float32 elsewhere."""
+    def for_device(cls, device, model: str = "resnet18") -> "Runtime":
+        """bf16 autocast and channels_last on CUDA for the ResNet; plain float32 elsewhere."""
         device = torch.device(device)
-        cuda = device.type == "cuda"
-        return cls(device, amp=cuda, channels_last=cuda)
+        fast = device.type == "cuda" and model == "resnet18"
+        return cls(device, amp=fast, channels_last=fast, model=model)
 
     def autocast(self):
         """bf16 autocast context on CUDA when enabled, else a no-op."""
         return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
 
 
-def build_model(width: int, rt: Runtime, state_dict=None) -> ResNet18:
-    """A :class:`ResNet18` on ``rt.device`` in its memory format, optionally loaded.
+def build_model(width: int, rt: Runtime, state_dict=None) -> nn.Module:
+    """The model ``rt.model`` (a ResNet-18 by default) on ``rt.device`` in its memory format,
+    optionally loaded.
 
     ``state_dict`` may use another CIFAR ResNet-18 layout (:func:`.model.standard_state_dict`).
     """
-    model = ResNet18(width)
+    model = MODELS[rt.model](width)
     if state_dict is not None:
         model.load_state_dict(standard_state_dict(state_dict))
     model = model.to(rt.device)
@@ -75,7 +78,8 @@ def build_model(width: int, rt: Runtime, state_dict=None) -> ResNet18:
 def evaluate(
     model: nn.Module, data: DeviceData, rt: Runtime, batch_size: int = 1000
 ) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` on ``data`` (eval mode: running BN stats)."""
+    """Mean loss (``model.criterion``) and accuracy of ``model`` on ``data`` (eval mode: running
+    BN stats)."""
     was = model.training
     model.eval()
     loss = torch.zeros((), device=rt.device)
@@ -83,8 +87,8 @@ def evaluate(
     for x, y in data.chunks(batch_size):
         with rt.autocast():
             out = model(x)
-        loss += nn.functional.cross_entropy(out.float(), y, reduction="sum")
-        correct += (out.argmax(1) == y).sum()
+        loss += model.criterion(out.float(), y, reduction="sum")
+        correct = correct + model.n_correct(out, y)
     model.train(was)
     return float(loss) / data.n, float(correct) / data.n
 
@@ -173,7 +177,7 @@ def pretrain(
             g["lr"] = _lr_at(step, total, warmup, cfg.lr)
         x, y = stream.batch(step)
         with rt.autocast():
-            loss = nn.functional.cross_entropy(model(x), y)
+            loss = model.criterion(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -223,6 +227,7 @@ class SGDRun:
     steps: int
     augment: bool
     seed: int
+    sampling: str = "reshuffle"
 
 
 class InstrumentedSGD:
@@ -252,7 +257,7 @@ class InstrumentedSGD:
         """One update on batch ``(x, y)``; its observables go to ``row`` (ncol,), no host sync."""
         flat, r = self.flat, self.run
         with self.autocast():
-            loss = nn.functional.cross_entropy(self.model(x), y)
+            loss = self.model.criterion(self.model(x), y)
         flat.zero_grad()
         loss.backward()
         self.prev.copy_(flat.theta)
@@ -330,7 +335,12 @@ def run_sgd(
         start, rows, seconds = part["step"], [part["record"]], part["seconds"]
         log(f"run {run.name}: resuming at step {start}/{run.steps}")
     stream = BatchStream(
-        train, run.batch_size, seed=run.seed, stream=STREAM_RESUME, augment=run.augment
+        train,
+        run.batch_size,
+        seed=run.seed,
+        stream=STREAM_RESUME,
+        augment=run.augment,
+        sampling=run.sampling,
     )
     rec = torch.empty(chunk, sgd.ncol, device=rt.device, dtype=torch.float32)
     t0 = time.monotonic()
