@@ -37,10 +37,11 @@ from scipy import optimize
 from . import config
 from ._validate import as_positive_int, as_scalar
 from .energy import LeapfrogQuadratic
-from .models import LinearRegressionProblem
+from .models import LinearRegressionProblem, QuadraticProblem
 
 __all__ = [
     "StationarySlopes",
+    "band_closing_ratio",
     "dt_grid",
     "stability_limit",
     "stationary_slope",
@@ -106,12 +107,14 @@ def stationary_slope(make, dt: float, limit: float) -> float:
 class StationarySlopes:
     """Stationary drift and slope on a grid ending at the stability limit (dt in units 1/omega).
 
-    ``x`` = omega_max dt on the grid, ``limit`` = omega_max times the stability limit,
+    ``omega`` = omega_max (the stiffest mode's frequency), ``x`` = omega_max dt on the grid,
+    ``limit`` = omega_max times the stability limit,
     ``band`` = (lower, upper) edge of the negative-slope band (refined by root finding between
     grid points; None if no grid slope is negative), ``min_slope`` and ``argmin`` from a
     bounded minimisation around the grid's smallest slope.
     """
 
+    omega: float
     x: np.ndarray
     drift: np.ndarray
     slope: np.ndarray
@@ -170,5 +173,22 @@ def stationary_slopes(
     )
     best = (res.fun, res.x) if res.fun < slope[i] else (slope[i], dts[i])
     return StationarySlopes(
-        dts * w, drift, slope, lim * w, band, float(best[0]), float(best[1] * w)
+        w, dts * w, drift, slope, lim * w, band, float(best[0]), float(best[1] * w)
     )
+
+
+def band_closing_ratio(noise: str = "step", bracket=(0.1, 0.3), **grid) -> float:
+    r"""The :math:`\gamma/\omega` at which the 1-D stationary band closes (its minimum slope is 0).
+
+    For one mode the slope depends only on :math:`\omega\,dt` and :math:`\gamma/\omega`
+    (the drift scales as :math:`m\sigma^2/\omega^2` times a function of those), so the band
+    exists for :math:`\gamma/\omega` below this root of :math:`\min_{dt} s = 0`, found by
+    Brent's method inside ``bracket``; ``grid`` as :func:`stationary_slopes`. Raises
+    ``ValueError`` (from brentq) if the minimum slope does not change sign in the bracket.
+    """
+    unit = QuadraticProblem(np.eye(1), noise_cov=np.eye(1))
+
+    def depth(g):
+        return stationary_slopes(unit, gamma=g, noise=noise, **grid).min_slope
+
+    return float(optimize.brentq(depth, *bracket, rtol=config.BAND_EDGE_RTOL))

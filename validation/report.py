@@ -163,7 +163,7 @@ class Report:
         self.values[key] = value
 
     def figure(self, fig, filename: str, caption: str) -> Path:
-        """Save ``fig`` as ``out_dir/filename`` (PNG, atomically), close it, link it in the report."""
+        """Save ``fig`` as ``out_dir/filename`` (PNG, atomic), close it, link it in the report."""
         import io
 
         import matplotlib.pyplot as plt
@@ -263,3 +263,18 @@ def finish(report: Report) -> Path:
     worst = f", max |z| = {max(zs):.2f}" if zs else ""
     print(f"wrote {path}; {len(report.predictions)} predictions{worst}")
     return path
+
+
+def exact_gate(report: Report, z_limit: float) -> int:
+    """Exit status of a validation run: 1 if an exact prediction's |z| exceeds ``z_limit``.
+
+    Exact predictions are exact for the simulated process, so their z-scores are standard
+    normal up to Monte Carlo error; prints each failing row.
+    """
+    bad = [p for p in report.predictions if p.exact and not abs(p.z) <= z_limit]
+    for p in bad:
+        print(
+            f"FAILED |z| <= {z_limit:g}: {p.name}: predicted {p.predicted:.6g}, "
+            f"measured {p.measured:.6g} +- {p.stderr:.3g} (z = {p.z:+.2f})"
+        )
+    return 1 if bad else 0
