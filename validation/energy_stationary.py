@@ -290,8 +290,8 @@ def figures(report: Report, reg: dict, scan: list[dict], bmap: dict) -> None:
         banded = [(g, r["band"]) for g, r in zip(m["ratio"], m["rows"]) if r["band"]]
         if banded:
             g, b = zip(*banded)
-            ax.plot([e[0] for e in b], g, "w--", lw=1.0, label="band edges")
-            ax.plot([e[1] for e in b], g, "w--", lw=1.0)
+            ax.plot([e[0] for e in b], g, "k--", lw=1.0, label="band edges")
+            ax.plot([e[1] for e in b], g, "k--", lw=1.0)
             ax.axhline(bmap["closing"], color="k", ls=":", lw=0.8, label="closing")
         ax.set_xlim(1.0, 2.0)
         ax.set_yscale("log")
@@ -313,7 +313,7 @@ def figures(report: Report, reg: dict, scan: list[dict], bmap: dict) -> None:
         fig,
         "energy_band_map.png",
         "Sign of the exact stationary slope over (omega dt, gamma / omega), one mode, per noise "
-        f"mode (black: stability limit; dashed: band edges; dotted: the band closes at "
+        f"mode (solid: stability limit; dashed: band edges; dotted: the band closes at "
         f"gamma/omega = {bmap['closing']:.3f}). Right: the band's depth in 'step' mode. "
         "'kick' and 'fsal' have no band.",
     )
