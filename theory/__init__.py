@@ -15,5 +15,6 @@ MODULES = (
     "discrete",
     "equipartition",
     "leapfrog",
+    "energy_drift",
     "neural_mechanics",
 )
