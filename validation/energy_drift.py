@@ -367,7 +367,7 @@ def main(argv=None) -> int:
     scan = stationary.random_scan(report, args.quick, args.seed)
     map_1d = stationary.band_map(report, args.quick)
     sims = simulations(report, reg, quad, inv_mass, init_cov, args.quick, args.seed, horizon)
-    stationary.secant_check(report, args.quick, args.seed)
+    stationary.secant_check(report, 4000 if args.quick else 20000, args.seed)
     _figures(report, curves, bmap, sims)
     stationary.figures(report, reg_scan, scan, map_1d)
     _print_bands(reg_scan, scan, map_1d)
