@@ -12,7 +12,9 @@ one-step map Phi and the shadow form ``S = diag(k (1 - h^2 k m / 4), m)`` come f
 * the stationary law: the 2 x 2 discrete Lyapunov equation ``P = Phi P Phi^T + Q`` solved in
   closed form (``"step"``: ``Q = sigma^2 (g_1 + g_2)(g_1 + g_2)^T``; ``"kick"``:
   ``sigma^2 (g_1 g_1^T + g_2 g_2^T)``), its small-h limit ``Var p -> h sigma^2 / (2 gamma)``
-  (``"kick"``: half), and the exact ``Var Delta H`` of the stationary step;
+  (``"kick"``: half), and the exact ``Var Delta H`` of the stationary step, whose
+  ``"step"`` log-log slope has a negative band below the limit that closes at a gamma/omega
+  found by root finding on the closed form (:func:`rms_band_closing`);
 * the small-h drift: with p and theta of order sqrt(h), ``Delta H = -h^{3/2} m p^ (xi_1 +
   xi_2)/2 + O(h^2)``, so the stationary median is ``med|Z_1 Z_2| m sigma^2 h^{3/2} /
   sqrt(2 gamma)`` (``"kick"``: half) with ``med|Z_1 Z_2| = 0.3652`` and the slope tends to 3/2;
@@ -33,6 +35,7 @@ from functools import cache
 import mpmath
 import numpy as np
 import sympy as sp
+from scipy.optimize import brentq, minimize_scalar
 
 from . import leapfrog as lf
 from ._claims import Outcome, run_claims, vanishes
@@ -47,6 +50,7 @@ __all__ = [
     "stationary_var_delta_h",
     "small_h_drift",
     "window_band_edges",
+    "rms_band_closing",
     "MEDIAN_ABS_Z1Z2",
 ]
 
@@ -177,6 +181,41 @@ def window_band_edges(n_bands: int = 3) -> list[tuple[float, float]]:
     ]
 
 
+def _rms_min_slope(ratio: float) -> float:
+    """Minimum over omega h in [1.5, 0.999 limit) of d log sd(Delta H) / d log h (1-D, "step")."""
+    V = _rms_var()
+    lim = lf.stability_limit(1.0, ratio)
+
+    def slope(x, e=1e-5):  # centred difference of log Var in log h, halved
+        lo, hi = x * np.exp(-e), x * np.exp(e)
+        return (np.log(V(hi, np.exp(-ratio * hi / 2))) - np.log(V(lo, np.exp(-ratio * lo / 2)))) / (
+            4 * e
+        )
+
+    xs = np.linspace(1.5, 0.999 * lim, 400)
+    s = slope(xs)
+    i = int(np.argmin(s))
+    res = minimize_scalar(
+        slope, bounds=(xs[max(i - 1, 0)], xs[min(i + 1, xs.size - 1)]), method="bounded"
+    )
+    return float(min(res.fun, s[i]))
+
+
+@cache
+def _rms_var():
+    var = derive().var_delta_h["step"].subs({k: 1, m: 1, sigma: 1})
+    return sp.lambdify((h, c), var, "numpy")
+
+
+def rms_band_closing(bracket=(0.1, 0.3)) -> float:
+    """gamma/omega where the closed-form sd(Delta H)'s band closes (1-D, "step", stationary).
+
+    The root of the minimum slope of ``sqrt(Var Delta H)`` (closed form above) as a function of
+    gamma/omega: a closed-form proxy for the median's band.
+    """
+    return float(brentq(_rms_min_slope, *bracket, rtol=1e-10))
+
+
 # ----------------------------------------------------------------------------- claims
 def _injection() -> bool:
     inj = derive().injection
@@ -252,6 +291,11 @@ def _eq6_slope() -> bool:
     return all(cf >= 0 for cf in lo.coeffs() + hi.coeffs())
 
 
+def _rms_band() -> bool:
+    # the closed-form sd(Delta H) has a negative-slope band at gamma/omega = 0.1, none at 0.2
+    return _rms_min_slope(0.1) < 0.0 < _rms_min_slope(0.2)
+
+
 def verify() -> list[Outcome]:
     """Run every claim of this derivation."""
     return run_claims(
@@ -268,5 +312,6 @@ def verify() -> list[Outcome]:
             ("from rest: Delta H_k = -(w h)^2 E sin(phi) sin((2k+1) phi)/4", _window),
             ("window slope 3 + psi cot psi; bands from 2.456, 5.233, 8.205", _window_slope),
             ("eq. 6 with a, b, c >= 0: log-log slope in [1, 3]", _eq6_slope),
+            ("closed-form sd(Delta H), 'step': band at g/w = 0.1, none at 0.2", _rms_band),
         ],
     )

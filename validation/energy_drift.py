@@ -237,27 +237,14 @@ def simulations(
         lf = LeapfrogQuadratic(quad, dt=dt, gamma=1.0, inv_mass=inv_mass, batch_size=BATCH)
         law = lf.delta_h_law(*lf.stationary())
         pred = law.abs_quantile()
-        n_steps = int(np.ceil(20.0 / (1.0 - lf.spectral_radius)))  # 20 e-folds of the slowest mode
-        rec = run(
-            "damped_leapfrog",
-            quad,
-            n_paths=n_paths,
-            n_steps=n_steps,
-            record=Recording(every=n_steps),
-            seed=int(rng.integers(2**31)),
-            dt=float(dt),
-            friction=1.0,
-            inv_mass=inv_mass,
-            batch_size=BATCH,
+        dH = stationary.zoo_stationary_delta_h(
+            quad, lf, n_paths, int(rng.integers(2**31)), inv_mass=inv_mass, batch_size=BATCH
         )
-        dH = rec.energy_change[-1]
-        ind = np.abs(dH) <= pred
-        report.predict(
+        stationary.predict_below_median(
+            report,
             f"P(abs dH <= exact stationary median) [dt w_max={x:g}]",
-            0.5,
-            ind.mean(),
-            ind.std(ddof=1) / np.sqrt(n_paths),
-            exact=True,
+            dH,
+            pred,
             note="exact law",
         )
         m4 = np.mean((dH - dH.mean()) ** 4)
