@@ -172,6 +172,13 @@ def stationary_slopes(
         options=dict(xatol=config.BAND_EDGE_RTOL * dts[i]),
     )
     best = (res.fun, res.x) if res.fun < slope[i] else (slope[i], dts[i])
+    if band is None and best[0] < 0.0:  # a band narrower than the grid spacing
+        lo = dts[max(i - 1, 0)]
+        hi = dts[min(i + 1, dts.size - 1)]
+        band = (
+            float(optimize.brentq(f, lo, best[1], rtol=config.BAND_EDGE_RTOL) * w),
+            float(optimize.brentq(f, best[1], hi, rtol=config.BAND_EDGE_RTOL) * w),
+        )
     return StationarySlopes(
         w, dts * w, drift, slope, lim * w, band, float(best[0]), float(best[1] * w)
     )
