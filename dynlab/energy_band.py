@@ -83,7 +83,7 @@ def dt_grid(limit: float, omega: float, *, n_runup: int, n_dense: int) -> np.nda
     """
     n_runup = as_positive_int(n_runup, "n_runup")
     n_dense = as_positive_int(n_dense, "n_dense")
-    start = min(1.5 / omega, 0.5 * limit)
+    start = 1.5 / omega  # below every damped limit (their minimum is omega dt ~ 1.8)
     runup = np.geomspace(config.DT_GRID_LOW / omega, start, n_runup + 1)[:-1]
     return np.concatenate(
         [runup, np.linspace(start, config.STABILITY_EDGE_FRACTION * limit, n_dense)]

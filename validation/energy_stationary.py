@@ -82,7 +82,7 @@ def regression_scan(report: Report, quad, inv_mass, batch: int, quick: bool) -> 
 def random_scan(report: Report, quick: bool, seed: int) -> list[dict]:
     """Stationary slopes over random quadratics, every configuration in all three modes."""
     rng = np.random.default_rng(seed)
-    grid = dict(n_runup=3, n_dense=6) if quick else dict(n_runup=6, n_dense=20)
+    grid = dict(n_runup=3, n_dense=6) if quick else dict(n_runup=6, n_dense=16)
     scan = []
     n_cfg = 3 if quick else 40
     for _ in progress(range(n_cfg), desc="random quadratics"):
@@ -136,7 +136,7 @@ def random_scan(report: Report, quick: bool, seed: int) -> list[dict]:
 def band_map(report: Report, quick: bool) -> dict:
     """1-D: the slope over (omega dt, gamma / omega) per noise mode, band edges and depth."""
     ratios = np.geomspace(1e-3, 3.0, 8 if quick else 20)
-    grid = dict(n_runup=4, n_dense=8) if quick else dict(n_runup=8, n_dense=28)
+    grid = dict(n_runup=4, n_dense=8) if quick else dict(n_runup=8, n_dense=24)
     out = {}
     for mode in NOISE_MODES:
         rows = [
