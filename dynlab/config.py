@@ -145,3 +145,22 @@ DOUBLE_ROOT_RTOL = 4.0 * EPS
 #: ... and multiplies the batch matrices into the subset averages in chunks of at most this
 #: many float64 entries (8 bytes each: 48 MB), bounding its memory.
 MINIBATCH_SUBSET_CHUNK = 6_000_000
+
+# --- stationary slope of the energy drift up to the stability limit (dynlab.energy_band) -----
+
+#: Smallest omega dt of the drift-vs-dt grids: deep in the dt^(3/2) regime (the slope is
+#: within 1e-3 of 3/2 there for gamma / omega >= 1e-3).
+DT_GRID_LOW = 1e-2
+
+#: The grids end at this fraction of the exact stability limit: closer, the stationary
+#: covariance grows like 1 / (1 - spectral radius) and the step's noise response dominates.
+STABILITY_EDGE_FRACTION = 0.999
+
+#: Log-step of the centred difference d log(drift) / d log(dt). The drift is integrated to
+#: GCHI2_RTOL = 1e-10 relative, so the difference's rounding is ~1e-10 / 1e-4 = 1e-6; its
+#: truncation error is (1e-4)^2 / 6 times the third log-derivative (<1e-6 away from the limit).
+SLOPE_LOG_STEP = 1e-4
+
+#: Relative accuracy in dt of the negative band's edges and of the slope's minimiser
+#: (root finding / bounded minimisation on the centred-difference slope).
+BAND_EDGE_RTOL = 1e-6

@@ -11,6 +11,7 @@ from dynlab.energy import GeneralizedChi2, LeapfrogQuadratic, heuristic_fit, log
 from dynlab.errors import StabilityRegionError, UnstableDriftError
 from dynlab.models import QuadraticProblem
 from dynlab.testing.strategies import psd_matrices, seeds, spd_matrices
+from theory.energy_drift import window_band_edges
 
 MODES = ["step", "kick", "fsal"]
 
@@ -239,27 +240,6 @@ def test_window_median_matches_naive_simulation_of_the_seed_protocol():
     assert abs(per_path.mean() - 0.5) < 4.5 * per_path.std() / np.sqrt(n)
 
 
-def test_small_dt_asymptotic_drift():
-    # 1-D, dt -> 0 at stationarity: p ~ N(0, dt sigma^2 / (2 gamma)) ("step": kick variance
-    # dt^2 sigma^2 balances friction gamma dt), and Delta H ~ -dt m p xi, so
-    # median |Delta H| -> med|Z1 Z2| m sigma^2 dt^{3/2} / sqrt(2 gamma); "kick" halves the kick
-    # variance and the drift. med|Z1 Z2| solves (2/pi) int_0^x K0 = 1/2.
-    med = optimize.brentq(
-        lambda x: 2 / np.pi * integrate.quad(special.k0, 0, x)[0] - 0.5, 0.1, 1.0, xtol=1e-14
-    )
-    for mode, factor in [("step", 1.0), ("kick", 0.5)]:
-        for m, s2, g in [(1.0, 1.0, 1.0), (0.5, 2.0, 0.1)]:
-            prob = QuadraticProblem(np.eye(1), noise_cov=s2 * np.eye(1))
-            dt = 1e-5
-            drift = LeapfrogQuadratic(
-                prob, dt=dt, gamma=g, inv_mass=m, noise=mode
-            ).stationary_drift()
-            # Relative corrections are O(sqrt(dt)) and O(gamma dt): < 1e-2 here.
-            assert drift == pytest.approx(
-                factor * med * m * s2 * dt**1.5 / np.sqrt(2 * g), rel=1e-2
-            )
-
-
 def test_no_stationary_law_errors():
     prob = _problem(0)
     with pytest.raises(UnstableDriftError, match="gamma = 0"):
@@ -300,12 +280,20 @@ def test_quick_validation_report_numbers(tmp_path):
     assert main(["--quick", "--out", str(tmp_path)]) == 0
     res = json.loads((tmp_path / "results.json").read_text())
     exact = [p for p in res["predictions"] if p["exact"]]
-    assert len(exact) == 4 + 6  # window medians at 4 dt, stationary median and variance at 3 dt
+    # window medians at 4 dt, stationary median and variance at 3 dt, the secant's two medians
+    # and its slope
+    assert len(exact) == 4 + 6 + 3
     for p in exact:
-        # Monte Carlo z-scores over independent paths of the zoo's damped_leapfrog (200 paths).
+        # Monte Carlo z-scores over independent paths of the zoo's damped_leapfrog.
         assert abs(p["z"]) < 4.5, p
     values = res["values"]
-    assert values["stationary_min_slope"] > 1.0  # no anti-dissipative band at stationarity
+    # the stationary band: only "step" noise goes negative, next to the stability limit
+    mins = values["map_min_slope"]
+    assert mins["step"] < 0.0 < min(mins["kick"], mins["fsal"])
+    rows = values["band_map_1d"]["step"]["rows"]
+    for g, r in zip(values["band_map_1d"]["step"]["ratio"], rows):
+        assert (r["band"] is not None) == (g < values["band_closing_ratio"]), (g, r["band"])
+    assert values["secant"]["exact"] < 0.0
     fit = np.array(values["window_curves"]["heuristic"]["fit"])
     assert np.all(fit > 0)
     assert (tmp_path / "energy_window.png").stat().st_size > 1000
@@ -350,9 +338,10 @@ def test_stability_limit_matches_theory(gamma):
 
 
 def test_finite_window_bands_match_the_single_mode_phase_formula():
-    # Noise-free, undamped, one mode (omega = 1), start at rest: |Delta H_k| ~ (omega dt)^3 E / 4
-    # |sin(2 omega~ k dt)|, so over a short window [0.8 T, T) the median's local slope is
-    # 3 + psi cot(psi), psi = 1.8 omega dt T: negative for psi in (psi_n, n pi), psi_n cot psi_n = -3.
+    # Noise-free, undamped, one mode (omega = 1), start at rest: theory.energy_drift derives
+    # Delta H_k = -(omega dt)^2 E sin(phi) sin((2k + 1) phi) / 4, so over a short window
+    # [0.8 T, T) the median's local slope is 3 + psi cot(psi), psi = 1.8 omega dt T: negative
+    # for psi in (psi_n, n pi), psi_n cot psi_n = -3.
     prob = QuadraticProblem(np.eye(1))
     T = 400
     dts = np.geomspace(0.003, 0.014, 150)
@@ -367,10 +356,7 @@ def test_finite_window_bands_match_the_single_mode_phase_formula():
         med.append(np.median(np.abs(np.diff(E))[int(0.8 * T) : T]))
     neg = loglog_slope(dts, np.array(med)) < 0
     starts = dts[1:][np.diff(neg.astype(int)) == 1]
-    for n, start in zip((1, 2, 3), starts):
-        psi = optimize.brentq(
-            lambda p: p / np.tan(p) + 3, (n - 0.5) * np.pi + 1e-9, n * np.pi - 1e-9
-        )
+    for (psi, _), start in zip(window_band_edges(3), starts):
         # The band opens where the formula says, to the grid spacing (1%) plus the O((omega dt)^2)
         # shift of omega~ and the window's phase width.
         assert start == pytest.approx(psi / (1.8 * T), rel=0.02)

@@ -15,6 +15,7 @@ MODULES = (
     "discrete",
     "equipartition",
     "leapfrog",
+    "energy_drift",
     "neural_mechanics",
     "minibatch",
 )

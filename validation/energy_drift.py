@@ -6,15 +6,20 @@ On the embedded linear-regression problem (its quadratic form with Gaussian mini
 with seed 000's settings (friction gamma = 1e-3, batch 128, eq. 5 mass, 400 steps, tail window
 [0.8 T, T)), it computes the exact median of |Delta H| (``dynlab.energy``):
 
-* at stationarity, as a function of dt, with its log-log slope, over a random scan of
-  quadratics, frictions, masses and noise conventions;
+* at stationarity (``validation.energy_stationary``), as a function of dt on grids that end at
+  0.999 of the exact stability limit, with its log-log slope by centred differences, in all
+  three noise modes: on the regression problem, over a random scan of quadratics, frictions and
+  masses, and over (omega dt, gamma / omega) in 1-D (the map of the negative-slope band, its
+  edges, depth and closing gamma / omega);
 * over the seed's finite window from initialisation, across the canonical band
   (dt in [0.002, 0.0035]) and the wide band ([0.006, 0.016]) and a fine dt grid, with the OLS
   slopes of seed 000's Table 1, the heuristic of eq. 6, and the map of the negative-slope
   bands over (dt, horizon);
 
 and checks the exact laws against the integrator zoo's ``damped_leapfrog`` (Gaussian-noise
-quadratic: exact; the regression's true minibatches: the Gaussian model's gap).
+quadratic: exact; the regression's true minibatches: the Gaussian model's gap), including one
+negative secant slope inside the band. Exits with status 1 if an exact prediction's |z| exceeds
+``Z_LIMIT``.
 """
 
 from __future__ import annotations
@@ -22,18 +27,21 @@ from __future__ import annotations
 import numpy as np
 
 from dynlab.energy import LeapfrogQuadratic, heuristic_fit, loglog_slope
-from dynlab.errors import StabilityRegionError
 from dynlab.integrators import Recording, layer_inv_mass, run
 from dynlab.models import QuadraticProblem, synthetic_regression
 from dynlab.observables import ols_loglog, tail_median_abs
 from dynlab.progress import progress
-from validation.report import Report, cli_parser, command_line, finish, new_figure
+from validation import energy_stationary as stationary
+from validation.report import Report, cli_parser, command_line, exact_gate, finish, new_figure
 
 GAMMA = 1e-3
 BATCH = 128
 HORIZON = 400
 CANONICAL = np.linspace(0.002, 0.0035, 4)
 WIDE = np.linspace(0.006, 0.016, 4)
+#: Exit status 1 if an exact prediction's |z| exceeds this: with ~20 exact rows, each standard
+#: normal, P(any |z| > 4) ~ 20 * 6e-5 ~ 1e-3 for correct predictions.
+Z_LIMIT = 4.0
 
 
 def _setup(d: int, seed: int):
@@ -55,7 +63,8 @@ def exact_curves(report: Report, quad, inv_mass, init_cov, quick: bool, horizon:
     report.section(
         "Seed 000's protocol on linear regression (exact)",
         (
-            f"Window median of |Delta H_k|, k in [{int(0.8 * horizon)}, {horizon}), from theta_0 ~ N(0, I/(3d)), p_0 = 0, "
+            f"Window median of |Delta H_k|, k in [{int(0.8 * horizon)}, {horizon}), "
+            "from theta_0 ~ N(0, I/(3d)), p_0 = 0, "
             f"gamma = {GAMMA}, batch {BATCH}, M^-1 = {inv_mass[0]:.3g} (eq. 5)."
         ),
     )
@@ -116,78 +125,15 @@ def exact_curves(report: Report, quad, inv_mass, init_cov, quick: bool, horizon:
     )
     neg = np.array(out["batch 128"]["slope"]) < 0
     report.text(
-        f"On the fine grid dt in [{grid[0]:g}, {grid[-1]:g}] the exact local slope is negative at "
-        f"{int(neg.sum())} of {grid.size} points (batch 128), {int((np.array(out['noise-free']['slope']) < 0).sum())} "
-        f"without noise. Eq. 6 fitted to the curve (a, b, c = {coef[0]:.3g}, {coef[1]:.3g}, {coef[2]:.3g}) has slope "
-        f"{loglog_slope(grid, fit).min():.2f} to {loglog_slope(grid, fit).max():.2f}: never negative (it misses "
+        f"On the fine grid dt in [{grid[0]:g}, {grid[-1]:g}] the exact local slope is negative "
+        f"at {int(neg.sum())} of {grid.size} points (batch 128), "
+        f"{int((np.array(out['noise-free']['slope']) < 0).sum())} without noise. Eq. 6 fitted "
+        f"to the curve (a, b, c = {coef[0]:.3g}, {coef[1]:.3g}, {coef[2]:.3g}) has slope "
+        f"{loglog_slope(grid, fit).min():.2f} to {loglog_slope(grid, fit).max():.2f}: never "
+        "negative (it misses "
         f"the exact curve by up to {100 * out['heuristic']['max_rel_err']:.0f}%)."
     )
     report.value("window_curves", out)
-    return out
-
-
-def stationary_scan(report: Report, quad, inv_mass, quick: bool, seed: int) -> dict:
-    """Stationary drift vs dt on the regression problem and over a random scan of quadratics."""
-    out = {"regression": {}}
-    w_max = np.sqrt(np.max(np.linalg.eigvalsh(quad.H)) * inv_mass[0])
-    grid = np.geomspace(1e-3, 1.9, 6 if quick else 24) / w_max
-    for gamma in (1e-3, 0.1, 1.0):
-        drift = []
-        for dt in grid:
-            try:
-                drift.append(
-                    LeapfrogQuadratic(
-                        quad, dt=dt, gamma=gamma, inv_mass=inv_mass, batch_size=BATCH
-                    ).stationary_drift()
-                )
-            except StabilityRegionError:
-                break
-        dts = grid[: len(drift)]
-        out["regression"][gamma] = dict(
-            dt=dts.tolist(), drift=drift, slope=loglog_slope(dts, np.array(drift)).tolist()
-        )
-    rng = np.random.default_rng(seed)
-    scan = []
-    for _ in progress(range(3 if quick else 40), desc="stationary scan"):
-        d = int(rng.choice([1, 2, 4]))
-        Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
-        rho = np.concatenate([[1.0], 10.0 ** rng.uniform(-3, 0, d - 1)])
-        G = rng.standard_normal((d, d))
-        prob = QuadraticProblem(
-            (Q * rho) @ Q.T, rng.standard_normal(d), noise_cov=G @ G.T / d + 1e-3 * np.eye(d)
-        )
-        gamma = float(10 ** rng.uniform(-3, 1))
-        minv = 10 ** rng.uniform(np.log10(1 / 8), np.log10(8), d)
-        noise = str(rng.choice(["step", "kick", "fsal"]))
-        wm = np.sqrt(
-            np.max(np.linalg.eigvalsh(np.sqrt(minv)[:, None] * prob.H * np.sqrt(minv)[None, :]))
-        )
-        dts, drift = [], []
-        for dt in np.geomspace(1e-3, 1.9, 12) / wm:
-            try:
-                drift.append(
-                    LeapfrogQuadratic(
-                        prob, dt=dt, gamma=gamma, inv_mass=minv, noise=noise
-                    ).stationary_drift()
-                )
-                dts.append(dt * wm)
-            except StabilityRegionError:
-                break
-        slope = loglog_slope(np.array(dts), np.array(drift))
-        scan.append(dict(d=d, gamma=gamma, noise=noise, dt_w=dts, slope=slope.tolist()))
-    out["scan"] = scan
-    smin = min(min(s["slope"]) for s in scan)
-    report.section(
-        "Stationarity (exact)",
-        (
-            f"Local log-log slope of the stationary median |Delta H| over {len(scan)} random quadratics (d = 1, 2, 4; "
-            "friction 1e-3..10; diagonal masses 1/8..8; the three noise conventions), dt from 1e-3 to the stability "
-            f"limit: minimum {smin:.3f}. As dt -> 0 it tends to 3/2 (Delta H ~ -dt p^T M^-1 xi with p ~ dt^(1/2)). "
-            "No anti-dissipative band exists at stationarity."
-        ),
-    )
-    report.value("stationary_min_slope", smin)
-    report.value("stationary", out)
     return out
 
 
@@ -234,8 +180,9 @@ def simulations(
     report.section(
         "Exact laws vs the zoo's damped_leapfrog",
         (
-            "Rows 'P(abs dH <= exact median)': the fraction of simulated |Delta H| below the exact median, "
-            "predicted 1/2 (per-path window fractions averaged over independent paths; z from their spread)."
+            "Rows 'P(abs dH <= exact median)': the fraction of simulated |Delta H| below the "
+            "exact median, predicted 1/2 (per-path window fractions averaged over independent "
+            "paths; z from their spread)."
         ),
     )
     for dt in progress(dts, desc="window sims"):
@@ -290,27 +237,14 @@ def simulations(
         lf = LeapfrogQuadratic(quad, dt=dt, gamma=1.0, inv_mass=inv_mass, batch_size=BATCH)
         law = lf.delta_h_law(*lf.stationary())
         pred = law.abs_quantile()
-        n_steps = int(np.ceil(20.0 / (1.0 - lf.spectral_radius)))  # 20 e-folds of the slowest mode
-        rec = run(
-            "damped_leapfrog",
-            quad,
-            n_paths=n_paths,
-            n_steps=n_steps,
-            record=Recording(every=n_steps),
-            seed=int(rng.integers(2**31)),
-            dt=float(dt),
-            friction=1.0,
-            inv_mass=inv_mass,
-            batch_size=BATCH,
+        dH = stationary.zoo_stationary_delta_h(
+            quad, lf, n_paths, int(rng.integers(2**31)), inv_mass=inv_mass, batch_size=BATCH
         )
-        dH = rec.energy_change[-1]
-        ind = np.abs(dH) <= pred
-        report.predict(
+        stationary.predict_below_median(
+            report,
             f"P(abs dH <= exact stationary median) [dt w_max={x:g}]",
-            0.5,
-            ind.mean(),
-            ind.std(ddof=1) / np.sqrt(n_paths),
-            exact=True,
+            dH,
+            pred,
             note="exact law",
         )
         m4 = np.mean((dH - dH.mean()) ** 4)
@@ -325,7 +259,7 @@ def simulations(
     return out
 
 
-def _figures(report: Report, curves, stat, bmap, sims) -> None:
+def _figures(report: Report, curves, bmap, sims) -> None:
     fig, axes = new_figure(1, 2)
     ax = axes[0]
     for j, (label, c) in enumerate([(k, curves[k]) for k in ("batch 128", "noise-free")]):
@@ -372,33 +306,30 @@ def _figures(report: Report, curves, stat, bmap, sims) -> None:
         fig,
         "energy_window.png",
         "Seed 000's finite-window drift on linear regression. Left: exact window "
-        "medians (batch 128 and noise-free), zoo simulation, eq. 6 fitted; grey: the canonical and wide bands. "
-        "Right: where the local slope is negative over (dt, horizon); bars: the seed's bands at T = 400.",
+        "medians (batch 128 and noise-free), zoo simulation, eq. 6 fitted; grey: the canonical "
+        "and wide bands. Right: where the local slope is negative over (dt, horizon); bars: the "
+        "seed's bands at T = 400.",
     )
 
-    fig, axes = new_figure(1, 2)
-    for j, (gamma, c) in enumerate(stat["regression"].items()):
-        axes[0].loglog(c["dt"], c["drift"], "-", color=f"C{j}", label=f"gamma = {gamma:g}")
-    axes[0].set_xlabel("dt")
-    axes[0].set_ylabel("stationary median |Delta H|")
-    axes[0].legend(fontsize=7)
-    axes[0].set_title("Linear regression, stationary, batch 128", fontsize=9)
-    for s in stat["scan"]:
-        axes[1].semilogx(s["dt_w"], s["slope"], "-", lw=0.6, alpha=0.6)
-    axes[1].axhline(1.5, color="k", ls="--", lw=0.8, label="3/2 (dt -> 0)")
-    axes[1].axhline(0.0, color="r", lw=0.8, label="0 (anti-dissipative)")
-    axes[1].set_xlabel("dt * omega_max")
-    axes[1].set_ylabel("local log-log slope")
-    axes[1].set_title(
-        f"Random scan: min slope {min(min(s['slope']) for s in stat['scan']):.2f}", fontsize=9
-    )
-    axes[1].legend(fontsize=7)
-    report.figure(
-        fig,
-        "energy_stationary.png",
-        "Exact stationary drift. Left: linear regression, three frictions. "
-        "Right: local log-log slope over a random scan of quadratics: 3/2 at small dt, never negative.",
-    )
+
+def _print_bands(reg_scan: dict, scan: list[dict], map_1d: dict) -> None:
+    """Print the negative-slope band per noise mode (the report has the full tables)."""
+    print(f"1-D band closes at gamma/omega = {map_1d['closing']:.4f} ('step')")
+    for mode in stationary.NOISE_MODES:
+        rows = map_1d[mode]["rows"]
+        banded = [(g, r) for g, r in zip(map_1d[mode]["ratio"], rows) if r["band"]]
+        runs = [r for r in scan if r["noise"] == mode]
+        line = ", ".join(
+            f"g/w={g:.3g}: [{r['band'][0]:.3f}, {r['band'][1]:.3f}] min {r['min_slope']:.3g}"
+            for g, r in banded[:: max(1, len(banded) // 4)]
+        )
+        reg = min(v["min_slope"] for k, v in reg_scan.items() if k.endswith(mode))
+        print(
+            f"band '{mode}': 1-D {line or 'none'}; random scan "
+            f"{sum(r['band'] is not None for r in runs)}/{len(runs)} configurations, "
+            f"min slope {min(r['min_slope'] for r in runs):.4g}; regression min slope {reg:.4g}; "
+            f"1-D map min slope {min(r['min_slope'] for r in rows):.4g}"
+        )
 
 
 def main(argv=None) -> int:
@@ -418,12 +349,17 @@ def main(argv=None) -> int:
     horizon = 100 if args.quick else HORIZON  # quick: a 20-step window instead of the seed's 80
     reg, quad, inv_mass, init_cov = _setup(d, args.seed)
     curves = exact_curves(report, quad, inv_mass, init_cov, args.quick, horizon)
-    stat = stationary_scan(report, quad, inv_mass, args.quick, args.seed)
     bmap = band_map(report, quad, inv_mass, args.quick)
+    reg_scan = stationary.regression_scan(report, quad, inv_mass, BATCH, args.quick)
+    scan = stationary.random_scan(report, args.quick, args.seed)
+    map_1d = stationary.band_map(report, args.quick)
     sims = simulations(report, reg, quad, inv_mass, init_cov, args.quick, args.seed, horizon)
-    _figures(report, curves, stat, bmap, sims)
+    stationary.secant_check(report, 4000 if args.quick else 20000, args.seed)
+    _figures(report, curves, bmap, sims)
+    stationary.figures(report, reg_scan, scan, map_1d)
+    _print_bands(reg_scan, scan, map_1d)
     finish(report)
-    return 0
+    return exact_gate(report, Z_LIMIT)
 
 
 if __name__ == "__main__":

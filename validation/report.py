@@ -501,3 +501,19 @@ def gate_summary(report: Report) -> str:
     out = f", max |z| = {abs(worst.z):.2f} (gated as {worst.z_gate:.2f}, dof {worst.dof:g})"
     n_eff = [p.n_eff for p in rows if p.n_eff is not None]
     return out + (f", fewest independent samples n_eff = {min(n_eff):g}" if n_eff else "")
+
+
+def exact_gate(report: Report, z_limit: float) -> int:
+    """Exit status of a validation run: 1 if an exact prediction's ``|z|`` exceeds ``z_limit``.
+
+    Exact predictions are exact for the simulated process, so their z-scores are standard
+    normal up to Monte Carlo error (t-distributed with the standard error's degrees of freedom:
+    the gate compares :attr:`Prediction.z_gate`); prints each failing row.
+    """
+    bad = [p for p in report.predictions if p.exact and not p.z_gate <= z_limit]
+    for p in bad:
+        print(
+            f"FAILED |z| <= {z_limit:g}: {p.name}: predicted {p.predicted:.6g}, "
+            f"measured {p.measured:.6g} +- {p.stderr:.3g} (z = {p.z:+.2f})"
+        )
+    return 1 if bad else 0
