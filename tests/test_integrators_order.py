@@ -202,7 +202,8 @@ def test_sde_strong_order(name):
     kw = dict(n_paths=M, seed=0, theta0=z0[:, :D], v0=z0[:, D:], **SDE_HYPER)
     ref = run(name, problem, n_steps=n_fine, normals=fine, dt=fine_dt, record=n_fine, **kw)
     z_ref = np.hstack([ref.theta, ref.v])
-    # sub-interval s of step k covers Brownian time [(k n_slots + s), (k n_slots + s + 1)) dt / n_slots
+    # sub-interval s of step k covers Brownian time
+    # [(k n_slots + s), (k n_slots + s + 1)) dt / n_slots
     flat = fine.reshape(n_fine * n_slots, M, D)
     errors = []
     for dt in dts:

@@ -1,4 +1,6 @@
-"""Every kernel of the zoo gives the numbers of the slow numpy reference (tests/naive_integrators.py).
+"""Every kernel of the zoo gives the numbers of the slow numpy reference.
+
+The reference lives in tests/naive_integrators.py.
 
 Both sides consume the same injected standard normals and minibatch rows, so they must agree to
 rounding. Tolerance (rounding): the kernels sum in another order than numpy and factor Sigma by

@@ -65,7 +65,8 @@ def test_critical_damping_is_the_textbook_form_and_continuous():
     np.testing.assert_allclose(
         b, np.exp(-gamma * t) * (b0 - (gamma**2 * a0 + gamma * b0) * t), rtol=8 * EPS, atol=8 * EPS
     )
-    # from both sides: omega = gamma (1 +- delta) changes a(t) by O(delta) (derivative ~ t^2), no jump
+    # from both sides: omega = gamma (1 +- delta) changes a(t) by O(delta) (derivative ~ t^2),
+    # no jump
     for delta in (1e-4, 1e-8, 1e-12):
         for side in (-1, 1):
             a_s, b_s = modes.oscillator_mean(t, gamma, gamma * (1 + side * delta), a0, b0)
@@ -100,7 +101,8 @@ def test_relaxation_series_keeps_digits_at_small_times(osc, x):
     for n in range(40):
         c.append((-2 * g * (n + 1) * c[n + 1] - w * w * c[n]) / ((n + 2) * (n + 1)))
     ref = float(-sum(c[n] * tt**n for n in range(2, 42)))
-    # series of 30 terms at max(gamma, omega) t < 0.5: truncation << eps; rounding of t, gamma, omega
+    # series of 30 terms at max(gamma, omega) t < 0.5: truncation << eps; rounding of t, gamma,
+    # omega
     np.testing.assert_allclose(modes.relaxation(t, gamma, omega), ref, rtol=50 * EPS)
 
 

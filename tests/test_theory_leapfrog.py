@@ -1,4 +1,7 @@
-"""The zoo's leapfrog kernels against the sympy derivation of seed 000 eqs. 2-4 (theory.leapfrog)."""
+"""The zoo's leapfrog kernels against the sympy derivation of seed 000 eqs. 2-4.
+
+The derivation is theory.leapfrog.
+"""
 
 import numpy as np
 import pytest

@@ -36,7 +36,8 @@ def table(outcomes: list[Outcome]) -> str:
         label = o.derivation if o.derivation != last else ""
         last = o.derivation
         lines.append(
-            f"{label:<{w_d}}  {o.claim:<{w_c}}  {'pass' if o.passed else 'FAIL':<6}  {o.seconds:7.2f}"
+            f"{label:<{w_d}}  {o.claim:<{w_c}}  "
+            f"{'pass' if o.passed else 'FAIL':<6}  {o.seconds:7.2f}"
         )
     return "\n".join(lines)
 

@@ -16,7 +16,10 @@ __all__ = ["evaluate", "over_modes", "over_pairs"]
 
 
 def evaluate(expr, matrices: dict, scalars: dict, n: int) -> np.ndarray:
-    """Value of ``expr`` for the numpy ``matrices`` (by MatrixSymbol) and ``scalars`` (by Symbol)."""
+    """Value of ``expr`` for the numpy ``matrices`` and ``scalars``.
+
+    ``matrices`` is keyed by MatrixSymbol, ``scalars`` by Symbol.
+    """
 
     def scalar(e) -> float:
         return float(sp.sympify(e).evalf(subs=scalars))
@@ -58,6 +61,9 @@ def over_modes(f, arrays, scalars) -> np.ndarray:
 
 
 def over_pairs(f, rho, sigma_modal, scalars) -> np.ndarray:
-    """``f(rho_i, rho_j, sigma_modal[i, j], *scalars)`` for every pair of modes: shape (d, d, ...)."""
+    """``f(rho_i, rho_j, sigma_modal[i, j], *scalars)`` for every pair of modes.
+
+    The result has shape (d, d, ...).
+    """
     rho = np.asarray(rho, dtype=float)
     return over_modes(f, (rho[:, None], rho[None, :], sigma_modal), scalars)

@@ -3,7 +3,8 @@ r"""The exact discrete heavy-ball recursion of one mode, and what the SDE misses
 :func:`derive` takes the update (seed 003 eq. 2) with the CLT noise model along one eigenvector
 q of H (eigenvalue rho, K = rho + lambda, noise variance s = q^T Sigma q):
 
-    v_{k+1} = beta v_k - (rho theta_k - b + xi_k) - lambda theta_k,   theta_{k+1} = theta_k + lr v_{k+1},
+    v_{k+1} = beta v_k - (rho theta_k - b + xi_k) - lambda theta_k,
+    theta_{k+1} = theta_k + lr v_{k+1},
 
 shifts theta = mu + a about the fixed point, reads off ``z_{k+1} = F z_k + G xi_k`` (Jacobians),
 and solves the discrete Lyapunov (Stein) equation ``P = F P F^T + G G^T s / S`` as a linear
@@ -146,7 +147,10 @@ def _per_mode(name, rho, *rest):
 
 
 def transition(rho, *, lr, momentum, weight_decay=0.0):
-    """Per-mode ``(F, G)``: ``(a, v)_{k+1} = F (a, v)_k + G xi_k``, shapes ``rho.shape + (2, 2)``, ``(2, 1)``."""
+    """Per-mode ``(F, G)``: ``(a, v)_{k+1} = F (a, v)_k + G xi_k``.
+
+    Shapes ``rho.shape + (2, 2)``, ``(2, 1)``.
+    """
     return (
         _per_mode("F", rho, lr, momentum, weight_decay),
         _per_mode("G", rho, lr, momentum, weight_decay),
@@ -177,7 +181,9 @@ def speed(rho, sigma2, *, lr, momentum, weight_decay=0.0, batch_size=1):
 
 
 def frequency(rho, *, lr, momentum, weight_decay=0.0):
-    """Exact rotation of each mode in cycles per step: ``arg(r) / (2 pi)`` of F's dominant eigenvalue.
+    """Exact rotation of each mode in cycles per step.
+
+    It is ``arg(r) / (2 pi)`` of F's dominant eigenvalue r.
 
     From the characteristic polynomial ``r^2 - a r + beta``, ``a = 1 + beta - lr K``: complex
     roots (``a^2 < 4 beta``) have ``cos(phi) = a / (2 sqrt(beta))``; real roots have the sign of

@@ -1,6 +1,7 @@
-r"""Training loss and kinetic energy at stationarity: the equipartition identity (seed 003 app. G.3).
+r"""Training loss and kinetic energy at stationarity: the equipartition identity.
 
-G.3 takes the regularized loss ``L_lambda(theta) = 1/2 (theta - m)^T H (theta - m) + lambda/2 |theta|^2``
+Seed 003 app. G.3 takes the regularized loss
+``L_lambda(theta) = 1/2 (theta - m)^T H (theta - m) + lambda/2 |theta|^2``
 (m the unregularized minimizer, "the true mean") and the kinetic energy ``K(v) = M/2 |v|^2``
 with the mass M of the modified equation (:mod:`theory.sgd_sde`), and prints
 ``E L_lambda = E K + lambda/2 |mu|^2``. :func:`derive` recomputes both sides:
@@ -62,7 +63,10 @@ def _sym_block(prefix: str, symmetric: bool) -> sp.Matrix:
 
 
 def _certificate(target: sp.Expr, residual: sp.Matrix, unknowns: list) -> dict | None:
-    """Coefficients c with ``target = sum_k c_k residual_k`` identically in ``unknowns``, or None."""
+    """Coefficients c with ``target = sum_k c_k residual_k``, or None.
+
+    The identity holds identically in ``unknowns``.
+    """
     entries = [residual[i, j] for i in range(residual.rows) for j in range(i, residual.cols)]
     c = sp.symbols(f"c0:{len(entries)}")
     diff = sp.expand(target - sum(ci * e for ci, e in zip(c, entries)))
@@ -142,7 +146,8 @@ def expected_kinetic(Sigma, *, lr, momentum, batch_size=1):
     f = sp.lambdify(
         (sigma2, sym.rho, sym.lr, sym.momentum, sym.batch_size), d.expected_kinetic, "numpy"
     )
-    # per mode E K = lr sigma^2 rho / (4 S (1 - beta)) is linear in s = sigma^2 rho; sum s = tr Sigma
+    # per mode E K = lr sigma^2 rho / (4 S (1 - beta)) is linear in s = sigma^2 rho;
+    # sum s = tr Sigma
     return float(f(1.0, float(np.trace(np.asarray(Sigma, dtype=float))), lr, momentum, batch_size))
 
 
@@ -195,7 +200,8 @@ def _any_sigma_exact() -> bool:
 
 
 def _exact_level() -> bool:
-    # per mode, the exact recursion's common value M P_vv / 2 is the SDE's times 2(1+b)/(2(1+b) - lr K)
+    # per mode, the exact recursion's common value M P_vv / 2 is the SDE's times
+    # 2(1+b)/(2(1+b) - lr K)
     d, m = discrete.derive(), ou_mode.derive()
     mass = sgd_sde.derive().mass
     K = discrete.K

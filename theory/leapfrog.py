@@ -177,7 +177,10 @@ def energy_change(theta_, p_, h_, K, inv_mass, gamma_=0.0) -> np.ndarray:
 
 
 def shadow_energy(theta_, p_, h_, K, inv_mass) -> np.ndarray:
-    """The quadratic form conserved exactly by the undamped step: ``p^T M p/2 + theta^T (K - h^2 K M K/4) theta/2``."""
+    """The quadratic form conserved exactly by the undamped step.
+
+    ``p^T M p/2 + theta^T (K - h^2 K M K/4) theta/2``.
+    """
     K = np.atleast_2d(np.asarray(K, dtype=float))
     d = K.shape[0]
     M = np.atleast_2d(np.asarray(inv_mass, dtype=float))
@@ -263,7 +266,8 @@ def _stability() -> bool:
 
 
 def _delta_h() -> bool:
-    # gamma = 0: Delta H = h^3 k^2 m^2 (2p - h k theta)(4 theta + 2 h m p - h^2 k m theta)/32 = O(h^3);
+    # gamma = 0:
+    # Delta H = h^3 k^2 m^2 (2p - h k theta)(4 theta + 2 h m p - h^2 k m theta)/32 = O(h^3);
     # gamma > 0: Delta H = -gamma h m p^2 + O(h^2)
     d = derive()
     exact0 = (
@@ -296,7 +300,8 @@ def _eq6_terms() -> bool:
     omega = sp.sqrt(k * m)
     ok = vanishes(sp.simplify(cubic - (h * omega) ** 3 * E * sp.sin(2 * phi) / 4))
     ok &= vanishes(sp.simplify(linear + 2 * gamma * h * E * sp.sin(phi) ** 2))
-    # medians over a uniform phase: P(|sin 2phi| <= x) = (2/pi) asin x, P(sin^2 phi <= x) = (2/pi) asin sqrt x
+    # medians over a uniform phase: P(|sin 2phi| <= x) = (2/pi) asin x,
+    # P(sin^2 phi <= x) = (2/pi) asin sqrt x
     ok &= sp.solve(sp.Eq(2 / sp.pi * sp.asin(x), sp.Rational(1, 2)), x) == [sp.sqrt(2) / 2]
     ok &= sp.solve(sp.Eq(2 / sp.pi * sp.asin(sp.sqrt(x)), sp.Rational(1, 2)), x) == [
         sp.Rational(1, 2)
@@ -308,7 +313,8 @@ def _eq6_terms() -> bool:
 
 def _time_symmetry() -> bool:
     # symmetric method: Phi(-h) Phi(h) = I. True at gamma = 0; false for gamma > 0 with the
-    # seed's ordering (damp+kick, drift, damp+kick); true for the palindrome damp, kick, drift, kick, damp
+    # seed's ordering (damp+kick, drift, damp+kick); true for the palindrome
+    # damp, kick, drift, kick, damp
     d = derive()
     back = d.Phi.subs(h, -h)
     prod = (back * d.Phi).applyfunc(sp.expand)

@@ -194,7 +194,9 @@ def translation_flow(charge0, t, *, lr, weight_decay):
 
 
 def scale_norm_gd(norm0_sq, grad_norm_sq, *, lr, weight_decay):
-    """Exact GD on a scale-invariant group: ``|theta_{n+1}|^2 = (1 - lr lambda)^2 |theta_n|^2 + lr^2 |g_n|^2``.
+    """Exact GD on a scale-invariant group.
+
+    ``|theta_{n+1}|^2 = (1 - lr lambda)^2 |theta_n|^2 + lr^2 |g_n|^2``.
 
     ``grad_norm_sq[n] = |g(theta_n)|^2``; returns ``|theta_n|^2`` for n = 0 .. len(grad_norm_sq).
     The same recursion holds for ``|theta_1|^2 - |theta_2|^2`` under a rescale symmetry with
@@ -223,7 +225,10 @@ def heavy_ball_scale(norm0_sq, inner0, vel_norm_sq, *, lr, momentum, weight_deca
 
 
 def translation_heavy_ball(charge0, velocity_charge0, n_steps, *, lr, momentum, weight_decay):
-    """Exact heavy ball: ``s = <theta, 1>``, ``r = <v, 1>`` follow ``r' = beta r - lambda s``, ``s' = s + lr r'``."""
+    """Exact heavy ball on the translation charge.
+
+    ``s = <theta, 1>``, ``r = <v, 1>`` follow ``r' = beta r - lambda s``, ``s' = s + lr r'``.
+    """
     s, r = [float(charge0)], float(velocity_charge0)
     for _ in range(int(n_steps)):
         r = momentum * r - weight_decay * s[-1]
@@ -303,7 +308,8 @@ def _printed_modified_flow_wrong() -> bool:
 
 
 def _projected_odes() -> bool:
-    # with the constraints: <F~, 1> = lambda~ <theta, 1>;  <F~, theta> = lambda~ |theta|^2 - lr/2 |g|^2;
+    # with the constraints: <F~, 1> = lambda~ <theta, 1>;
+    # <F~, theta> = lambda~ |theta|^2 - lr/2 |g|^2;
     # <F~, [theta1; -theta2]> = lambda~ (|th1|^2 - |th2|^2) - lr/2 (|g1|^2 - |g2|^2)
     d = derive()
     lt = d.decay_rate
@@ -326,7 +332,8 @@ def _printed_scale_ode() -> bool:
     # d|theta|^2/dt = -2 <F~, theta> = -2 lambda~ |theta|^2 + lr |g|^2. The slide's
     # "-lambda |theta|^2 + (lr/2)|g|^2" is half of it (and drops lr lambda^2); its integrated
     # form e^{-2 lambda t}|theta0|^2 + lr int e^{-2 lambda (t - tau)} |g|^2 is the derived one
-    # with lambda~ -> lambda: that form has X(0) = x0 and, by Leibniz's rule, X' = -2 lambda~ X + lr G.
+    # with lambda~ -> lambda: that form has X(0) = x0 and, by Leibniz's rule,
+    # X' = -2 lambda~ X + lr G.
     d = derive()
     lt = d.decay_rate
     G, x0 = sp.Function("G"), sp.Symbol("x0")
@@ -343,7 +350,8 @@ def _printed_scale_ode() -> bool:
 def _exact_gd_laws() -> bool:
     # exact GD theta' = theta - lr (g + lambda theta): <theta',1> = (1 - lr l)<theta,1>,
     # |theta'|^2 = (1 - lr l)^2 |theta|^2 + lr^2 |g|^2, and the rescale analogue; the modified
-    # flow's per-step factor exp(-lambda~ lr) matches (1 - lr lambda) through O(lr^2), gradient flow's not
+    # flow's per-step factor exp(-lambda~ lr) matches (1 - lr lambda) through O(lr^2),
+    # gradient flow's not
     d = derive()
     ok = True
     for name, sy in d.symmetries.items():

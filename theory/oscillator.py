@@ -84,7 +84,10 @@ def derive() -> Derivation:
 
 
 def _trig_form(regime: str, kind: str) -> sp.Expr:
-    """e^{-gamma t}[a0 C + (gamma a0 + b0) S] (kind 'a') or [b0 C - (omega^2 a0 + gamma b0) S] ('b')."""
+    """e^{-gamma t}[a0 C + (gamma a0 + b0) S] (kind 'a').
+
+    Or e^{-gamma t}[b0 C - (omega^2 a0 + gamma b0) S] (kind 'b').
+    """
     if regime == "over":
         C, S = sp.cosh(alpha * t), sp.sinh(alpha * t) / alpha
     elif regime == "under":
@@ -227,7 +230,8 @@ def _matrix_exponential() -> bool:
 
 
 def _printed_critical() -> bool:
-    # appendix F, critical case (legible): e^{-S_i t} = e^{-gamma t}[[1 + gamma t, t], [-omega^2 t, 1 - gamma t]]
+    # appendix F, critical case (legible):
+    # e^{-S_i t} = e^{-gamma t}[[1 + gamma t, t], [-omega^2 t, 1 - gamma t]]
     d = derive()
     E = sp.exp(-gamma * t) * sp.Matrix([[1 + gamma * t, t], [-(gamma**2) * t, 1 - gamma * t]])
     got = sp.Matrix(

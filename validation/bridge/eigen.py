@@ -101,7 +101,8 @@ def lanczos_topk(
     bar.close()
     if m < k:
         raise ValueError(
-            f"the operator has an invariant subspace of dimension {m} < k={k} containing the start vector"
+            f"the operator has an invariant subspace of dimension {m} < k={k} "
+            "containing the start vector"
         )
     theta, s = eigh_tridiagonal(alpha[:m], beta[: m - 1])
     top = np.argsort(theta)[::-1][:k]
