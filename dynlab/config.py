@@ -26,6 +26,12 @@ STABILITY_RTOL = 1e-12
 #: 2-norm condition number exceeds 1 / SINGULAR_RTOL.
 SINGULAR_RTOL = 1e-12
 
+#: A positive-definite matrix (H + weight_decay I) whose condition number reaches CONDITION_WARN
+#: is accepted with a ConditioningWarning: solves with it lose about log10(cond) digits, so at
+#: 1e10 only ~6 of 16 remain. (It is refused as singular only when its smallest eigenvalue is
+#: <= n eps times its largest, within eigh's backward error.)
+CONDITION_WARN = 1e10
+
 #: Sigma counts as commuting with H (seed 003 Assumption 3) when
 #: ||H Sigma - Sigma H||_max <= COMMUTE_RTOL * ||H||_2 ||Sigma||_2.
 COMMUTE_RTOL = 1e-10

@@ -43,7 +43,7 @@ from scipy import LowLevelCallable, integrate, optimize
 from scipy.linalg import solve_discrete_lyapunov
 
 from . import config
-from ._validate import as_array, as_positive_int, as_rng, as_scalar
+from ._validate import as_array, as_positive_int, as_psd, as_rng, as_scalar, as_symmetric
 from .errors import HyperparameterError, ShapeError, StabilityRegionError, UnstableDriftError
 from .models import LinearRegressionProblem, QuadraticProblem
 
@@ -70,6 +70,12 @@ class GeneralizedChi2:
     beta: np.ndarray
     c: float
 
+    def __post_init__(self):
+        lam = as_array(self.lam, "lam", ndim=1)
+        object.__setattr__(self, "lam", lam)
+        object.__setattr__(self, "beta", as_array(self.beta, "beta", shape=(lam.size,)))
+        object.__setattr__(self, "c", as_scalar(self.c, "c", error=ShapeError))
+
     @classmethod
     def from_quadratic_form(cls, A, a, a0: float, mean, cov) -> "GeneralizedChi2":
         r"""Law of :math:`\frac12 y^\top A y + a^\top y + a_0` for :math:`y \sim N(\text{mean}, \text{cov})`.
@@ -78,9 +84,12 @@ class GeneralizedChi2:
         :math:`\frac12 L^\top A L = V\Lambda V^\top`: :math:`\lambda = \Lambda`,
         :math:`\beta = V^\top L^\top (A m + a)`, :math:`c = \frac12 m^\top A m + a^\top m + a_0`.
         """
-        A = 0.5 * (np.asarray(A) + np.asarray(A).T)
-        m = np.asarray(mean, dtype=float)
-        w, U = np.linalg.eigh(0.5 * (np.asarray(cov) + np.asarray(cov).T))
+        A = as_symmetric(A, "A")
+        n = A.shape[0]
+        m = as_array(mean, "mean", shape=(n,))
+        a = as_array(a, "a", shape=(n,))
+        a0 = as_scalar(a0, "a0", error=ShapeError)
+        w, U = np.linalg.eigh(as_psd(cov, "cov", n))
         keep = w > config.PSD_RTOL * max(w.max(initial=0.0), np.finfo(float).tiny)
         L = U[:, keep] * np.sqrt(w[keep])
         lam, V = np.linalg.eigh(0.5 * (L.T @ A @ L))

@@ -17,9 +17,15 @@ from functools import cached_property
 
 import numpy as np
 
-from . import config
 from ._linalg import eigh_descending, psd_sqrt, sym
-from ._validate import as_array, as_positive_int, as_psd, as_rng, as_scalar
+from ._validate import (
+    as_array,
+    as_positive_int,
+    as_psd,
+    as_rng,
+    as_scalar,
+    check_definite_spectrum,
+)
 from .errors import NotPositiveDefiniteError, ShapeError
 
 __all__ = ["QuadraticProblem", "LinearRegressionProblem", "synthetic_regression"]
@@ -87,11 +93,14 @@ class QuadraticProblem:
         wd = as_scalar(weight_decay, "weight_decay", low=0.0)
         K = self.H + wd * np.eye(self.d)
         rho = self.spectrum[0]
-        if rho[-1] + wd <= config.PSD_RTOL * max(rho[0] + wd, np.finfo(np.float64).tiny):
-            raise NotPositiveDefiniteError(
-                f"H + weight_decay I is singular (smallest eigenvalue {rho[-1] + wd:.3g}); "
-                "the minimizer is not unique: add weight_decay or restrict to range(H)"
-            )
+        check_definite_spectrum(
+            rho[-1] + wd,
+            rho[0] + wd,
+            self.d,
+            "H + weight_decay I",
+            NotPositiveDefiniteError,
+            "; the minimizer is not unique: add weight_decay or restrict to range(H)",
+        )
         return np.linalg.solve(K, self.b)
 
     @cached_property

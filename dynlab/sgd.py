@@ -24,8 +24,9 @@ import numpy as np
 
 from . import config, modes
 from ._linalg import eigh_descending, sym
-from ._validate import as_array, as_symmetric
+from ._validate import as_array, as_flag, as_symmetric, check_definite_spectrum
 from .errors import (
+    HyperparameterError,
     NotPositiveDefiniteError,
     ShapeError,
     StabilityRegionError,
@@ -105,12 +106,15 @@ class SGDPhaseSpace(SDEModel, Observables):
                 f"H must be positive semi-definite; it has eigenvalue {self.rho[-1]:.3g}"
             )
         k = self.rho + self.weight_decay
-        if k[-1] <= config.PSD_RTOL * max(k[0], np.finfo(np.float64).tiny):
-            raise UnstableDriftError(
-                f"H + weight_decay I is singular (smallest eigenvalue {k[-1]:.3g}): the drift A "
-                "has a zero eigenvalue and SGD has no stationary law; add weight_decay or "
-                "restrict to range(H)"
-            )
+        check_definite_spectrum(
+            k[-1],
+            k[0],
+            d,
+            "H + weight_decay I",
+            UnstableDriftError,
+            ": the drift A has a zero eigenvalue and SGD no stationary law; add weight_decay or "
+            "restrict to range(H)",
+        )
         limit = self.hyper.stability_limit
         if self.lr * k[0] >= limit:
             raise StabilityRegionError(
@@ -182,6 +186,11 @@ class SGDPhaseSpace(SDEModel, Observables):
             hyper, lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size
         )
         problem = LinearRegressionProblem(X, Y)
+        if hp.batch_size > problem.N:
+            raise HyperparameterError(
+                f"batch_size must be <= the number of rows of X, N = {problem.N}; "
+                f"got {hp.batch_size}"
+            )
         if noise_cov is None:
             noise_cov = problem.gradient_noise_cov(problem.minimizer(hp.weight_decay))
             if not replacement:
@@ -266,4 +275,6 @@ class SGDPhaseSpace(SDEModel, Observables):
         >>> bool(np.isclose(m.stationary_cov(exact=True)[0, 0], lr * sigma2 / (S * (2 - lr * rho))))
         True
         """
-        return self.discrete.stationary_cov() if exact else self.lyapunov() / self.kappa
+        if as_flag(exact, "exact"):
+            return self.discrete.stationary_cov()
+        return self.lyapunov() / self.kappa

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import modes
 from ._linalg import sym
-from ._validate import as_array, as_psd
+from ._validate import as_array, as_int, as_psd
 from .errors import (
     ShapeError,
 )
@@ -170,9 +170,7 @@ class DiscreteSGD:
         >>> bool(np.allclose(dz.cov(3), C3))
         True
         """
-        k = int(k)
-        if k < 0:
-            raise ShapeError("k must be >= 0")
+        k = as_int(k, "k", low=0, error=ShapeError)
         m, q = self.model, self.model.q
         d = m.d
         P = self.stationary_cov()
@@ -198,9 +196,7 @@ class DiscreteSGD:
         >>> bool(np.allclose(dz.stationary_cross_cov(4), P @ np.linalg.matrix_power(dz.F, 4).T))
         True
         """
-        k = int(k)
-        if k < 0:
-            raise ShapeError("k must be >= 0")
+        k = as_int(k, "k", low=0, error=ShapeError)
         f11, f12, f21, f22 = self._power_modal(k)
         P_tt, P_tv, P_vt, P_vv = self._modal_P()
         # modal (P F^kT): blocks [[P_tt, P_tv], [P_vt, P_vv]] times [[f11, f21], [f12, f22]]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import modes
-from ._validate import as_array
+from ._validate import as_array, as_flag
 from .errors import (
     ShapeError,
 )
@@ -57,7 +57,7 @@ class Observables:
         >>> bool(np.isclose(m.speed(), 0.1**2 * 0.5 * 3.0 / (4 * 0.19)))  # lr^2 tr Sigma / kappa
         True
         """
-        if exact:
+        if as_flag(exact, "exact"):
             _, var_v, _ = modes.stationary_mode_variances(
                 self.rho, self._sigma_diag, hyper=self.hyper, exact=True
             )
@@ -66,7 +66,7 @@ class Observables:
 
     def _mode_var_theta(self, exact: bool) -> np.ndarray:
         return modes.stationary_mode_variances(
-            self.rho, self._sigma_diag, hyper=self.hyper, exact=exact
+            self.rho, self._sigma_diag, hyper=self.hyper, exact=as_flag(exact, "exact")
         )[0]
 
     def displacement(self, k, exact: bool = False) -> np.ndarray:
@@ -197,11 +197,15 @@ class Observables:
         True
         """
         k = as_array(k, "k")
+        if np.any(k < 0):
+            raise ShapeError("k must be >= 0 (number of steps from theta0)")
         theta0 = as_array(theta0, "theta0", shape=(self.d,))
         v0 = np.zeros(self.d) if v0 is None else as_array(v0, "v0", shape=(self.d,))
         a0, b0 = self.q.T @ (theta0 - self.mu), self.q.T @ v0
         kk = k[..., None]
-        if exact:
+        if as_flag(exact, "exact"):
+            if np.any(k != np.round(k)):
+                raise ShapeError("exact=True needs integer k (steps)")
             f11, f12, f21, f22 = modes.discrete_propagator(kk, self.rho, hyper=self.hyper)
         else:
             f11, f12, f21, f22 = modes.mode_propagator(
@@ -231,7 +235,7 @@ class Observables:
         True
         """
         var_t, var_v, _ = modes.stationary_mode_variances(
-            self.rho, self._sigma_diag, hyper=self.hyper, exact=exact
+            self.rho, self._sigma_diag, hyper=self.hyper, exact=as_flag(exact, "exact")
         )
         mass = self.hyper.mass
         return Equipartition(

@@ -135,6 +135,16 @@ class SDEModel:
             return Q, U
         return decompose_lyapunov(self.ou.A, self.lyapunov(), noise="Sigma")
 
+    def _phase_point(self, theta, v) -> tuple[np.ndarray, np.ndarray]:
+        """``theta`` and ``v`` as arrays of shape ``(..., d)`` (or scalars, broadcast), checked."""
+        out = []
+        for x, name in ((theta, "theta"), (v, "v")):
+            a = as_array(x, name)
+            if a.ndim and a.shape[-1] != self.d:
+                raise ShapeError(f"{name} must have shape (..., {self.d}); got {a.shape}")
+            out.append(a)
+        return out[0], out[1]
+
     def modified_loss(self, theta, v) -> np.ndarray:
         r"""Modified loss ``Psi(theta, v) = 1/2 ([theta; v] - [mu; 0])^T U (...)``.
 
@@ -158,11 +168,8 @@ class SDEModel:
         >>> bool(np.isclose(m.modified_loss(theta, v), 0.5 * z @ np.linalg.solve(B, z)))
         True
         """
-        theta = as_array(theta, "theta")
-        v = as_array(v, "v")
+        theta, v = self._phase_point(theta, v)
         z = np.concatenate(np.broadcast_arrays(theta - self.mu, v), axis=-1)
-        if z.shape[-1] != 2 * self.d:
-            raise ShapeError(f"theta and v must have shape (..., {self.d})")
         U = self.decompose()[1]
         return 0.5 * np.einsum("...i,ij,...j->...", z, U, z)
 
@@ -197,8 +204,7 @@ class SDEModel:
                 "loss "
                 "does not split into Psi_theta + Psi_v; use modified_loss"
             )
-        theta = as_array(theta, "theta")
-        v = as_array(v, "v")
+        theta, v = self._phase_point(theta, v)
         d = self.d
         U = self.decompose()[1]
         dth = theta - self.mu

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -10,7 +9,7 @@ import numba
 import numpy as np
 
 from .. import config
-from .._validate import as_array, as_positive_int, as_psd
+from .._validate import as_array, as_positive_int, as_psd, as_seed_sequence
 from ..errors import HyperparameterError, ShapeError, StabilityRegionError
 from ..hyper import HeavyBall
 from ..models import LinearRegressionProblem, QuadraticProblem
@@ -144,14 +143,6 @@ def _initial(x, name: str, M: int, d: int) -> np.ndarray:
     if a.shape == (M, d):
         return np.array(a, dtype=np.float64, order="C")
     raise ShapeError(f"{name} must have shape ({d},) or (n_paths, d) = ({M}, {d}); got {a.shape}")
-
-
-def _seed_sequence(seed) -> np.random.SeedSequence:
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if seed is None or isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-        return np.random.SeedSequence(seed)
-    raise ShapeError(f"seed must be an int, None or a numpy SeedSequence; got {seed!r}")
 
 
 def _loss_bundle(problem, blas: bool) -> Loss:
@@ -340,7 +331,7 @@ def run(
         Ensemble size M and number of steps.
     record : Recording or int
         What to record (an int is ``Recording(every=record)``).
-    seed : int, None or numpy.random.SeedSequence
+    seed : int >= 0, None, numpy.random.Generator or numpy.random.SeedSequence
         Seeds one xoshiro256** stream per path (path i's stream does not depend on n_paths or
         on the number of threads).
     theta0, v0 : (d,) or (n_paths, d) array_like, optional
@@ -386,7 +377,7 @@ def run(
     K = as_positive_int(n_steps, "n_steps", error=ShapeError)
     if not isinstance(record, Recording):
         record = Recording(every=record)
-    ss = _seed_sequence(seed)
+    ss = as_seed_sequence(seed)
     d = problem.d
     theta = _initial(theta0, "theta0", M, d)
     v = _initial(v0, "v0", M, d)
