@@ -27,7 +27,7 @@ from dynlab.integrators import Recording, layer_inv_mass, run
 from dynlab.models import QuadraticProblem, synthetic_regression
 from dynlab.observables import ols_loglog, tail_median_abs
 from dynlab.progress import progress
-from validation.report import Report, cli_parser, command_line, finish, new_figure
+from validation.report import Report, cli_parser, command_line, finish, new_figure, positive_int
 
 GAMMA = 1e-3
 BATCH = 128
@@ -406,7 +406,7 @@ def main(argv=None) -> int:
         "energy_drift", __doc__, seed=2000, quick_help="small model, few dt values (seconds)"
     )
     parser.add_argument(
-        "--d", type=int, default=None, help="regression dimension (default 8, quick 4)"
+        "--d", type=positive_int, default=None, help="regression dimension (default 8, quick 4)"
     )
     args = parser.parse_args(argv)
     report = Report(
@@ -414,7 +414,7 @@ def main(argv=None) -> int:
         "Seed 000: exact energy drift of damped leapfrog",
         command=command_line("energy_drift", argv),
     )
-    d = args.d or (4 if args.quick else 8)
+    d = (4 if args.quick else 8) if args.d is None else args.d
     horizon = 100 if args.quick else HORIZON  # quick: a 20-step window instead of the seed's 80
     reg, quad, inv_mass, init_cov = _setup(d, args.seed)
     curves = exact_curves(report, quad, inv_mass, init_cov, args.quick, horizon)

@@ -18,10 +18,13 @@ import platform
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from dynlab.errors import DynlabError
 
 __all__ = [
     "Gate",
@@ -31,7 +34,10 @@ __all__ = [
     "atomic_write_text",
     "exit_status",
     "new_figure",
+    "positive_int",
     "run_validation",
+    "seed_int",
+    "user_errors",
 ]
 
 
@@ -297,7 +303,7 @@ def cli_parser(module: str, doc: str, *, seed: int, quick_help: str) -> argparse
     )
     p.add_argument("--quick", action="store_true", help=quick_help)
     p.add_argument("--out", default=f"runs/{module}", help="output folder (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=seed, help="master seed (default: %(default)s)")
+    p.add_argument("--seed", type=seed_int, default=seed, help="master seed (default: %(default)s)")
     return p
 
 
@@ -349,3 +355,38 @@ def run_validation(
     run_all(args.quick, args.seed, report)
     finish(report)
     return exit_status(report)
+
+
+def _int_at_least(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be >= {low}; got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An ``argparse`` type: an integer >= 1 (``0`` is an error, never read as "the default")."""
+    return _int_at_least(text, 1)
+
+
+def seed_int(text: str) -> int:
+    """An ``argparse`` type for ``--seed``: an integer >= 0, as numpy's seeds are."""
+    return _int_at_least(text, 0)
+
+
+@contextmanager
+def user_errors(parser: argparse.ArgumentParser, option: str, fix: str):
+    """Report a bad option as argparse does: one line ``prog: error: ...``, exit status 2.
+
+    Wraps the code that turns options into a model or reads the files they name: a
+    :class:`dynlab.errors.DynlabError` (a value outside its domain) or an ``OSError`` (a missing
+    or unreadable path) raised there becomes ``option: <what is wrong>; <fix>``. Errors raised
+    elsewhere are bugs and keep their traceback.
+    """
+    try:
+        yield
+    except (DynlabError, OSError) as exc:
+        parser.error(f"{option}: {exc}; {fix}")
