@@ -32,7 +32,7 @@ from validation.linreg.experiment import Sizes, run_setting, run_sweeps
 from validation.linreg.minibatch_report import add_minibatch
 from validation.linreg.problem import cifar_setup, synthetic_setup
 from validation.linreg.writeup import Gaps, summary, write_gap_tables, write_setting, write_sweeps
-from validation.report import Report, positive_int, seed_int, user_errors
+from validation.report import OUT_FIX, Report, positive_int, seed_int, user_errors
 
 __all__ = ["main", "PROFILES", "Z_LIMIT"]
 
@@ -287,11 +287,12 @@ def main(argv=None) -> int:
     setup = _setup(parser, args)
     sizes = _sizes(args)
     title = "Linear regression: heavy-ball SGD, theory vs simulation"
-    report = Report(
-        args.out,
-        f"{title} ({setup.name})",
-        command=" ".join(["python -m validation.linear_regression", *argv]),
-    )
+    with user_errors(parser, "--out", OUT_FIX):
+        report = Report(
+            args.out,
+            f"{title} ({setup.name})",
+            command=" ".join(["python -m validation.linear_regression", *argv]),
+        )
     _intro(report, setup, sizes, args)
     n_intro = len(report.blocks)
     bar = progress(setup.optimizers, desc="momentum settings", unit="setting")

@@ -350,11 +350,17 @@ def run_validation(
     ``run_all(quick, seed, report)``, writes the report (:func:`finish`) and returns
     :func:`exit_status`: 1 if a gated prediction failed.
     """
-    args = cli_parser(module, doc, seed=seed, quick_help=quick_help).parse_args(argv)
-    report = Report(args.out, title, command=command_line(module, argv))
+    parser = cli_parser(module, doc, seed=seed, quick_help=quick_help)
+    args = parser.parse_args(argv)
+    with user_errors(parser, "--out", OUT_FIX):
+        report = Report(args.out, title, command=command_line(module, argv))
     run_all(args.quick, args.seed, report)
     finish(report)
     return exit_status(report)
+
+
+#: The fix named when ``--out`` cannot be created or written.
+OUT_FIX = "choose a folder you can create and write"
 
 
 def _int_at_least(text: str, low: int) -> int:
