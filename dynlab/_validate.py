@@ -16,6 +16,7 @@ from ._linalg import sym
 from .errors import (
     ArgumentTypeError,
     ConditioningWarning,
+    DynlabWarning,
     HyperparameterError,
     NonFiniteError,
     NotPositiveDefiniteError,
@@ -218,3 +219,39 @@ def check_definite_spectrum(
             ConditioningWarning,
             stacklevel=3,
         )
+
+
+def steps_arguments(method: str, args: tuple, values: dict, *, k=None, time=None) -> dict:
+    """The arguments of a method of the discrete model, whose count is ``steps=`` by keyword.
+
+    ``values`` maps the method's argument names, in their former positional order (``steps``
+    first), to what was passed by keyword. Positional arguments fill them in that order with a
+    deprecation :class:`~dynlab.errors.DynlabWarning`; ``k=`` (which did not say whether it is a
+    step count or an SDE time) and ``time=`` are refused with the keyword to use.
+    """
+    if k is not None:
+        raise ArgumentTypeError(
+            f"{method}: k= is ambiguous; pass steps= (a number of optimizer steps; the SDE time "
+            "is lr * steps)"
+        )
+    if time is not None:
+        raise ArgumentTypeError(
+            f"{method} counts optimizer steps: pass steps= (steps = time / lr), or use the SDE "
+            "model .ou, whose methods take time="
+        )
+    names = list(values)
+    if len(args) > len(names):
+        raise ArgumentTypeError(f"{method} takes at most {len(names)} positional arguments")
+    if args:
+        if values["steps"] is not None:
+            raise ArgumentTypeError(f"{method}: steps given twice (positionally and as steps=)")
+        warnings.warn(
+            f"{method}: pass the step count by keyword, steps=...; positional arguments are "
+            "deprecated",
+            DynlabWarning,
+            stacklevel=3,
+        )
+        values = {**values, **dict(zip(names, args))}
+    if values["steps"] is None:
+        raise ArgumentTypeError(f"{method} needs steps= (a number of optimizer steps)")
+    return values

@@ -50,6 +50,13 @@ VAN_LOAN_NORM_MAX = 1.0
 #: GEMMs from d = 512 (2.6x); on an idle machine GEMMs win earlier, by < 2x below 512.
 INTEGRATOR_BLAS_MIN_DIM = 512
 
+#: integrators.run refuses up front a run whose step map on the quadratic (its spectral radius r
+#: over every mode, raised to n_steps) amplifies the state by more than RUN_GROWTH_MAX: past
+#: that the recorded numbers measure the instability, not the dynamics (at the float limit they
+#: reach 1e300). 1e6 leaves room for schemes that drift slowly by design (explicit Euler grows by
+#: exp(n dt^2 omega^2 / 2) on a harmonic well).
+RUN_GROWTH_MAX = 1e6
+
 #: Energy cap of seed 000 eq. 7: the guard epsilon in max(eps, alpha H0 - L) and max(eps, K).
 #: An absolute value, as in the paper (energies in nats), used only against division by zero.
 ENERGY_CAP_EPS = 1e-12

@@ -37,7 +37,7 @@ class SDEModel:
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> c1, c2 = 2 / (0.1 * 1.9), 2 * 0.1 / (0.1 * 1.9)      # Kunin et al. 2021, eq. 4
         >>> bool(np.allclose(m.ou.A[2:], np.hstack([c1 * m.H, c2 * np.eye(2)])))
         True
@@ -63,7 +63,7 @@ class SDEModel:
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> B, A, D = m.lyapunov(), m.ou.A, m.ou.D
         >>> bool(np.allclose(A @ B + B @ A.T, 2 * D))
         True
@@ -111,7 +111,7 @@ class SDEModel:
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> Q, U = m.decompose()
         >>> bool(np.allclose((m.ou.D + Q) @ U, m.ou.A)) and bool(np.allclose(Q, -Q.T))
         True
@@ -161,7 +161,7 @@ class SDEModel:
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> B = scipy.linalg.solve_continuous_lyapunov(m.ou.A, 2 * m.ou.D)
         >>> theta, v = m.mu + [0.1, -0.2], np.array([0.3, 0.1])
         >>> z = np.concatenate([theta - m.mu, v])
@@ -192,7 +192,7 @@ class SDEModel:
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> theta, v = m.mu + [0.1, -0.2], np.array([0.3, 0.1])
         >>> psi_t, psi_v = m.modified_loss_terms(theta, v)
         >>> bool(np.isclose(psi_v, 0.5 * (0.3**2 / 1.0 + 0.1**2 / 0.5)))   # v^T Sigma^-1 v / 2

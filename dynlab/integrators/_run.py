@@ -370,7 +370,10 @@ def run(
     Raises
     ------
     StabilityRegionError
-        If a trajectory left the finite floats (step size beyond the stability region).
+        Up front, if the scheme's step map on the quadratic would amplify the state by more than
+        ``config.RUN_GROWTH_MAX`` over ``n_steps`` (:meth:`Scheme.check_stability`); after the
+        run, if a trajectory left the finite floats anyway (a scheme without a linear
+        condition).
     """
     sch = _scheme(scheme, problem, _hyper_values(scheme, hyper, params), extra_noise_cov)
     M = as_positive_int(n_paths, "n_paths", error=ShapeError)
@@ -389,6 +392,7 @@ def run(
     draws = _draws_bundle(sch, ss, M, K, normals, batches, sampling)
     rec = _rec_bundle(sch, record, theta, K)
     work = sch.workspace(M)
+    sch.check_stability(K)
     chunk = max(rec.every, _CHUNK_STEPS // rec.every * rec.every)
     blocks = _blocks(M, 1 if loss.blas else numba.get_num_threads())
     with (
