@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from dynlab import errors, integrators, minibatch, modes, observables
+from dynlab import config, errors, integrators, minibatch, modes, observables
 from dynlab.energy import GeneralizedChi2
 from dynlab.hyper import HeavyBall
 from dynlab.models import LinearRegressionProblem, QuadraticProblem
@@ -634,3 +634,62 @@ def test_cli_refuses_bad_option(module, argv, option, tmp_path, capsys):
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith(f"python -m validation.{module}: error: ")
     assert option in last, last
+
+
+# --- what is accepted: ill-conditioned but definite, every kind of seed, deprecated forms ----
+
+
+def test_ill_conditioned_hessian_is_solved_with_a_warning():
+    """cond(H) = 1e12 is well posed (smallest eigenvalue >> n eps largest): the model is built,
+    with a ConditioningWarning, and its mean is b / rho to the relative accuracy cond * eps."""
+    rho = np.array([1.0, 1e-12])
+    with pytest.warns(errors.ConditioningWarning, match="condition number 1e\\+12"):
+        m = SGDPhaseSpace(np.diag(rho), [1.0, 1.0], lr=0.1, noise_cov=np.eye(2))
+    assert np.allclose(m.mu, 1.0 / rho, rtol=1e4 * config.EPS)
+
+
+def test_singular_hessian_is_refused_relative_to_its_scale():
+    """Smallest eigenvalue <= n eps largest: singular, whatever the overall scale."""
+    for scale in (1e-20, 1.0, 1e20):
+        H = scale * np.diag([1.0, 0.5 * 2 * config.EPS])
+        with pytest.raises(errors.UnstableDriftError, match="H \\+ weight_decay I is singular"):
+            SGDPhaseSpace(H, lr=0.1 / scale, noise_cov=np.eye(2))
+
+
+@pytest.mark.parametrize("kind", ["int", "generator", "seedsequence"])
+def test_every_seed_kind_is_accepted_and_reproducible(kind):
+    """Two identical seeds of each kind give identical draws (OU sampling, the zoo, chi-square)."""
+
+    def seed():
+        return {
+            "int": 7,
+            "generator": np.random.default_rng(7),
+            "seedsequence": np.random.SeedSequence(7),
+        }[kind]
+
+    ou, chi2 = _ou(), GeneralizedChi2(np.ones(2), np.ones(2), 0.0)
+    draws = [
+        (
+            ou.sample(None, [0.5], 3, seed=seed()),
+            _run(seed=seed()).theta,
+            chi2.sample(3, seed=seed()),
+        )
+        for _ in range(2)
+    ]
+    for a, b in zip(*draws):
+        assert np.array_equal(a, b)
+
+
+def test_bare_scalar_noise_cov_is_deprecated_but_means_sigma2_H():
+    with pytest.warns(errors.DynlabWarning, match=r"noise_cov=\('hessian', 0.5\)"):
+        old = SGDPhaseSpace(H2, lr=0.1, noise_cov=0.5)
+    new = SGDPhaseSpace(H2, lr=0.1, noise_cov=("hessian", 0.5))
+    assert np.array_equal(old.noise_cov, new.noise_cov)
+    assert np.array_equal(new.noise_cov, 0.5 * H2)
+
+
+def test_positional_step_count_is_deprecated_but_counts_steps():
+    m = _model()
+    with pytest.warns(errors.DynlabWarning, match="steps="):
+        old = m.displacement(5, exact=True)
+    assert np.array_equal(old, m.displacement(steps=5, exact=True))
