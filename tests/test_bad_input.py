@@ -693,3 +693,34 @@ def test_positional_step_count_is_deprecated_but_counts_steps():
     with pytest.warns(errors.DynlabWarning, match="steps="):
         old = m.displacement(5, exact=True)
     assert np.array_equal(old, m.displacement(steps=5, exact=True))
+
+
+BRIDGE = [
+    (["--n-train", "0"], "--n-train"),
+    (["--n-test", "-1"], "--n-test"),
+    (["--width", "0"], "--width"),
+    (["--batch-size", "0"], "--batch-size"),
+    (["--top-k", "x"], "--top-k"),
+    (["--seed", "-1"], "--seed"),
+    (["--data-root", "{missing}"], "--data-root"),
+    (["--out", "{file}/out"], "--out"),
+]
+
+
+@pytest.mark.parametrize("argv, option", BRIDGE, ids=[f"{a[0]}-{a[1]}" for a, _ in BRIDGE])
+def test_bridge_cli_refuses_bad_option(argv, option, tmp_path, capsys):
+    """The ResNet bridge's command line: options and paths checked before any work."""
+    pytest.importorskip("torch")
+    from validation import resnet_bridge
+
+    (tmp_path / "file").write_text("not a folder")
+    paths = dict(missing=tmp_path / "missing", file=tmp_path / "file")
+    argv = ["--data-root", str(tmp_path), "--out", str(tmp_path / "run")] + [
+        a.format(**paths) for a in argv
+    ]
+    parser = resnet_bridge.get_args_parser()
+    with pytest.raises(SystemExit) as info:
+        resnet_bridge.check_paths(parser, parser.parse_args(argv))
+    assert info.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "error: " in last and option in last, last

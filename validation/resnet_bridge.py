@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from validation.report import Report
+from validation.report import OUT_FIX, Report, positive_int, seed_int, user_errors
 
 from .bridge import experiments as ex
 from .bridge.checkpoint import Budget, Interrupted, StateDir
@@ -157,10 +157,16 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         default=None,
         help="CPU threads of torch (default: torch's choice; smoke: 1, for shared CI cores)",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-train", type=int, default=None, help="use only the first N training images")
-    p.add_argument("--n-test", type=int, default=None, help="use only the first N test images")
-    p.add_argument("--width", type=int, default=None, help=f"ResNet width ({full['width']})")
+    p.add_argument("--seed", type=seed_int, default=0)
+    p.add_argument(
+        "--n-train", type=positive_int, default=None, help="use only the first N training images"
+    )
+    p.add_argument(
+        "--n-test", type=positive_int, default=None, help="use only the first N test images"
+    )
+    p.add_argument(
+        "--width", type=positive_int, default=None, help=f"ResNet width ({full['width']})"
+    )
     g = p.add_argument_group("pretraining (when no --checkpoint)")
     g.add_argument("--pretrain-epochs", type=int, default=None, help=f"({full['pretrain_epochs']})")
     g.add_argument(
@@ -189,7 +195,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--lr", type=float, default=1e-3)
     g.add_argument("--momentum", type=float, default=0.9)
     g.add_argument("--weight-decay", type=float, default=5e-4)
-    g.add_argument("--batch-size", type=int, default=None, help="(128; smoke 8)")
+    g.add_argument("--batch-size", type=positive_int, default=None, help="(128; smoke 8)")
     g.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
@@ -220,7 +226,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "--sweep-momentum", type=float, nargs="+", default=None, help=f"({full['sweep_momentum']})"
     )
     g = p.add_argument_group("Hessian, phase space, noise")
-    g.add_argument("--top-k", type=int, default=None, help=f"eigenpairs ({full['top_k']})")
+    g.add_argument("--top-k", type=positive_int, default=None, help=f"eigenpairs ({full['top_k']})")
     g.add_argument(
         "--hessian-samples",
         type=int,
@@ -385,7 +391,21 @@ def main(args) -> int:
     return 0
 
 
+def check_paths(parser: argparse.ArgumentParser, args) -> None:
+    """Refuse, as argparse does (one line, exit 2), a --data-root without CIFAR-10 and an --out
+    that cannot be created."""
+    if not args.data_root.exists():
+        parser.error(
+            f"--data-root: {args.data_root} does not exist; give the CIFAR-10 .npz pack, its "
+            "folder, cifar-10-batches-py or an ImageFolder root"
+        )
+    with user_errors(parser, "--out", OUT_FIX):
+        args.out.mkdir(parents=True, exist_ok=True)
+
+
 if __name__ == "__main__":
-    _args = get_args_parser().parse_args()
+    _parser = get_args_parser()
+    _args = _parser.parse_args()
+    check_paths(_parser, _args)
     _args.command = "python -m validation.resnet_bridge " + shlex.join(sys.argv[1:])
     sys.exit(main(_args))
