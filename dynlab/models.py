@@ -32,7 +32,7 @@ from .errors import DynlabWarning, NotPositiveDefiniteError, ShapeError
 __all__ = ["QuadraticProblem", "LinearRegressionProblem", "synthetic_regression"]
 
 
-def hessian_noise_scale(noise_cov) -> float | None:
+def hessian_noise_scale(noise_cov, stacklevel: int = 3) -> float | None:
     """sigma^2 when ``noise_cov`` says ``Sigma = sigma^2 H``, else None (a matrix or no noise).
 
     ``("hessian", sigma2)`` is the explicit form (Kunin et al. 2021, arXiv:2107.09133,
@@ -54,7 +54,7 @@ def hessian_noise_scale(noise_cov) -> float | None:
         f"write noise_cov=('hessian', {sigma2!r}), or pass a matrix such as "
         f"{sigma2!r} * np.eye(d) for isotropic noise: the bare scalar is deprecated",
         DynlabWarning,
-        stacklevel=4,
+        stacklevel=stacklevel,
     )
     return sigma2
 
@@ -62,7 +62,7 @@ def hessian_noise_scale(noise_cov) -> float | None:
 def _noise_matrix(noise_cov, H: np.ndarray) -> np.ndarray | None:
     """Interpret ``noise_cov``: None (no noise), ``("hessian", sigma2)`` (Sigma = sigma2 H), a
     (d, d) matrix; a bare scalar as ``("hessian", scalar)``, deprecated."""
-    sigma2 = hessian_noise_scale(noise_cov)
+    sigma2 = hessian_noise_scale(noise_cov, stacklevel=4)
     if sigma2 is not None:
         return sigma2 * H
     if noise_cov is None:
