@@ -91,7 +91,8 @@ class Observables:
         >>> F, P = m.discrete.F, scipy.linalg.solve_discrete_lyapunov(
         ...     m.discrete.F, m.discrete.G @ m.discrete.noise_cov @ m.discrete.G.T)
         >>> FkP = np.linalg.matrix_power(F, 7) @ P
-        >>> bool(np.isclose(m.displacement(steps=7, exact=True), 2 * np.trace(P[:2, :2] - FkP[:2, :2])))
+        >>> D7 = m.displacement(steps=7, exact=True)
+        >>> bool(np.isclose(D7, 2 * np.trace(P[:2, :2] - FkP[:2, :2])))
         True
         """
         a = steps_arguments(
