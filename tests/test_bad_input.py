@@ -601,6 +601,8 @@ CLI = [
     ("linear_regression", ["--lr", "-1"], "--lr"),
     ("linear_regression", ["--lr", "abc"], "--lr"),
     ("linear_regression", ["--momenta", "1.5"], "--momenta"),
+    ("linear_regression", ["--lr", "100"], "--lr"),
+    ("linear_regression", ["--batch-size", "100000"], "--batch-size"),
     ("linear_regression", ["--seed", "-1"], "--seed"),
     ("linear_regression", ["--data-root", "{missing}"], "--data-root"),
     ("linear_regression", ["--data-root", "{tmp}", "--n-samples", "100"], "--n-samples"),

@@ -30,6 +30,7 @@ from validation.linreg.cifar import CLASSES, find_layout
 from validation.linreg.config import Z_LIMIT
 from validation.linreg.experiment import Sizes, run_setting, run_sweeps
 from validation.linreg.minibatch_report import add_minibatch
+from validation.linreg.predict import phase_space_model
 from validation.linreg.problem import cifar_setup, synthetic_setup
 from validation.linreg.writeup import Gaps, summary, write_gap_tables, write_setting, write_sweeps
 from validation.report import OUT_FIX, Report, positive_int, seed_int, user_errors
@@ -153,13 +154,24 @@ def _setup(parser, args):
             )
         with user_errors(parser, "--data-root", "give the folder or file that holds CIFAR-10"):
             find_layout(args.data_root)
-        with user_errors(parser, "--lr/--batch-size/--momenta", "see --help for their domains"):
-            return cifar_setup(
+    fix = "see --help for their domains"
+    with user_errors(parser, "--lr/--batch-size/--momenta", fix):
+        if args.data_root:
+            setup = cifar_setup(
                 args.data_root, column=args.column, n_samples=args.n_samples, **hyper
             )
-    d = (QUICK_DIM if args.quick else DEFAULT_DIM) if args.dim is None else args.dim
-    with user_errors(parser, "--lr/--batch-size/--momenta", "see --help for their domains"):
-        return synthetic_setup(d=d, seed=args.seed, **hyper)
+        else:
+            d = (QUICK_DIM if args.quick else DEFAULT_DIM) if args.dim is None else args.dim
+            setup = synthetic_setup(d=d, seed=args.seed, **hyper)
+    if setup.batch_size > setup.N:
+        parser.error(
+            f"--batch-size: {setup.batch_size} exceeds the N = {setup.N} samples; use "
+            f"--batch-size <= {setup.N}"
+        )
+    with user_errors(parser, "--lr", "use a smaller --lr"):
+        for hp in setup.optimizers:  # each model checks lr against its stability limit
+            phase_space_model(setup, hp)
+    return setup
 
 
 def _sizes(args) -> Sizes:
