@@ -637,6 +637,8 @@ class Modes:
         ['under', 'over']
         """
         hp = _hyper(hyper, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        rho = as_array(rho, "rho", ndim=1)
+        q = as_array(q, "q", shape=(None, rho.size))
         gamma, omega = sde_rates(rho, hyper=hp)
         with np.errstate(divide="ignore"):
             zeta = np.where(omega > 0, gamma / np.where(omega > 0, omega, 1.0), np.inf)

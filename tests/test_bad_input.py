@@ -16,7 +16,7 @@ import pytest
 
 from dynlab import config, errors, integrators, minibatch, modes, observables
 from dynlab.energy import GeneralizedChi2
-from dynlab.hyper import HeavyBall
+from dynlab.hyper import HeavyBall, as_heavy_ball
 from dynlab.models import LinearRegressionProblem, QuadraticProblem
 from dynlab.ou import OUProcess, SGDPhaseSpace
 
@@ -452,6 +452,18 @@ LIBRARY = [
         E.NonFiniteError,
         "a0",
     ),
+    Case(
+        "modes-discrete-s-beta", lambda: modes.discrete_s(3, 0.5, np.nan), E.NonFiniteError, "beta"
+    ),
+    Case(
+        "modes-build-q", lambda: modes.Modes.build([1.0, 2.0], np.eye(3), lr=0.1), E.ShapeError, "q"
+    ),
+    Case(
+        "modes-covariances-exact",
+        lambda: modes.stationary_mode_covariances([1.0], [1.0], [1.0], lr=0.1, exact=0),
+        E.ArgumentTypeError,
+        "exact",
+    ),
     # --- dynlab.minibatch ------------------------------------------------------------------
     Case("mb-data-X", lambda: minibatch.FiniteData(np.ones(3), np.ones(3)), E.ShapeError, "X"),
     Case("mb-data-y", lambda: minibatch.FiniteData(np.eye(3), np.ones(2)), E.ShapeError, "y"),
@@ -488,6 +500,27 @@ LIBRARY = [
         lambda: minibatch.noise_sharpness(_data(), batch_size=0),
         E.DynlabError,
         "batch_size",
+    ),
+    Case(
+        "mb-stability-map-batch",
+        lambda: minibatch.stability_map(_data(), momentum=0.5, batch_sizes=[0]),
+        E.DynlabError,
+        "batch_size",
+    ),
+    Case(
+        "mb-crossover-momentum",
+        lambda: minibatch.crossover_batch_size(_data(), momentum=-0.5),
+        E.HyperparameterError,
+        "momentum",
+    ),
+    Case("mb-reshuffle-hyper", lambda: minibatch.Reshuffle(_data(), "lr"), E.DynlabError, "hyper"),
+    Case(
+        "mb-fdr-exact",
+        lambda: minibatch.reshuffle_fdr_violation(
+            _data(), HeavyBall(0.1, batch_size=2), exact="no"
+        ),
+        E.ArgumentTypeError,
+        "exact",
     ),
     # --- dynlab.observables ----------------------------------------------------------------
     Case(
@@ -532,6 +565,33 @@ LIBRARY = [
         E.ShapeError,
         "y",
     ),
+    Case(
+        "obs-power-law-window",
+        lambda: observables.fit_power_law([1, 2, 3, 4], [1, 2, 3, 4], window="bogus"),
+        E.DynlabError,
+        "window",
+    ),
+    Case(
+        "obs-mean-sem-axis",
+        lambda: observables.ensemble_mean_sem(np.ones((3, 2)), axis=1.5),
+        E.DynlabError,
+        "axis",
+    ),
+    Case(
+        "hyper-as-heavy-ball",
+        lambda: as_heavy_ball(HeavyBall(0.1), lr=0.2),
+        E.HyperparameterError,
+        "hyper",
+    ),
+    Case("ou-transition-t", lambda: _ou().transition(-1.0), E.DynlabError, "t"),
+    Case("ou-cross-cov-s", lambda: _ou().cross_cov(1.0, np.nan), E.DynlabError, "s"),
+    Case(
+        "ou-stationary-cross-cov-tau",
+        lambda: _ou().stationary_cross_cov(np.inf),
+        E.DynlabError,
+        "tau",
+    ),
+    Case("ou-density-x", lambda: _ou().stationary_density(np.zeros(5)), E.ShapeError, "x"),
     # --- dynlab.energy.GeneralizedChi2 ----------------------------------------------------
     Case(
         "gchi2-lam-2d",
