@@ -79,7 +79,7 @@ def main(argv=None) -> None:
     print(header)
     for d in args.sizes:
         H, Sigma = problem(d)
-        for name, noise in (("sigma2*H", 0.5), ("general", Sigma)):
+        for name, noise in (("sigma2*H", ("hessian", 0.5)), ("general", Sigma)):
             t_eig, B = best_time(
                 lambda: SGDPhaseSpace(H, **hyper, noise_cov=noise).lyapunov(), args.repeat
             )

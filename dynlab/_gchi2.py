@@ -14,7 +14,7 @@ import numpy as np
 from scipy import LowLevelCallable, integrate, optimize
 
 from . import config
-from ._validate import as_positive_int, as_rng, as_scalar
+from ._validate import as_array, as_positive_int, as_psd, as_rng, as_scalar, as_symmetric
 from .errors import ShapeError
 
 __all__ = ["GeneralizedChi2", "mixture_abs_quantile"]
@@ -33,6 +33,12 @@ class GeneralizedChi2:
     beta: np.ndarray
     c: float
 
+    def __post_init__(self):
+        lam = as_array(self.lam, "lam", ndim=1)
+        object.__setattr__(self, "lam", lam)
+        object.__setattr__(self, "beta", as_array(self.beta, "beta", shape=(lam.size,)))
+        object.__setattr__(self, "c", as_scalar(self.c, "c", error=ShapeError))
+
     @classmethod
     def from_quadratic_form(cls, A, a, a0: float, mean, cov) -> "GeneralizedChi2":
         r"""Law of :math:`\frac12 y^\top A y + a^\top y + a_0`, :math:`y \sim N(\mu, C)`.
@@ -42,9 +48,12 @@ class GeneralizedChi2:
         :math:`\lambda = \Lambda`, :math:`\beta = V^\top L^\top (A \mu + a)`,
         :math:`c = \frac12 \mu^\top A \mu + a^\top \mu + a_0`.
         """
-        A = 0.5 * (np.asarray(A) + np.asarray(A).T)
-        m = np.asarray(mean, dtype=float)
-        w, U = np.linalg.eigh(0.5 * (np.asarray(cov) + np.asarray(cov).T))
+        A = as_symmetric(A, "A")
+        n = A.shape[0]
+        m = as_array(mean, "mean", shape=(n,))
+        a = as_array(a, "a", shape=(n,))
+        a0 = as_scalar(a0, "a0", error=ShapeError)
+        w, U = np.linalg.eigh(as_psd(cov, "cov", n))
         keep = w > config.PSD_RTOL * max(w.max(initial=0.0), np.finfo(float).tiny)
         L = U[:, keep] * np.sqrt(w[keep])
         lam, V = np.linalg.eigh(0.5 * (L.T @ A @ L))

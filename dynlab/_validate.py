@@ -7,12 +7,16 @@ exception that names the argument and what is wrong with it.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
 from . import config
 from ._linalg import sym
 from .errors import (
+    ArgumentTypeError,
+    ConditioningWarning,
+    DynlabWarning,
     HyperparameterError,
     NonFiniteError,
     NotPositiveDefiniteError,
@@ -24,8 +28,11 @@ from .errors import (
 def as_array(x, name: str, *, ndim: int | None = None, shape: tuple | None = None) -> np.ndarray:
     """Return ``x`` as a finite float64 array, checking its dimensions and shape.
 
-    ``shape`` may hold ``None`` for a free axis.
+    ``shape`` may hold ``None`` for a free axis. Complex input is refused, never truncated to
+    its real part.
     """
+    if np.iscomplexobj(x) or isinstance(x, complex):
+        raise ArgumentTypeError(f"{name} must be real; got complex values")
     try:
         a = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -46,6 +53,8 @@ def as_square(x, name: str, n: int | None = None) -> np.ndarray:
     a = as_array(x, name, ndim=2)
     if a.shape[0] != a.shape[1]:
         raise ShapeError(f"{name} must be square; got shape {a.shape}")
+    if a.shape[0] == 0:
+        raise ShapeError(f"{name} must be at least 1 x 1; got shape {a.shape}")
     if n is not None and a.shape[0] != n:
         raise ShapeError(f"{name} must be {n} x {n}; got shape {a.shape}")
     return a
@@ -126,17 +135,123 @@ def as_scalar(
     return v
 
 
-def as_positive_int(x, name: str, error: type[Exception] = HyperparameterError) -> int:
-    """Return ``x`` as a Python int >= 1."""
+def as_int(
+    x, name: str, *, low: int | None = None, error: type[Exception] = ArgumentTypeError
+) -> int:
+    """Return ``x`` as a Python int >= ``low``; floats (even 2.0) and bools are refused.
+
+    A count of steps or samples is an integer: ``2.7`` is an error, never silently ``2``.
+    """
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Integral):
-        raise error(f"{name} must be a positive integer; got {x!r}")
-    if x < 1:
-        raise error(f"{name} must be >= 1; got {x}")
+        raise error(f"{name} must be an integer; got {x!r} ({type(x).__name__})")
+    if low is not None and x < low:
+        raise error(f"{name} must be >= {low}; got {x}")
     return int(x)
 
 
-def as_rng(seed) -> np.random.Generator:
-    """Return a numpy Generator from a seed, a SeedSequence or a Generator."""
+def as_positive_int(x, name: str, error: type[Exception] = HyperparameterError) -> int:
+    """Return ``x`` as a Python int >= 1."""
+    return as_int(x, name, low=1, error=error)
+
+
+def as_flag(x, name: str) -> bool:
+    """Return ``x`` as a bool; only ``True``/``False`` (Python or numpy) are flags.
+
+    ``exact="no"`` would be truthy; it is refused instead of being read as True.
+    """
+    if not isinstance(x, (bool, np.bool_)):
+        raise ArgumentTypeError(f"{name} must be True or False; got {x!r}")
+    return bool(x)
+
+
+def as_seed_sequence(seed, name: str = "seed") -> np.random.SeedSequence:
+    """Return a SeedSequence from ``int >= 0 | numpy.random.Generator | SeedSequence | None``.
+
+    A Generator is consumed as numpy's own ``spawn`` does: its SeedSequence spawns a child, so
+    the same Generator state gives the same streams.
+    """
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return seed.bit_generator.seed_seq.spawn(1)[0]
+    if seed is None:
+        return np.random.SeedSequence()
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise ArgumentTypeError(
+            f"{name} must be an int >= 0, a numpy Generator, a SeedSequence or None; got {seed!r}"
+        )
+    if seed < 0:
+        raise ArgumentTypeError(f"{name} must be >= 0 (numpy seeds are non-negative); got {seed}")
+    return np.random.SeedSequence(int(seed))
+
+
+def as_rng(seed, name: str = "seed") -> np.random.Generator:
+    """Return a numpy Generator from ``int >= 0 | Generator | SeedSequence | None``.
+
+    A Generator is used as is (its stream continues); anything else goes through
+    :func:`as_seed_sequence`.
+    """
     if isinstance(seed, np.random.Generator):
         return seed
-    return np.random.default_rng(seed)
+    return np.random.default_rng(as_seed_sequence(seed, name))
+
+
+def check_definite_spectrum(
+    lo: float, hi: float, n: int, name: str, error: type[Exception], fix: str = ""
+) -> None:
+    """Refuse a symmetric matrix of order ``n`` with eigenvalues in ``[lo, hi]`` as singular, or
+    warn when it is definite but ill-conditioned.
+
+    Singular means ``lo <= n eps hi``: eigh's backward error is about ``n eps ||M||``, so such a
+    smallest eigenvalue cannot be told from zero (or its sign) in float64. Above that bound the
+    problem is well posed and is solved; a condition number ``hi / lo >= CONDITION_WARN`` gives a
+    :class:`~dynlab.errors.ConditioningWarning`.
+    """
+    if lo <= n * config.EPS * max(hi, np.finfo(np.float64).tiny):
+        raise error(
+            f"{name} is singular: smallest eigenvalue {lo:.3g} <= n eps x largest ({hi:.3g}, "
+            f"n = {n}), indistinguishable from zero in float64{fix}"
+        )
+    if hi / lo >= config.CONDITION_WARN:
+        warnings.warn(
+            f"{name} is ill-conditioned (condition number {hi / lo:.3g}): results lose about "
+            f"{np.log10(hi / lo):.0f} of 16 digits",
+            ConditioningWarning,
+            stacklevel=3,
+        )
+
+
+def steps_arguments(method: str, args: tuple, values: dict, *, k=None, time=None) -> dict:
+    """The arguments of a method of the discrete model, whose count is ``steps=`` by keyword.
+
+    ``values`` maps the method's argument names, in their former positional order (``steps``
+    first), to what was passed by keyword. Positional arguments fill them in that order with a
+    deprecation :class:`~dynlab.errors.DynlabWarning`; ``k=`` (which did not say whether it is a
+    step count or an SDE time) and ``time=`` are refused with the keyword to use.
+    """
+    if k is not None:
+        raise ArgumentTypeError(
+            f"{method}: k= is ambiguous; pass steps= (a number of optimizer steps; the SDE time "
+            "is lr * steps)"
+        )
+    if time is not None:
+        raise ArgumentTypeError(
+            f"{method} counts optimizer steps: pass steps= (steps = time / lr), or use the SDE "
+            "model .ou, whose methods take time="
+        )
+    names = list(values)
+    if len(args) > len(names):
+        raise ArgumentTypeError(f"{method} takes at most {len(names)} positional arguments")
+    if args:
+        if values["steps"] is not None:
+            raise ArgumentTypeError(f"{method}: steps given twice (positionally and as steps=)")
+        warnings.warn(
+            f"{method}: pass the step count by keyword, steps=...; positional arguments are "
+            "deprecated",
+            DynlabWarning,
+            stacklevel=3,
+        )
+        values = {**values, **dict(zip(names, args))}
+    if values["steps"] is None:
+        raise ArgumentTypeError(f"{method} needs steps= (a number of optimizer steps)")
+    return values

@@ -26,6 +26,12 @@ STABILITY_RTOL = 1e-12
 #: 2-norm condition number exceeds 1 / SINGULAR_RTOL.
 SINGULAR_RTOL = 1e-12
 
+#: A positive-definite matrix (H + weight_decay I) whose condition number reaches CONDITION_WARN
+#: is accepted with a ConditioningWarning: solves with it lose about log10(cond) digits, so at
+#: 1e10 only ~6 of 16 remain. (It is refused as singular only when its smallest eigenvalue is
+#: <= n eps times its largest, within eigh's backward error.)
+CONDITION_WARN = 1e10
+
 #: Sigma counts as commuting with H (seed 003 Assumption 3) when
 #: ||H Sigma - Sigma H||_max <= COMMUTE_RTOL * ||H||_2 ||Sigma||_2.
 COMMUTE_RTOL = 1e-10
@@ -43,6 +49,13 @@ VAN_LOAN_NORM_MAX = 1.0
 #: loops won up to d = 256 (3x there: multi-threaded BLAS stalls when the cores are shared),
 #: GEMMs from d = 512 (2.6x); on an idle machine GEMMs win earlier, by < 2x below 512.
 INTEGRATOR_BLAS_MIN_DIM = 512
+
+#: integrators.run refuses up front a run whose step map on the quadratic (its spectral radius r
+#: over every mode, raised to n_steps) amplifies the state by more than RUN_GROWTH_MAX: past
+#: that the recorded numbers measure the instability, not the dynamics (at the float limit they
+#: reach 1e300). 1e6 leaves room for schemes that drift slowly by design (explicit Euler grows by
+#: exp(n dt^2 omega^2 / 2) on a harmonic well).
+RUN_GROWTH_MAX = 1e6
 
 #: Energy cap of seed 000 eq. 7: the guard epsilon in max(eps, alpha H0 - L) and max(eps, K).
 #: An absolute value, as in the paper (energies in nats), used only against division by zero.

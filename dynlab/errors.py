@@ -9,6 +9,11 @@ class DynlabError(ValueError):
     """Base class of dynlab's input and model errors."""
 
 
+class ArgumentTypeError(DynlabError):
+    """An argument has the wrong kind: a float where an integer count is needed, a non-bool
+    flag, complex input to a real routine, a seed numpy cannot use."""
+
+
 class ShapeError(DynlabError):
     """An array has the wrong number of dimensions or the wrong shape."""
 
@@ -39,3 +44,11 @@ class NotControllableError(DynlabError):
 
 class StabilityRegionError(DynlabError):
     """A discrete recursion has spectral radius >= 1 (e.g. lr beyond the stability limit)."""
+
+
+class DynlabWarning(UserWarning):
+    """Base class of dynlab's warnings: the result is computed, but read it with care."""
+
+
+class ConditioningWarning(DynlabWarning):
+    """A matrix is positive definite but ill-conditioned: results lose about log10(cond) digits."""

@@ -292,7 +292,7 @@ def as_heavy_ball(hp=None, /, **kwargs) -> HeavyBall:
             raise HyperparameterError(f"expected a HeavyBall; got {type(hp).__name__}")
         if given:
             raise HyperparameterError(
-                f"pass either a HeavyBall or the keywords {sorted(given)}, not both"
+                f"pass either hyper (a HeavyBall) or the keywords {sorted(given)}, not both"
             )
         return hp
     if "lr" not in given:

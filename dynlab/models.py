@@ -13,25 +13,60 @@ and :func:`synthetic_regression`, the embedded default dataset.
 
 from __future__ import annotations
 
+import warnings
 from functools import cached_property
 
 import numpy as np
 
-from . import config
 from ._linalg import eigh_descending, psd_sqrt, sym
-from ._validate import as_array, as_positive_int, as_psd, as_rng, as_scalar
-from .errors import NotPositiveDefiniteError, ShapeError
+from ._validate import (
+    as_array,
+    as_positive_int,
+    as_psd,
+    as_rng,
+    as_scalar,
+    check_definite_spectrum,
+)
+from .errors import DynlabWarning, NotPositiveDefiniteError, ShapeError
 
 __all__ = ["QuadraticProblem", "LinearRegressionProblem", "synthetic_regression"]
 
 
+def hessian_noise_scale(noise_cov, stacklevel: int = 3) -> float | None:
+    """sigma^2 when ``noise_cov`` says ``Sigma = sigma^2 H``, else None (a matrix or no noise).
+
+    ``("hessian", sigma2)`` is the explicit form (Kunin et al. 2021, arXiv:2107.09133,
+    Assumption 5). A bare scalar is read the same way, with a
+    :class:`~dynlab.errors.DynlabWarning`: scipy reads a scalar covariance as ``sigma^2 I``.
+    """
+    if isinstance(noise_cov, tuple) and noise_cov and isinstance(noise_cov[0], str):
+        if len(noise_cov) != 2 or noise_cov[0] != "hessian":
+            raise ShapeError(
+                f"noise_cov: the named form is ('hessian', sigma2) for Sigma = sigma2 H; "
+                f"got {noise_cov!r}"
+            )
+        return as_scalar(noise_cov[1], "noise_cov sigma2", low=0.0, error=ShapeError)
+    if noise_cov is None or np.ndim(noise_cov) != 0:
+        return None
+    sigma2 = as_scalar(noise_cov, "noise_cov (sigma^2)", low=0.0, error=ShapeError)
+    warnings.warn(
+        f"noise_cov={sigma2!r} means Sigma = {sigma2!r} * H (not {sigma2!r} * I as in scipy); "
+        f"write noise_cov=('hessian', {sigma2!r}), or pass a matrix such as "
+        f"{sigma2!r} * np.eye(d) for isotropic noise: the bare scalar is deprecated",
+        DynlabWarning,
+        stacklevel=stacklevel,
+    )
+    return sigma2
+
+
 def _noise_matrix(noise_cov, H: np.ndarray) -> np.ndarray | None:
-    """Interpret ``noise_cov``: None (no noise), a scalar sigma^2 (Sigma = sigma^2 H), a matrix."""
+    """Interpret ``noise_cov``: None (no noise), ``("hessian", sigma2)`` (Sigma = sigma2 H), a
+    (d, d) matrix; a bare scalar as ``("hessian", scalar)``, deprecated."""
+    sigma2 = hessian_noise_scale(noise_cov, stacklevel=4)
+    if sigma2 is not None:
+        return sigma2 * H
     if noise_cov is None:
         return None
-    if np.ndim(noise_cov) == 0:
-        sigma2 = as_scalar(noise_cov, "noise_cov (sigma^2)", low=0.0, error=ShapeError)
-        return sigma2 * H
     return as_psd(noise_cov, "noise_cov", H.shape[0])
 
 
@@ -47,9 +82,10 @@ class QuadraticProblem:
         Symmetric positive semi-definite Hessian.
     b : (d,) array_like, optional
         Linear term; zero if omitted.
-    noise_cov : None, float or (d, d) array_like, optional
-        Per-sample gradient-noise covariance Sigma. A scalar ``sigma2`` means
-        ``Sigma = sigma2 * H`` (seed 003, Assumption 5); None means exact gradients.
+    noise_cov : None, ("hessian", sigma2) or (d, d) array_like, optional
+        Per-sample gradient-noise covariance Sigma. ``("hessian", sigma2)`` means
+        ``Sigma = sigma2 * H`` (seed 003, Assumption 5); None means exact gradients. A bare
+        scalar is read as ``("hessian", scalar)`` with a deprecation DynlabWarning.
     c : float, optional
         Constant offset of the loss (``||Y||^2 / 2N`` for linear regression).
     """
@@ -87,11 +123,14 @@ class QuadraticProblem:
         wd = as_scalar(weight_decay, "weight_decay", low=0.0)
         K = self.H + wd * np.eye(self.d)
         rho = self.spectrum[0]
-        if rho[-1] + wd <= config.PSD_RTOL * max(rho[0] + wd, np.finfo(np.float64).tiny):
-            raise NotPositiveDefiniteError(
-                f"H + weight_decay I is singular (smallest eigenvalue {rho[-1] + wd:.3g}); "
-                "the minimizer is not unique: add weight_decay or restrict to range(H)"
-            )
+        check_definite_spectrum(
+            rho[-1] + wd,
+            rho[0] + wd,
+            self.d,
+            "H + weight_decay I",
+            NotPositiveDefiniteError,
+            "; the minimizer is not unique: add weight_decay or restrict to range(H)",
+        )
         return np.linalg.solve(K, self.b)
 
     @cached_property

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_array
+from ._validate import as_array, as_flag
 from .config import DOUBLE_ROOT_RTOL
-from .errors import HyperparameterError, StabilityRegionError
+from .errors import HyperparameterError, ShapeError, StabilityRegionError
 from .hyper import HeavyBall, as_heavy_ball
 
 __all__ = [
@@ -453,7 +453,7 @@ def mode_frequencies(rho, *, hyper=None, lr=None, momentum=None, weight_decay=No
     True
     """
     hp = _hyper(hyper, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    if exact:
+    if as_flag(exact, "exact"):
         e, a, lr, beta, wd = _discrete_coefficients(rho, hp)
         delta = a * a - 4.0 * beta
         phi = np.arctan2(np.sqrt(np.clip(-delta, 0.0, None)), a)
@@ -520,8 +520,14 @@ def stationary_mode_covariances(
     ki = as_array(rho_i, "rho_i") + wd
     kj = as_array(rho_j, "rho_j") + wd
     sij = as_array(sigma2_ij, "sigma2_ij")
+    try:
+        np.broadcast_shapes(ki.shape, kj.shape, sij.shape)
+    except ValueError:
+        raise ShapeError(
+            f"rho_i {ki.shape}, rho_j {kj.shape} and sigma2_ij {sij.shape} must broadcast"
+        ) from None
     p, q = hp.one_plus_beta, 1.0 - beta
-    if exact:
+    if as_flag(exact, "exact"):
         _discrete_coefficients(np.concatenate([np.ravel(ki), np.ravel(kj)]) - wd, hp)
         den = q * q * (p * (ki + kj) - lr * ki * kj) + beta * lr * (ki - kj) ** 2
         c_tt = lr * p * q * (sij / S) / den
@@ -641,6 +647,8 @@ class Modes:
         ['under', 'over']
         """
         hp = _hyper(hyper, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        rho = as_array(rho, "rho", ndim=1)
+        q = as_array(q, "q", shape=(None, rho.size))
         gamma, omega = sde_rates(rho, hyper=hp)
         with np.errstate(divide="ignore"):
             zeta = np.where(omega > 0, gamma / np.where(omega > 0, omega, 1.0), np.inf)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from ._validate import as_array, as_positive_int, as_scalar
+from ._validate import as_array, as_int, as_positive_int, as_scalar
 from .errors import DynlabError, ShapeError
 
 __all__ = [
@@ -384,6 +384,9 @@ def ensemble_mean_sem(x, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     x = as_array(x, "x")
     if x.ndim == 0:
         raise ShapeError("x must have at least one axis")
+    axis = as_int(axis, "axis", error=ShapeError)
+    if not -x.ndim <= axis < x.ndim:
+        raise ShapeError(f"axis must lie in [-{x.ndim}, {x.ndim}); got {axis}")
     n = x.shape[axis]
     if n < 2:
         raise ShapeError(f"a standard error needs at least 2 samples along axis {axis}; got {n}")

@@ -218,6 +218,8 @@ class OUProcess:
         True
         """
         x = as_array(x, "x")
+        if x.shape[-1:] != (self.n,):
+            raise ShapeError(f"x must have shape (..., {self.n}); got {x.shape}")
         Q, U = self._QU
         return -((x - self.mu) @ (Q @ U).T) * self.stationary_density(x)[..., None]
 
@@ -364,7 +366,7 @@ class OUProcess:
             Non-decreasing times >= 0 at which to record X.
         n_paths : int
             Number of independent paths.
-        seed : int, SeedSequence or Generator, optional
+        seed : int >= 0, SeedSequence or Generator, optional
 
         Returns
         -------
@@ -391,7 +393,13 @@ class OUProcess:
             L = psd_sqrt(self.stationary_cov())
             x = self.mu + rng.standard_normal((n_paths, self.n)) @ L.T
         else:
-            x = np.broadcast_to(as_array(x0, "x0"), (n_paths, self.n)).copy()
+            x0 = as_array(x0, "x0")
+            if x0.shape not in ((self.n,), (n_paths, self.n)):
+                raise ShapeError(
+                    f"x0 must have shape ({self.n},) or (n_paths, n) = ({n_paths}, {self.n}); "
+                    f"got {x0.shape}"
+                )
+            x = np.broadcast_to(x0, (n_paths, self.n)).copy()
         out = np.empty((t.size, n_paths, self.n))
         prev = 0.0
         cache: dict[float, tuple[np.ndarray, np.ndarray]] = {}

@@ -24,15 +24,16 @@ import numpy as np
 
 from . import config, modes
 from ._linalg import eigh_descending, sym
-from ._validate import as_array, as_symmetric
+from ._validate import as_array, as_flag, as_symmetric, check_definite_spectrum
 from .errors import (
+    HyperparameterError,
     NotPositiveDefiniteError,
     ShapeError,
     StabilityRegionError,
     UnstableDriftError,
 )
 from .hyper import as_heavy_ball
-from .models import LinearRegressionProblem, _noise_matrix
+from .models import LinearRegressionProblem, _noise_matrix, hessian_noise_scale
 from .sgd_discrete import DiscreteSGD
 from .sgd_observables import Equipartition, Observables
 from .sgd_sde import SDEModel
@@ -62,9 +63,11 @@ class SGDPhaseSpace(SDEModel, Observables):
         lambda >= 0.
     batch_size : int
         S >= 1.
-    noise_cov : float or (d, d) array_like
-        Per-sample gradient-noise covariance Sigma (PSD), or a scalar sigma2 meaning
-        ``Sigma = sigma2 H`` (seed 003 Assumption 5).
+    noise_cov : ("hessian", sigma2) or (d, d) array_like
+        Per-sample gradient-noise covariance Sigma (PSD), or ``("hessian", sigma2)`` meaning
+        ``Sigma = sigma2 H`` (seed 003 Assumption 5). A bare scalar is read as
+        ``("hessian", scalar)``, with a deprecation :class:`~dynlab.errors.DynlabWarning`
+        (scipy would read it as ``sigma2 I``).
 
     Raises
     ------
@@ -95,22 +98,30 @@ class SGDPhaseSpace(SDEModel, Observables):
         self.b = np.zeros(d) if b is None else as_array(b, "b", shape=(d,))
         if noise_cov is None:
             raise ShapeError(
-                "noise_cov is required: a (d, d) matrix Sigma or a scalar sigma2 (Sigma = sigma2 H)"
+                "noise_cov is required: a (d, d) matrix Sigma or ('hessian', sigma2) for "
+                "Sigma = sigma2 H"
             )
-        self._sigma2 = float(noise_cov) if np.ndim(noise_cov) == 0 else None
-        self.noise_cov = _noise_matrix(noise_cov, self.H)
+        self._sigma2 = hessian_noise_scale(noise_cov)
+        self.noise_cov = (
+            self._sigma2 * self.H
+            if self._sigma2 is not None
+            else (_noise_matrix(noise_cov, self.H))
+        )
         self.rho, self.q = eigh_descending(self.H)
         if self.rho[-1] < -config.PSD_RTOL * max(abs(self.rho[0]), abs(self.rho[-1])):
             raise NotPositiveDefiniteError(
                 f"H must be positive semi-definite; it has eigenvalue {self.rho[-1]:.3g}"
             )
         k = self.rho + self.weight_decay
-        if k[-1] <= config.PSD_RTOL * max(k[0], np.finfo(np.float64).tiny):
-            raise UnstableDriftError(
-                f"H + weight_decay I is singular (smallest eigenvalue {k[-1]:.3g}): the drift A "
-                "has a zero eigenvalue and SGD has no stationary law; add weight_decay or "
-                "restrict to range(H)"
-            )
+        check_definite_spectrum(
+            k[-1],
+            k[0],
+            d,
+            "H + weight_decay I",
+            UnstableDriftError,
+            ": the drift A has a zero eigenvalue and SGD no stationary law; add weight_decay or "
+            "restrict to range(H)",
+        )
         limit = self.hyper.stability_limit
         if self.lr * k[0] >= limit:
             raise StabilityRegionError(
@@ -161,7 +172,7 @@ class SGDPhaseSpace(SDEModel, Observables):
 
         Parameters
         ----------
-        noise_cov : None, float or (d, d) array_like
+        noise_cov : None, ("hessian", sigma2) or (d, d) array_like
             None estimates Sigma from the per-sample gradients at the stationary mean mu
             (:meth:`~dynlab.models.LinearRegressionProblem.gradient_noise_cov`).
         replacement : bool
@@ -182,6 +193,11 @@ class SGDPhaseSpace(SDEModel, Observables):
             hyper, lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size
         )
         problem = LinearRegressionProblem(X, Y)
+        if hp.batch_size > problem.N:
+            raise HyperparameterError(
+                f"batch_size must be <= the number of rows of X, N = {problem.N}; "
+                f"got {hp.batch_size}"
+            )
         if noise_cov is None:
             noise_cov = problem.gradient_noise_cov(problem.minimizer(hp.weight_decay))
             if not replacement:
@@ -202,7 +218,7 @@ class SGDPhaseSpace(SDEModel, Observables):
         --------
         >>> import numpy as np, scipy.linalg
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> abs(m.kappa - 4 * (1 - 0.9) * (1 + 0.9)) < 1e-15
         True
         """
@@ -230,7 +246,7 @@ class SGDPhaseSpace(SDEModel, Observables):
         --------
         >>> import numpy as np, scipy.linalg
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> other = SGDPhaseSpace(np.diag([2.0, 1.0]), lr=0.1, noise_cov=[[1, 0.5], [0.5, 1]])
         >>> m.commutes, other.commutes
         (True, False)
@@ -262,8 +278,10 @@ class SGDPhaseSpace(SDEModel, Observables):
         --------
         >>> import numpy as np      # 1-D, beta = 0, Sigma = sigma2 H: the AR(1) variance
         >>> lr, rho, sigma2, S = 0.1, 2.0, 0.5, 4
-        >>> m = SGDPhaseSpace([[rho]], lr=lr, batch_size=S, noise_cov=sigma2)
+        >>> m = SGDPhaseSpace([[rho]], lr=lr, batch_size=S, noise_cov=("hessian", sigma2))
         >>> bool(np.isclose(m.stationary_cov(exact=True)[0, 0], lr * sigma2 / (S * (2 - lr * rho))))
         True
         """
-        return self.discrete.stationary_cov() if exact else self.lyapunov() / self.kappa
+        if as_flag(exact, "exact"):
+            return self.discrete.stationary_cov()
+        return self.lyapunov() / self.kappa

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import modes
 from ._linalg import sym
-from ._validate import as_array, as_psd
+from ._validate import as_array, as_int, as_psd, steps_arguments
 from .errors import (
     ShapeError,
 )
@@ -69,7 +69,7 @@ class DiscreteSGD:
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> dz = m.discrete
         >>> bool(np.isclose(dz.spectral_radius, np.max(np.abs(np.linalg.eigvals(dz.F)))))
         True
@@ -84,7 +84,7 @@ class DiscreteSGD:
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> dz = m.discrete
         >>> z = dz.stationary_mean()                     # the fixed point of z -> F z + c
         >>> bool(np.allclose(dz.F @ z + dz.c, z))
@@ -114,7 +114,7 @@ class DiscreteSGD:
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> dz = m.discrete
         >>> P = scipy.linalg.solve_discrete_lyapunov(dz.F, dz.G @ dz.noise_cov @ dz.G.T)
         >>> bool(np.allclose(dz.stationary_cov(), P))
@@ -131,48 +131,52 @@ class DiscreteSGD:
     def _power_modal(self, k: int):
         return modes.discrete_propagator(np.array(k), self.model.rho, hyper=self.model.hyper)
 
-    def mean(self, k, z0) -> np.ndarray:
+    def mean(self, *args, steps=None, z0=None, k=None, time=None) -> np.ndarray:
         """``E z_k = z* + F^k (z0 - z*)`` for ``z0`` of shape (2d,); shape ``k.shape + (2d,)``.
+
+        ``steps`` (keyword): the integer numbers k >= 0 of optimizer steps.
 
         Examples
         --------
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> dz = m.discrete
         >>> z0 = np.array([1.0, 0.0, 0.0, 0.0])
         >>> z = z0
         >>> for _ in range(6):
         ...     z = dz.F @ z + dz.c
-        >>> bool(np.allclose(dz.mean(6, z0), z))
+        >>> bool(np.allclose(dz.mean(steps=6, z0=z0), z))
         True
         """
-        z0 = as_array(z0, "z0", shape=(2 * self.model.d,))
+        a = steps_arguments("DiscreteSGD.mean", args, {"steps": steps, "z0": z0}, k=k, time=time)
+        if a["z0"] is None:
+            raise ShapeError("z0 is required: the start [theta0; v0] of the mean trajectory")
+        z0 = as_array(a["z0"], "z0", shape=(2 * self.model.d,))
         d = self.model.d
-        th, v = self.model.mean(k, z0[:d], z0[d:], exact=True)
+        th, v = self.model.mean(steps=a["steps"], theta0=z0[:d], v0=z0[d:], exact=True)
         return np.concatenate([th, v], axis=-1)
 
-    def cov(self, k, P0=None) -> np.ndarray:
+    def cov(self, *args, steps=None, P0=None, k=None, time=None) -> np.ndarray:
         r"""``Var z_k = P + F^k (P0 - P) F^{kT}`` for ``Var z_0 = P0`` (zero: fixed start).
 
-        One integer k.
+        ``steps`` (keyword): one integer k >= 0, the number of optimizer steps.
 
         Examples
         --------
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> dz = m.discrete
         >>> Fj = [np.linalg.matrix_power(dz.F, j) for j in range(3)]
         >>> C3 = sum(F @ dz.G @ dz.noise_cov @ dz.G.T @ F.T for F in Fj)   # 3 steps, fixed start
-        >>> bool(np.allclose(dz.cov(3), C3))
+        >>> bool(np.allclose(dz.cov(steps=3), C3))
         True
         """
-        k = int(k)
-        if k < 0:
-            raise ShapeError("k must be >= 0")
+        a = steps_arguments("DiscreteSGD.cov", args, {"steps": steps, "P0": P0}, k=k, time=time)
+        k, P0 = as_int(a["steps"], "steps", low=0, error=ShapeError), a["P0"]
         m, q = self.model, self.model.q
         d = m.d
         P = self.stationary_cov()
@@ -184,23 +188,25 @@ class DiscreteSGD:
         Fk = O @ np.block([[np.diag(f11), np.diag(f12)], [np.diag(f21), np.diag(f22)]]) @ O.T
         return sym(P + Fk @ (P0 - P) @ Fk.T)
 
-    def stationary_cross_cov(self, k: int) -> np.ndarray:
-        r"""Stationary ``Cov(z_t, z_{t+k}) = P (F^k)^T`` (k >= 0).
+    def stationary_cross_cov(self, *args, steps=None, k=None, time=None) -> np.ndarray:
+        r"""Stationary ``Cov(z_t, z_{t+k}) = P (F^k)^T`` (``steps`` = k >= 0 optimizer steps).
 
         Examples
         --------
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> dz = m.discrete
         >>> P = scipy.linalg.solve_discrete_lyapunov(dz.F, dz.G @ dz.noise_cov @ dz.G.T)
-        >>> bool(np.allclose(dz.stationary_cross_cov(4), P @ np.linalg.matrix_power(dz.F, 4).T))
+        >>> F4 = np.linalg.matrix_power(dz.F, 4)
+        >>> bool(np.allclose(dz.stationary_cross_cov(steps=4), P @ F4.T))
         True
         """
-        k = int(k)
-        if k < 0:
-            raise ShapeError("k must be >= 0")
+        a = steps_arguments(
+            "DiscreteSGD.stationary_cross_cov", args, {"steps": steps}, k=k, time=time
+        )
+        k = as_int(a["steps"], "steps", low=0, error=ShapeError)
         f11, f12, f21, f22 = self._power_modal(k)
         P_tt, P_tv, P_vt, P_vv = self._modal_P()
         # modal (P F^kT): blocks [[P_tt, P_tv], [P_vt, P_vv]] times [[f11, f21], [f12, f22]]

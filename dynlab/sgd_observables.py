@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import modes
-from ._validate import as_array
+from ._validate import as_array, as_flag, steps_arguments
 from .errors import (
     ShapeError,
 )
@@ -50,14 +50,14 @@ class Observables:
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> P = m.discrete.stationary_cov()                 # exact: lr^2 tr Var v
         >>> bool(np.isclose(m.speed(exact=True), 0.1**2 * np.trace(P[2:, 2:])))
         True
         >>> bool(np.isclose(m.speed(), 0.1**2 * 0.5 * 3.0 / (4 * 0.19)))  # lr^2 tr Sigma / kappa
         True
         """
-        if exact:
+        if as_flag(exact, "exact"):
             _, var_v, _ = modes.stationary_mode_variances(
                 self.rho, self._sigma_diag, hyper=self.hyper, exact=True
             )
@@ -66,11 +66,14 @@ class Observables:
 
     def _mode_var_theta(self, exact: bool) -> np.ndarray:
         return modes.stationary_mode_variances(
-            self.rho, self._sigma_diag, hyper=self.hyper, exact=exact
+            self.rho, self._sigma_diag, hyper=self.hyper, exact=as_flag(exact, "exact")
         )[0]
 
-    def displacement(self, k, exact: bool = False) -> np.ndarray:
+    def displacement(self, *args, steps=None, exact: bool = False, k=None, time=None) -> np.ndarray:
         r"""Global displacement ``E||theta_k - theta_0||^2`` from stationarity after k steps.
+
+        ``steps`` (keyword) is the number k of optimizer steps, an array; the SDE time is
+        ``t = lr k`` (non-integer k is allowed in the SDE, not with ``exact=True``).
 
         SDE: ``(2 / kappa) tr(B_thth - (B e^{-A^T t})_thth)`` at ``t = lr k`` (docs/theory.md,
         "Displacement from stationarity"; Kunin et al. 2021, arXiv:2107.09133, eq. 13 writes it
@@ -84,24 +87,30 @@ class Observables:
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> F, P = m.discrete.F, scipy.linalg.solve_discrete_lyapunov(
         ...     m.discrete.F, m.discrete.G @ m.discrete.noise_cov @ m.discrete.G.T)
         >>> FkP = np.linalg.matrix_power(F, 7) @ P
-        >>> bool(np.isclose(m.displacement(7, exact=True), 2 * np.trace(P[:2, :2] - FkP[:2, :2])))
+        >>> D7 = m.displacement(steps=7, exact=True)
+        >>> bool(np.isclose(D7, 2 * np.trace(P[:2, :2] - FkP[:2, :2])))
         True
         """
-        k = as_array(k, "k")
+        a = steps_arguments(
+            "SGDPhaseSpace.displacement", args, {"steps": steps, "exact": exact}, k=k, time=time
+        )
+        k, exact = as_array(a["steps"], "steps"), a["exact"]
         if np.any(k < 0):
-            raise ShapeError("k must be >= 0 (number of steps)")
+            raise ShapeError("steps must be >= 0 (number of optimizer steps)")
         var = self._mode_var_theta(exact)
         if exact:
             return 2.0 * modes.discrete_relaxation(k, self.rho, hyper=self.hyper) @ var
         m = self.modes
         return 2.0 * modes.relaxation(self.lr * k[..., None], m.gamma, m.omega) @ var
 
-    def displacement_eq13(self, k) -> np.ndarray:
+    def displacement_eq13(self, *args, steps=None, k=None, time=None) -> np.ndarray:
         r"""The paper's velocity-correlation form of ``E||theta_k - theta_0||^2``.
+
+        ``steps`` (keyword): the numbers k of optimizer steps (non-negative integers).
 
         Kunin et al. (2021, arXiv:2107.09133, eq. 13, app. G.2).
 
@@ -121,14 +130,17 @@ class Observables:
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> one_step = m.lr**2 * 0.5 * 3.0 / m.kappa             # lr^2 tr Sigma / kappa
-        >>> bool(np.isclose(m.displacement_eq13(1), one_step))
+        >>> bool(np.isclose(m.displacement_eq13(steps=1), one_step))
         True
         """
-        k = as_array(k, "k")
+        a = steps_arguments(
+            "SGDPhaseSpace.displacement_eq13", args, {"steps": steps}, k=k, time=time
+        )
+        k = as_array(a["steps"], "steps")
         if np.any(k < 0) or np.any(k != np.round(k)):
-            raise ShapeError("k must hold non-negative integers (steps)")
+            raise ShapeError("steps must hold non-negative integers (optimizer steps)")
         w = self._sigma_diag
         kmax = int(k.max(initial=0))
         m = self.modes
@@ -143,8 +155,12 @@ class Observables:
         j = np.maximum(ki - 1, 0)
         return self.lr**2 / self.kappa * (ki * np.sum(w) + 2.0 * (ki * S1[j] - S2[j]))
 
-    def diffusion_exponent(self, k, exact: bool = False) -> np.ndarray:
+    def diffusion_exponent(
+        self, *args, steps=None, exact: bool = False, k=None, time=None
+    ) -> np.ndarray:
         r"""Local exponent ``c(k) = d log E||Delta_k||^2 / d log k`` (seed 003 sec. 8, Fig. 6-7).
+
+        ``steps`` (keyword): the numbers k > 0 of optimizer steps (SDE time ``t = lr k``).
 
         SDE: the analytic derivative,
         ``t sum_i Var_i omega_i^2 phi_12,i(t) / sum_i Var_i (1 - phi_11,i(t))`` at ``t = lr k``
@@ -157,19 +173,27 @@ class Observables:
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
-        >>> bool(abs(m.diffusion_exponent(1e-4) - 2.0) < 1e-3)      # ballistic at short times
+        ...                   noise_cov=("hessian", 0.5))
+        >>> bool(abs(m.diffusion_exponent(steps=1e-4) - 2.0) < 1e-3)      # ballistic at short times
         True
         """
-        k = as_array(k, "k")
+        a = steps_arguments(
+            "SGDPhaseSpace.diffusion_exponent",
+            args,
+            {"steps": steps, "exact": exact},
+            k=k,
+            time=time,
+        )
+        k, exact = as_array(a["steps"], "steps"), a["exact"]
         if np.any(k <= 0):
-            raise ShapeError("k must be > 0")
+            raise ShapeError("steps must be > 0")
         var = self._mode_var_theta(exact)
         if exact:
             if np.any(k < 1) or np.any(k != np.round(k)):
-                raise ShapeError("exact=True needs integer k >= 1 (steps)")
+                raise ShapeError("exact=True needs integer steps >= 1")
             lo = np.where(k > 1, k - 1, k)
-            D_hi, D_lo = self.displacement(k + 1, exact=True), self.displacement(lo, exact=True)
+            D_hi = self.displacement(steps=k + 1, exact=True)
+            D_lo = self.displacement(steps=lo, exact=True)
             return np.log(D_hi / D_lo) / np.log((k + 1) / lo)
         m = self.modes
         t = self.lr * k[..., None]
@@ -177,8 +201,13 @@ class Observables:
         num = (phi12 * m.omega**2) @ var
         return t[..., 0] * num / (modes.relaxation(t, m.gamma, m.omega) @ var)
 
-    def mean(self, k, theta0, v0=None, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def mean(
+        self, *args, steps=None, theta0=None, v0=None, exact: bool = False, k=None, time=None
+    ) -> tuple[np.ndarray, np.ndarray]:
         r"""Mean trajectory ``(E theta_k, E v_k)`` from ``(theta0, v0)`` (seed 003 eq. 5).
+
+        ``steps`` (keyword): the numbers k >= 0 of optimizer steps (SDE time ``t = lr k``);
+        ``theta0`` is required.
 
         SDE: ``E[theta] = mu + sum_i a_i(t) q_i``, ``E[v] = sum_i b_i(t) q_i`` with the damped
         oscillators of :func:`dynlab.modes.oscillator_mean` at ``t = lr k``. Exact: the recursion's
@@ -189,19 +218,33 @@ class Observables:
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
-        >>> theta, v = m.mean(5, np.zeros(2), exact=True)
+        ...                   noise_cov=("hessian", 0.5))
+        >>> theta, v = m.mean(steps=5, theta0=np.zeros(2), exact=True)
         >>> z_star = np.concatenate([m.mu, np.zeros(2)])
         >>> z5 = z_star + np.linalg.matrix_power(m.discrete.F, 5) @ (0 - z_star)
         >>> bool(np.allclose(np.concatenate([theta, v]), z5))
         True
         """
-        k = as_array(k, "k")
+        a = steps_arguments(
+            "SGDPhaseSpace.mean",
+            args,
+            {"steps": steps, "theta0": theta0, "v0": v0, "exact": exact},
+            k=k,
+            time=time,
+        )
+        k, theta0, v0, exact = a["steps"], a["theta0"], a["v0"], a["exact"]
+        k = as_array(k, "steps")
+        if np.any(k < 0):
+            raise ShapeError("steps must be >= 0 (number of optimizer steps from theta0)")
+        if theta0 is None:
+            raise ShapeError("theta0 is required: the start of the mean trajectory")
         theta0 = as_array(theta0, "theta0", shape=(self.d,))
         v0 = np.zeros(self.d) if v0 is None else as_array(v0, "v0", shape=(self.d,))
         a0, b0 = self.q.T @ (theta0 - self.mu), self.q.T @ v0
         kk = k[..., None]
-        if exact:
+        if as_flag(exact, "exact"):
+            if np.any(k != np.round(k)):
+                raise ShapeError("exact=True needs integer steps")
             f11, f12, f21, f22 = modes.discrete_propagator(kk, self.rho, hyper=self.hyper)
         else:
             f11, f12, f21, f22 = modes.mode_propagator(
@@ -223,7 +266,7 @@ class Observables:
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> e = m.equipartition()          # SDE: both sides lr tr Sigma / (4 S (1 - beta))
         >>> bool(np.isclose(e.potential, e.kinetic))
         True
@@ -231,7 +274,7 @@ class Observables:
         True
         """
         var_t, var_v, _ = modes.stationary_mode_variances(
-            self.rho, self._sigma_diag, hyper=self.hyper, exact=exact
+            self.rho, self._sigma_diag, hyper=self.hyper, exact=as_flag(exact, "exact")
         )
         mass = self.hyper.mass
         return Equipartition(

@@ -37,7 +37,7 @@ class SDEModel:
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> c1, c2 = 2 / (0.1 * 1.9), 2 * 0.1 / (0.1 * 1.9)      # Kunin et al. 2021, eq. 4
         >>> bool(np.allclose(m.ou.A[2:], np.hstack([c1 * m.H, c2 * np.eye(2)])))
         True
@@ -63,7 +63,7 @@ class SDEModel:
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> B, A, D = m.lyapunov(), m.ou.A, m.ou.D
         >>> bool(np.allclose(A @ B + B @ A.T, 2 * D))
         True
@@ -111,7 +111,7 @@ class SDEModel:
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> Q, U = m.decompose()
         >>> bool(np.allclose((m.ou.D + Q) @ U, m.ou.A)) and bool(np.allclose(Q, -Q.T))
         True
@@ -135,6 +135,16 @@ class SDEModel:
             return Q, U
         return decompose_lyapunov(self.ou.A, self.lyapunov(), noise="Sigma")
 
+    def _phase_point(self, theta, v) -> tuple[np.ndarray, np.ndarray]:
+        """``theta`` and ``v`` as arrays of shape ``(..., d)`` (or scalars, broadcast), checked."""
+        out = []
+        for x, name in ((theta, "theta"), (v, "v")):
+            a = as_array(x, name)
+            if a.ndim and a.shape[-1] != self.d:
+                raise ShapeError(f"{name} must have shape (..., {self.d}); got {a.shape}")
+            out.append(a)
+        return out[0], out[1]
+
     def modified_loss(self, theta, v) -> np.ndarray:
         r"""Modified loss ``Psi(theta, v) = 1/2 ([theta; v] - [mu; 0])^T U (...)``.
 
@@ -151,18 +161,15 @@ class SDEModel:
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> B = scipy.linalg.solve_continuous_lyapunov(m.ou.A, 2 * m.ou.D)
         >>> theta, v = m.mu + [0.1, -0.2], np.array([0.3, 0.1])
         >>> z = np.concatenate([theta - m.mu, v])
         >>> bool(np.isclose(m.modified_loss(theta, v), 0.5 * z @ np.linalg.solve(B, z)))
         True
         """
-        theta = as_array(theta, "theta")
-        v = as_array(v, "v")
+        theta, v = self._phase_point(theta, v)
         z = np.concatenate(np.broadcast_arrays(theta - self.mu, v), axis=-1)
-        if z.shape[-1] != 2 * self.d:
-            raise ShapeError(f"theta and v must have shape (..., {self.d})")
         U = self.decompose()[1]
         return 0.5 * np.einsum("...i,ij,...j->...", z, U, z)
 
@@ -185,7 +192,7 @@ class SDEModel:
         >>> import numpy as np, scipy.linalg
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> m = SGDPhaseSpace(np.diag([2.0, 1.0]), [1.0, 1.0], lr=0.1, momentum=0.9, batch_size=4,
-        ...                   noise_cov=0.5)
+        ...                   noise_cov=("hessian", 0.5))
         >>> theta, v = m.mu + [0.1, -0.2], np.array([0.3, 0.1])
         >>> psi_t, psi_v = m.modified_loss_terms(theta, v)
         >>> bool(np.isclose(psi_v, 0.5 * (0.3**2 / 1.0 + 0.1**2 / 0.5)))   # v^T Sigma^-1 v / 2
@@ -197,8 +204,7 @@ class SDEModel:
                 "loss "
                 "does not split into Psi_theta + Psi_v; use modified_loss"
             )
-        theta = as_array(theta, "theta")
-        v = as_array(v, "v")
+        theta, v = self._phase_point(theta, v)
         d = self.d
         U = self.decompose()[1]
         dth = theta - self.mu

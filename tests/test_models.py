@@ -31,7 +31,7 @@ def test_quadratic_grad_is_derivative_of_loss(H, seed):
 
 def test_scalar_noise_cov_means_sigma2_times_H():
     H = np.diag([3.0, 1.0])
-    assert np.array_equal(QuadraticProblem(H, noise_cov=0.5).noise_cov, 0.5 * H)
+    assert np.array_equal(QuadraticProblem(H, noise_cov=("hessian", 0.5)).noise_cov, 0.5 * H)
 
 
 @given(psd_matrices(5))

@@ -128,7 +128,7 @@ def test_displacement_against_matrix_powers_and_expm(kw, ks):
             for j in ks
         ]
     )
-    got = m.displacement(k, exact=True)
+    got = m.displacement(steps=k, exact=True)
     # the reference subtracts O(tr P) terms: error eps * tr P * (cond(Stein) + k ||F||^k growth)
     tol = (
         1e3
@@ -154,7 +154,7 @@ def test_displacement_against_matrix_powers_and_expm(kw, ks):
         * lyap_cond(m.ou.A)
         * (1 + np.abs(m.ou.A).max() * m.lr * k)
     )
-    assert np.all(np.abs(m.displacement(k) - ref_sde) <= tol)
+    assert np.all(np.abs(m.displacement(steps=k) - ref_sde) <= tol)
 
 
 @given(sgd_setups(4))
@@ -162,10 +162,10 @@ def test_displacement_small_and_large_lags(kw):
     m = SGDPhaseSpace(**kw)
     # one step of the recursion: E||theta_1 - theta_0||^2 = lr^2 tr P_vv, i.e. the exact speed,
     # through an independent path (recursion u_1 = e / (1 + beta) vs the Stein blocks)
-    assert m.displacement(1, exact=True) == pytest.approx(m.speed(exact=True), rel=50 * EPS)
+    assert m.displacement(steps=1, exact=True) == pytest.approx(m.speed(exact=True), rel=50 * EPS)
     # SDE at t -> 0: E||Delta||^2 / t^2 -> tr(Sigma) / kappa, with no cancellation in the series
     k = 1e-7
-    assert m.displacement(k) / (m.lr * k) ** 2 == pytest.approx(
+    assert m.displacement(steps=k) / (m.lr * k) ** 2 == pytest.approx(
         np.trace(m.noise_cov) / m.kappa, rel=1e-5
     )
     # saturation at 2 tr Var(theta)
@@ -175,7 +175,7 @@ def test_displacement_small_and_large_lags(kw):
         sat = 2 * np.trace(P[:4, :4])
         # decays like (spectral radius)^k; at k = 1e9 only modes with 1 - r < 1e-7 are not saturated
         if np.max(m.modes.spectral_radius) < 1 - 1e-7:
-            assert m.displacement(np.array(big), exact=exact) == pytest.approx(sat, rel=1e-6)
+            assert m.displacement(steps=np.array(big), exact=exact) == pytest.approx(sat, rel=1e-6)
 
 
 @given(sgd_setups(3), st.integers(2, 2000))
@@ -184,18 +184,18 @@ def test_diffusion_exponent(kw, k):
     # SDE: analytic derivative vs a central difference of log D in log k (h = 1e-5:
     # truncation 1e-10, rounding eps / h ~ 1e-11 relative)
     h = 1e-5
-    fd = (np.log(m.displacement(k * (1 + h))) - np.log(m.displacement(k * (1 - h)))) / (
+    fd = (np.log(m.displacement(steps=k * (1 + h))) - np.log(m.displacement(steps=k * (1 - h)))) / (
         np.log1p(h) - np.log1p(-h)
     )
-    c = m.diffusion_exponent(k)
+    c = m.diffusion_exponent(steps=k)
     assert abs(c - fd) <= 1e-6 * (1 + abs(c))
     # exact: the centred secant on the integer grid
-    D = m.displacement(np.array([k - 1, k + 1]), exact=True)
-    assert m.diffusion_exponent(k, exact=True) == pytest.approx(
+    D = m.displacement(steps=np.array([k - 1, k + 1]), exact=True)
+    assert m.diffusion_exponent(steps=k, exact=True) == pytest.approx(
         np.log(D[1] / D[0]) / np.log((k + 1) / (k - 1)), rel=1e-12
     )
     # ballistic start: c -> 2 as t -> 0
-    assert m.diffusion_exponent(1e-6) == pytest.approx(2.0, abs=1e-4)
+    assert m.diffusion_exponent(steps=1e-6) == pytest.approx(2.0, abs=1e-4)
 
 
 @settings(max_examples=25)
@@ -206,7 +206,7 @@ def test_mean_trajectories(kw, ks):
     th0, v0 = rng.standard_normal(3), rng.standard_normal(3)
     z0 = np.r_[th0, v0]
     k = np.array(ks)
-    th, v = m.mean(k, th0, v0)
+    th, v = m.mean(steps=k, theta0=th0, v0=v0)
     ref = m.ou.mean(m.lr * k, z0)
     scale = 1 + np.abs(z0).max() + np.abs(m.mu).max()
     # expm of a (2d x 2d) drift: error eps * ||A t|| growth; closed forms: eps * cond(H + lambda)
@@ -218,7 +218,7 @@ def test_mean_trajectories(kw, ks):
         * np.linalg.cond(m.H + m.weight_decay * np.eye(3))
     )
     np.testing.assert_allclose(np.concatenate([th, v], -1), ref, atol=tol)
-    th_e, v_e = m.mean(k, th0, v0, exact=True)
+    th_e, v_e = m.mean(steps=k, theta0=th0, v0=v0, exact=True)
     zs = m.discrete.stationary_mean()
     ref_e = np.array([zs + np.linalg.matrix_power(m.discrete.F, j) @ (z0 - zs) for j in ks])
     tol = (
@@ -238,7 +238,7 @@ def test_critical_damping_mean_is_continuous(kw):
     assert m.modes.zeta[0] == pytest.approx(1.0, abs=1e-12)
     th0 = m.q[:, 0]  # excite the critical mode only
     k = np.array([1, 10, 100, 1000])
-    th, _ = m.mean(k, th0 + m.mu)
+    th, _ = m.mean(steps=k, theta0=th0 + m.mu)
     gamma = m.modes.gamma
     t = m.lr * k
     a_crit = np.exp(-gamma * t) * (1 + gamma * t)  # a0 = 1, b0 = 0 at omega = gamma
@@ -253,13 +253,15 @@ def test_discrete_cross_cov_and_cov(kw, k):
     P = scipy.linalg.solve_discrete_lyapunov(F, G @ N @ G.T)
     Fk = np.linalg.matrix_power(F, k)
     scale = np.linalg.norm(P, 2) * max(1.0, np.linalg.norm(Fk, 2)) ** 2 * stein_cond(F)
-    np.testing.assert_allclose(m.discrete.stationary_cross_cov(k), P @ Fk.T, atol=1e3 * EPS * scale)
-    np.testing.assert_allclose(m.discrete.cov(k), P - Fk @ P @ Fk.T, atol=1e3 * EPS * scale)
+    np.testing.assert_allclose(
+        m.discrete.stationary_cross_cov(steps=k), P @ Fk.T, atol=1e3 * EPS * scale
+    )
+    np.testing.assert_allclose(m.discrete.cov(steps=k), P - Fk @ P @ Fk.T, atol=1e3 * EPS * scale)
 
 
 def test_mode_frequencies_and_modes_record():
     H = np.diag([4.0, 1.0, 1e-3])
-    m = SGDPhaseSpace(H, lr=0.2, momentum=0.9, noise_cov=1.0)
+    m = SGDPhaseSpace(H, lr=0.2, momentum=0.9, noise_cov=("hessian", 1.0))
     md = m.modes
     np.testing.assert_array_equal(md.rho, [4.0, 1.0, 1e-3])
     assert md.gamma == pytest.approx(0.1 / (0.2 * 1.9))
@@ -277,7 +279,7 @@ def test_modified_loss_is_isotropic_on_range_of_H_without_weight_decay():
     Qm = np.linalg.qr(rng.standard_normal((4, 4)))[0]
     H = (Qm * np.array([10.0, 1.0, 0.1, 0.01])) @ Qm.T
     lr, beta, s2 = 0.05, 0.9, 0.3
-    m = SGDPhaseSpace(H, rng.standard_normal(4), lr=lr, momentum=beta, noise_cov=s2)
+    m = SGDPhaseSpace(H, rng.standard_normal(4), lr=lr, momentum=beta, noise_cov=("hessian", s2))
     dth = rng.standard_normal((5, 4))
     psi = m.modified_loss(m.mu + dth, 0.0)
     np.testing.assert_allclose(psi, np.sum(dth**2, -1) / (lr * (1 + beta) * s2), rtol=1e-12)
@@ -312,7 +314,7 @@ def test_from_data_estimates_noise_at_the_stationary_mean():
 
 def test_bad_inputs_are_named():
     H = np.diag([1.0, 0.5])
-    ok = dict(lr=0.1, momentum=0.9, noise_cov=1.0)
+    ok = dict(lr=0.1, momentum=0.9, noise_cov=("hessian", 1.0))
     with pytest.raises(HyperparameterError, match="momentum must lie in"):
         SGDPhaseSpace(H, **{**ok, "momentum": 1.0})
     with pytest.raises(HyperparameterError, match="lr must be > 0"):
@@ -391,7 +393,7 @@ def test_exact_predictions_match_simulated_optimizer(momentum):
     # displacement from stationarity at several lags
     for k in (1, 5, 20, 60):
         x = np.sum((theta[k] - theta[0]) ** 2, -1)
-        zs.append((x.mean() - m.displacement(k, exact=True)) / (x.std(ddof=1) / np.sqrt(M)))
+        zs.append((x.mean() - m.displacement(steps=k, exact=True)) / (x.std(ddof=1) / np.sqrt(M)))
     # stationarity is preserved: the covariance at step K equals P (diagonal entries)
     zK = np.concatenate([theta[-1], v[-1]], -1)
     var = zK.var(0, ddof=1)
@@ -414,16 +416,16 @@ def test_exact_predictions_match_simulated_optimizer(momentum):
 def test_eq13_velocity_sum_gap_is_the_euler_maclaurin_kink_term():
     H = np.diag([3.0, 1.0, 0.2])
     for lr, beta in ((0.01, 0.9), (0.001, 0.99)):
-        m = SGDPhaseSpace(H, lr=lr, momentum=beta, batch_size=4, noise_cov=0.5)
+        m = SGDPhaseSpace(H, lr=lr, momentum=beta, batch_size=4, noise_cov=("hessian", 0.5))
         w, md = m._sigma_diag, m.modes
         # internal check: the cumulative sums equal the direct double sum over step pairs
         k0 = 50
         lag = np.abs(np.subtract.outer(np.arange(k0), np.arange(k0)))
         C = phi22(m, lag[..., None]) @ w
-        assert m.displacement_eq13(k0) == pytest.approx(C.sum() * lr**2 / m.kappa, rel=1e-12)
+        assert m.displacement_eq13(steps=k0) == pytest.approx(C.sum() * lr**2 / m.kappa, rel=1e-12)
         k = np.array([10, 100, 1000, 5000])
         t = lr * k
-        gap = (m.displacement_eq13(k) - m.displacement(k)) / (lr**2 / m.kappa * w.sum())
+        gap = (m.displacement_eq13(steps=k) - m.displacement(steps=k)) / (lr**2 / m.kappa * w.sum())
         em = (1 + 2 * md.gamma * t[:, None] - phi22(m, k[:, None])) @ w / (6 * w.sum())
         # next Euler-Maclaurin term: relative O((lr max(gamma, omega))^2); 10x margin
         h = lr * max(md.gamma, md.omega.max())
@@ -431,8 +433,8 @@ def test_eq13_velocity_sum_gap_is_the_euler_maclaurin_kink_term():
     # the trace form saturates; the eq. 13 form keeps growing, at lr^2 / kappa tr(Sigma) gamma lr
     # / 3 per step
     far = np.array([200000, 400000])
-    assert m.displacement(far)[1] == pytest.approx(m.displacement(far)[0], rel=1e-12)
-    growth = np.diff(m.displacement_eq13(far))[0] / 200000
+    assert m.displacement(steps=far)[1] == pytest.approx(m.displacement(steps=far)[0], rel=1e-12)
+    growth = np.diff(m.displacement_eq13(steps=far))[0] / 200000
     assert growth == pytest.approx(lr**2 / m.kappa * w.sum() * md.gamma * lr / 3, rel=10 * h**2)
 
 
@@ -467,10 +469,10 @@ def test_one_heavy_ball_object_or_the_keywords_build_the_same_model():
 def test_hyper_object_misuse_is_named():
     H = np.diag([1.0, 0.5])
     with pytest.raises(HyperparameterError, match="not both"):
-        SGDPhaseSpace(H, hyper=HeavyBall(0.1), lr=0.1, noise_cov=1.0)
+        SGDPhaseSpace(H, hyper=HeavyBall(0.1), lr=0.1, noise_cov=("hessian", 1.0))
     with pytest.raises(HyperparameterError, match="takes one optimizer"):
-        SGDPhaseSpace(H, hyper=HeavyBall(lr=[0.1, 0.2]), noise_cov=1.0)
+        SGDPhaseSpace(H, hyper=HeavyBall(lr=[0.1, 0.2]), noise_cov=("hessian", 1.0))
     with pytest.raises(HyperparameterError, match="plain heavy ball"):
-        SGDPhaseSpace(H, hyper=HeavyBall(0.1, 0.9, nesterov=True), noise_cov=1.0)
+        SGDPhaseSpace(H, hyper=HeavyBall(0.1, 0.9, nesterov=True), noise_cov=("hessian", 1.0))
     with pytest.raises(HyperparameterError, match="lr is required"):
-        SGDPhaseSpace(H, noise_cov=1.0)
+        SGDPhaseSpace(H, noise_cov=("hessian", 1.0))

@@ -98,7 +98,7 @@ def test_displacement_exact(kw, k):
         for i in range(D)
     )
     tol = 4 * (k + 1) * EPS * growth * 2 * np.sum(P[:, 0, 0])
-    assert abs(m.displacement(np.array([k]), exact=True)[0] - ref) <= tol
+    assert abs(m.displacement(steps=np.array([k]), exact=True)[0] - ref) <= tol
 
 
 @given(sgd_setups(D), st.integers(0, 60))
@@ -109,7 +109,7 @@ def test_mean_exact(kw, k):
     F, _ = discrete.transition(m.rho, **hyper(m))
     a0, b0 = m.q.T @ (theta0 - m.mu), m.q.T @ v0
     ab = np.array([np.linalg.matrix_power(F[i], k) @ [a0[i], b0[i]] for i in range(D)])
-    th, v = m.mean(np.array(k), theta0, v0, exact=True)
+    th, v = m.mean(steps=np.array(k), theta0=theta0, v0=v0, exact=True)
     growth = max(
         max(np.linalg.norm(np.linalg.matrix_power(F[i], j), 2) for j in range(k + 1))
         for i in range(D)

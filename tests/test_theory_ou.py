@@ -256,13 +256,13 @@ def test_displacement_and_exponent_sde(kw, log10_k):
     # see the oscillator test)
     grow = np.max((1 + g * t) ** 2 * (1 + om * t))
     base = EPS * grow * 2 * np.sum(var_t)
-    assert abs(m.displacement(k)[0] - ref[0]) <= 16 * base
+    assert abs(m.displacement(steps=k)[0] - ref[0]) <= 16 * base
     assume(ref[0] > 1e6 * base)
     c = diffusion.diffusion_exponent(t, w, sigma2, dps=REFERENCE_DPS, **hyper)
     # c = t D'/D: relative error of D (base / D) plus that of D' (same order), times |c| + 1
-    assert abs(m.diffusion_exponent(k)[0] - c[0]) <= 16 * (base / ref[0]) * (abs(c[0]) + 1) * (
-        1 + np.max(om * t)
-    )
+    assert abs(m.diffusion_exponent(steps=k)[0] - c[0]) <= 16 * (base / ref[0]) * (
+        abs(c[0]) + 1
+    ) * (1 + np.max(om * t))
 
 
 @given(sgd_setups(D))
@@ -271,7 +271,7 @@ def test_mean_trajectory_sde(kw):
     rng = np.random.default_rng(1)
     theta0, v0 = rng.standard_normal(D), rng.standard_normal(D)
     k = np.array([0.0, 1.0, 7.0, 50.0])
-    th, v = m.mean(k, theta0, v0)
+    th, v = m.mean(steps=k, theta0=theta0, v0=v0)
     a0, b0 = m.q.T @ (theta0 - m.mu), m.q.T @ v0
     g, w, _ = oscillator.mode_parameters(
         m.rho, lr=m.lr, momentum=m.momentum, weight_decay=m.weight_decay
@@ -352,4 +352,4 @@ def test_displacement_eq13_as_printed(kw, k):
     # dynlab sums the terms with cumulative sums: rounding a few eps times the sum of |terms|,
     # which is at most lr^2 k^2 sum_l C_l(0) = lr^2 k^2 tr Sigma / kappa
     tol = 16 * EPS * (m.lr * k) ** 2 * np.sum(sigma2) / m.kappa
-    assert abs(m.displacement_eq13(np.array([k]))[0] - ref) <= tol
+    assert abs(m.displacement_eq13(steps=np.array([k]))[0] - ref) <= tol

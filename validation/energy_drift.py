@@ -32,7 +32,17 @@ from dynlab.models import QuadraticProblem, synthetic_regression
 from dynlab.observables import ols_loglog, tail_median_abs
 from dynlab.progress import progress
 from validation import energy_stationary as stationary
-from validation.report import Report, cli_parser, command_line, exact_gate, finish, new_figure
+from validation.report import (
+    OUT_FIX,
+    Report,
+    cli_parser,
+    command_line,
+    exact_gate,
+    finish,
+    new_figure,
+    positive_int,
+    user_errors,
+)
 
 GAMMA = 1e-3
 BATCH = 128
@@ -337,15 +347,16 @@ def main(argv=None) -> int:
         "energy_drift", __doc__, seed=2000, quick_help="small model, few dt values (seconds)"
     )
     parser.add_argument(
-        "--d", type=int, default=None, help="regression dimension (default 8, quick 4)"
+        "--d", type=positive_int, default=None, help="regression dimension (default 8, quick 4)"
     )
     args = parser.parse_args(argv)
-    report = Report(
-        args.out,
-        "Seed 000: exact energy drift of damped leapfrog",
-        command=command_line("energy_drift", argv),
-    )
-    d = args.d or (4 if args.quick else 8)
+    with user_errors(parser, "--out", OUT_FIX):
+        report = Report(
+            args.out,
+            "Seed 000: exact energy drift of damped leapfrog",
+            command=command_line("energy_drift", argv),
+        )
+    d = (4 if args.quick else 8) if args.d is None else args.d
     horizon = 100 if args.quick else HORIZON  # quick: a 20-step window instead of the seed's 80
     reg, quad, inv_mass, init_cov = _setup(d, args.seed)
     curves = exact_curves(report, quad, inv_mass, init_cov, args.quick, horizon)

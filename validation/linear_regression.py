@@ -26,17 +26,21 @@ import numpy as np
 
 from dynlab.progress import progress
 from validation.linreg import figures
+from validation.linreg.cifar import CLASSES, find_layout
 from validation.linreg.config import Z_LIMIT
 from validation.linreg.experiment import Sizes, run_setting, run_sweeps
 from validation.linreg.minibatch_report import add_minibatch
+from validation.linreg.predict import phase_space_model
 from validation.linreg.problem import cifar_setup, synthetic_setup
 from validation.linreg.writeup import Gaps, summary, write_gap_tables, write_setting, write_sweeps
-from validation.report import Report
+from validation.report import OUT_FIX, Report, positive_int, seed_int, user_errors
 
 __all__ = ["main", "PROFILES", "Z_LIMIT"]
 
 #: Dimension of the synthetic problem: default run and --quick.
 DEFAULT_DIM, QUICK_DIM = 64, 32
+#: CIFAR-10 regression dimension: 32 x 32 RGB pixels plus the bias feature.
+CIFAR_DIM = 32 * 32 * 3 + 1
 
 #: Ensemble sizes per profile.
 PROFILES = {
@@ -97,33 +101,38 @@ def _parser() -> argparse.ArgumentParser:
         "--column", type=int, default=0, help="CIFAR-10: one-hot column (class index) to regress"
     )
     p.add_argument(
-        "--n-samples", type=int, help="CIFAR-10: use a fixed random subset of the training set"
+        "--n-samples",
+        type=positive_int,
+        help="CIFAR-10: use a fixed random subset of the training set (at least the dimension "
+        "3073, else H is singular)",
     )
     p.add_argument(
-        "--dim", type=int, help="synthetic problem: dimension d (default: 64, 32 with --quick)"
+        "--dim",
+        type=positive_int,
+        help="synthetic problem: dimension d (default: 64, 32 with --quick)",
     )
     p.add_argument(
         "--lr", type=float, help="learning rate (default: 0.15 synthetic, 1e-5 CIFAR-10)"
     )
     p.add_argument(
-        "--batch-size", type=int, help="batch size (default: 128 synthetic, 512 CIFAR-10)"
+        "--batch-size", type=positive_int, help="batch size (default: 128 synthetic, 512 CIFAR-10)"
     )
     p.add_argument("--momenta", type=float, nargs="+", help="momenta compared (default: 0.9 0.99)")
-    p.add_argument("--paths", type=int, help="paths per stationary and transient ensemble")
-    p.add_argument("--steps", type=int, help="steps per stationary ensemble")
+    p.add_argument("--paths", type=positive_int, help="paths per stationary and transient ensemble")
+    p.add_argument("--steps", type=positive_int, help="steps per stationary ensemble")
     p.add_argument(
         "--no-sweeps", action="store_true", help="skip the lr / batch size / momentum sweeps"
     )
     p.add_argument(
         "--seed",
-        type=int,
+        type=seed_int,
         default=0,
         help="master seed of every random stream (default: %(default)s)",
     )
     return p
 
 
-def _setup(args):
+def _setup(parser, args):
     hyper = {
         k: v
         for k, v in (
@@ -134,17 +143,43 @@ def _setup(args):
         if v is not None
     }
     if args.data_root:
-        return cifar_setup(args.data_root, column=args.column, n_samples=args.n_samples, **hyper)
-    d = args.dim or (QUICK_DIM if args.quick else DEFAULT_DIM)
-    return synthetic_setup(d=d, seed=args.seed, **hyper)
+        if args.n_samples is not None and args.n_samples < CIFAR_DIM:
+            parser.error(
+                f"--n-samples: {args.n_samples} samples in dimension {CIFAR_DIM} make "
+                f"H = X^T X / N singular; use --n-samples >= {CIFAR_DIM}"
+            )
+        if not 0 <= args.column < len(CLASSES):
+            parser.error(
+                f"--column: must be a class index in [0, {len(CLASSES)}); got {args.column}"
+            )
+        with user_errors(parser, "--data-root", "give the folder or file that holds CIFAR-10"):
+            find_layout(args.data_root)
+    fix = "see --help for their domains"
+    with user_errors(parser, "--lr/--batch-size/--momenta", fix):
+        if args.data_root:
+            setup = cifar_setup(
+                args.data_root, column=args.column, n_samples=args.n_samples, **hyper
+            )
+        else:
+            d = (QUICK_DIM if args.quick else DEFAULT_DIM) if args.dim is None else args.dim
+            setup = synthetic_setup(d=d, seed=args.seed, **hyper)
+    if setup.batch_size > setup.N:
+        parser.error(
+            f"--batch-size: {setup.batch_size} exceeds the N = {setup.N} samples; use "
+            f"--batch-size <= {setup.N}"
+        )
+    with user_errors(parser, "--lr", "use a smaller --lr"):
+        for hp in setup.optimizers:  # each model checks lr against its stability limit
+            phase_space_model(setup, hp)
+    return setup
 
 
 def _sizes(args) -> Sizes:
     sizes = PROFILES["quick" if args.quick else "cifar" if args.data_root else "default"]
     over = {}
-    if args.paths:
+    if args.paths is not None:
         over.update(paths=args.paths, transient_paths=args.paths)
-    if args.steps:
+    if args.steps is not None:
         over.update(steps=args.steps)
     if args.no_sweeps:
         over.update(sweep_points=0)
@@ -258,16 +293,18 @@ def _figures(report, settings, sweeps, setup) -> None:
 def main(argv=None) -> int:
     """Run the job; returns the exit status (1 if an exact prediction's |z| exceeds Z_LIMIT)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     t0 = time.time()
-    setup = _setup(args)
+    setup = _setup(parser, args)
     sizes = _sizes(args)
     title = "Linear regression: heavy-ball SGD, theory vs simulation"
-    report = Report(
-        args.out,
-        f"{title} ({setup.name})",
-        command=" ".join(["python -m validation.linear_regression", *argv]),
-    )
+    with user_errors(parser, "--out", OUT_FIX):
+        report = Report(
+            args.out,
+            f"{title} ({setup.name})",
+            command=" ".join(["python -m validation.linear_regression", *argv]),
+        )
     _intro(report, setup, sizes, args)
     n_intro = len(report.blocks)
     bar = progress(setup.optimizers, desc="momentum settings", unit="setting")

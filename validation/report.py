@@ -26,10 +26,13 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from dynlab.errors import DynlabError
 
 from .provenance import environment
 from .runs import MixedRunError, figure_files, verify_run
@@ -44,10 +47,13 @@ __all__ = [
     "escape_cell",
     "exit_status",
     "new_figure",
+    "positive_int",
     "run_validation",
     "verify_run",
     "MIN_GATE_DOF",
     "FIGURE_FORMATS",
+    "seed_int",
+    "user_errors",
 ]
 
 #: Fewest degrees of freedom of a standard error that a gated (exact) prediction accepts. The
@@ -440,7 +446,7 @@ def cli_parser(module: str, doc: str, *, seed: int, quick_help: str) -> argparse
     )
     p.add_argument("--quick", action="store_true", help=quick_help)
     p.add_argument("--out", default=f"runs/{module}", help="output folder (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=seed, help="master seed (default: %(default)s)")
+    p.add_argument("--seed", type=seed_int, default=seed, help="master seed (default: %(default)s)")
     return p
 
 
@@ -485,8 +491,10 @@ def run_validation(
     ``run_all(quick, seed, report)``, writes the report (:func:`finish`) and returns
     :func:`exit_status`: 1 if a gated prediction failed.
     """
-    args = cli_parser(module, doc, seed=seed, quick_help=quick_help).parse_args(argv)
-    report = Report(args.out, title, command=command_line(module, argv))
+    parser = cli_parser(module, doc, seed=seed, quick_help=quick_help)
+    args = parser.parse_args(argv)
+    with user_errors(parser, "--out", OUT_FIX):
+        report = Report(args.out, title, command=command_line(module, argv))
     run_all(args.quick, args.seed, report)
     finish(report)
     return exit_status(report)
@@ -517,3 +525,42 @@ def exact_gate(report: Report, z_limit: float) -> int:
             f"measured {p.measured:.6g} +- {p.stderr:.3g} (z = {p.z:+.2f})"
         )
     return 1 if bad else 0
+
+
+#: The fix named when ``--out`` cannot be created or written.
+OUT_FIX = "choose a folder you can create and write"
+
+
+def _int_at_least(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be >= {low}; got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An ``argparse`` type: an integer >= 1 (``0`` is an error, never read as "the default")."""
+    return _int_at_least(text, 1)
+
+
+def seed_int(text: str) -> int:
+    """An ``argparse`` type for ``--seed``: an integer >= 0, as numpy's seeds are."""
+    return _int_at_least(text, 0)
+
+
+@contextmanager
+def user_errors(parser: argparse.ArgumentParser, option: str, fix: str):
+    """Report a bad option as argparse does: one line ``prog: error: ...``, exit status 2.
+
+    Wraps the code that turns options into a model or reads the files they name: a
+    :class:`dynlab.errors.DynlabError` (a value outside its domain) or an ``OSError`` (a missing
+    or unreadable path) raised there becomes ``option: <what is wrong>; <fix>``. Errors raised
+    elsewhere are bugs and keep their traceback.
+    """
+    try:
+        yield
+    except (DynlabError, OSError) as exc:
+        parser.error(f"{option}: {exc}; {fix}")

@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 from dynlab.errors import DynlabError
+from validation.report import OUT_FIX, positive_int, seed_int, user_errors
 
 from .bridge.settings import (
     EXPERIMENTS,
@@ -142,10 +143,16 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         default=None,
         help="CPU threads of torch (default: torch's choice; smoke: 1, for shared CI cores)",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-train", type=int, default=None, help="use only the first N training images")
-    p.add_argument("--n-test", type=int, default=None, help="use only the first N test images")
-    p.add_argument("--width", type=int, default=None, help=f"ResNet width ({full['width']})")
+    p.add_argument("--seed", type=seed_int, default=0)
+    p.add_argument(
+        "--n-train", type=positive_int, default=None, help="use only the first N training images"
+    )
+    p.add_argument(
+        "--n-test", type=positive_int, default=None, help="use only the first N test images"
+    )
+    p.add_argument(
+        "--width", type=positive_int, default=None, help=f"ResNet width ({full['width']})"
+    )
     g = p.add_argument_group("pretraining (when no --checkpoint)")
     g.add_argument("--pretrain-epochs", type=int, default=None, help=f"({full['pretrain_epochs']})")
     g.add_argument(
@@ -174,7 +181,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--lr", type=float, default=None, help="(1e-3)")
     g.add_argument("--momentum", type=float, default=None, help="(0.9)")
     g.add_argument("--weight-decay", type=float, default=None, help="(5e-4)")
-    g.add_argument("--batch-size", type=int, default=None, help="(128; smoke 8)")
+    g.add_argument("--batch-size", type=positive_int, default=None, help="(128; smoke 8)")
     g.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
@@ -212,7 +219,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "--sweep-momentum", type=float, nargs="+", default=None, help=f"({full['sweep_momentum']})"
     )
     g = p.add_argument_group("Hessian, phase space, noise")
-    g.add_argument("--top-k", type=int, default=None, help=f"eigenpairs ({full['top_k']})")
+    g.add_argument("--top-k", type=positive_int, default=None, help=f"eigenpairs ({full['top_k']})")
     g.add_argument(
         "--hessian-samples",
         type=int,
@@ -349,9 +356,9 @@ class _Log:
             f.write(line + "\n")
 
 
-def main(args) -> int:
+def main(args, parser: argparse.ArgumentParser | None = None) -> int:
     """Run the bridge with parsed ``args``; returns the exit status (0 done, 2 bad option,
-    3 stopped, resumable)."""
+    3 stopped, resumable). With the ``parser``, unusable paths are refused as argparse does."""
     try:
         args = finalize(args)
     except DynlabError as exc:
@@ -363,12 +370,27 @@ def main(args) -> int:
         n_train, n_test = args.n_train or 50_000, args.n_test or 10_000
         print(format_plan(work_plan(args, n_train, n_test, args.plan[1]), args.plan[0]))
         return 0
+    if parser is not None:
+        check_paths(parser, args)
     from .bridge.run import run  # torch is imported here, after the options are known good
 
     return run(args, _Log(args.out / "log.txt"), _RUNTIME_ONLY)
 
 
+def check_paths(parser: argparse.ArgumentParser, args) -> None:
+    """Refuse, as argparse does (one line, exit 2), a --data-root without CIFAR-10 and an --out
+    that cannot be created (after the options are validated: nothing is written before)."""
+    if args.data_root is not None and not args.data_root.exists():
+        parser.error(
+            f"--data-root: {args.data_root} does not exist; give the CIFAR-10 .npz pack, its "
+            "folder, cifar-10-batches-py or an ImageFolder root"
+        )
+    with user_errors(parser, "--out", OUT_FIX):
+        args.out.mkdir(parents=True, exist_ok=True)
+
+
 if __name__ == "__main__":
-    _args = get_args_parser().parse_args()
+    _parser = get_args_parser()
+    _args = _parser.parse_args()
     _args.command = "python -m validation.resnet_bridge " + shlex.join(sys.argv[1:])
-    sys.exit(main(_args))
+    sys.exit(main(_args, _parser))

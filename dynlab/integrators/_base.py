@@ -14,9 +14,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .. import config
 from .._linalg import psd_sqrt
 from .._validate import as_array, as_scalar
-from ..errors import HyperparameterError, ShapeError
+from ..errors import HyperparameterError, ShapeError, StabilityRegionError
 from ..hyper import HeavyBall
 from ..models import LinearRegressionProblem, QuadraticProblem
 
@@ -72,6 +73,16 @@ class Scheme(ABC):
         Where the update rule is stated.
     hyper : dict
         Hyperparameter names and defaults (``REQUIRED`` if none).
+    linear_step : str or None
+        Its deterministic one-step map on a quadratic mode of curvature K (an eigenvalue of
+        ``H + weight_decay I``, mass-scaled for Hamiltonian schemes), used by :func:`run` to
+        refuse an unstable step size up front (:meth:`check_stability`): ``"momentum"`` /
+        ``"nesterov"`` (PyTorch SGD), ``"euler"`` (``I + dt A``), ``"rk4"`` (the degree-4 Taylor
+        polynomial of ``dt A``), ``"midpoint"`` (``(I - dt A/2)^-1 (I + dt A/2)``),
+        ``"splitting"`` (the composition ``_ops``/``_fracs`` of drifts, kicks and frictions), or
+        None: no linear condition (Adam's normalised step; the exact OU transition).
+        ``A = [[0, 1], [-c1 K, -friction]]`` is the flow's matrix (``c1 = 1`` and the scheme's
+        friction for Hamiltonian schemes, the Langevin c1 and c2 for SDE schemes).
     """
 
     name: ClassVar[str]
@@ -86,6 +97,7 @@ class Scheme(ABC):
     hamiltonian: ClassVar[bool] = False
     reference: ClassVar[str] = ""
     hyper: ClassVar[dict[str, Any]] = {}
+    linear_step: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -165,6 +177,51 @@ class Scheme(ABC):
         Runs in a worker thread (the kernels release the GIL); blocks of paths never overlap.
         """
 
+    # -- stability on a quadratic ---------------------------------------------------------
+
+    def curvatures(self) -> np.ndarray:
+        """The modes' curvatures K: eigenvalues of ``H + weight_decay I`` (with a mass, of
+        ``M^-1/2 (H + weight_decay I) M^-1/2``)."""
+        wd = self.params.get("weight_decay", 0.0)
+        if "inv_mass" not in self.params:
+            if isinstance(self.problem, QuadraticProblem):
+                return self.problem.spectrum[0] + wd  # cached on the problem
+            return np.linalg.eigvalsh(self.problem.H) + wd
+        s = np.sqrt(self.params["inv_mass"])
+        return np.linalg.eigvalsh(s[:, None] * (self.problem.H + wd * np.eye(self.d)) * s)
+
+    def step_matrices(self, K: np.ndarray) -> np.ndarray | None:
+        """The one-step maps ``(len(K), 2, 2)`` on ``(theta, v)`` of modes of curvature ``K``
+        (see ``linear_step``); None when the scheme declares no linear condition."""
+        return _step_matrices(self, np.asarray(K, dtype=np.float64))
+
+    def check_stability(self, n_steps: int) -> None:
+        """Refuse a run that its own step map would blow up on this quadratic.
+
+        The spectral radius r of the step map over every mode bounds the growth of the mean and
+        of the noise: ``r^n_steps``. Beyond ``config.RUN_GROWTH_MAX`` the run would record the
+        instability (values up to the float limit), not the dynamics.
+
+        Raises
+        ------
+        StabilityRegionError
+            Naming the step size (``lr`` or ``dt``), the worst mode and the growth.
+        """
+        K = self.curvatures()
+        M = self.step_matrices(K)
+        if M is None:
+            return
+        r = np.max(np.abs(np.linalg.eigvals(M)), axis=1)
+        i = int(np.argmax(r))
+        log10_growth = n_steps * np.log10(r[i])
+        if log10_growth > np.log10(config.RUN_GROWTH_MAX):
+            step = "dt" if "dt" in self.params else "lr"
+            raise StabilityRegionError(
+                f"scheme {self.name!r} is unstable here: {step} = {self.params[step]:.6g} gives "
+                f"its step map spectral radius {r[i]:.6g} > 1 at curvature {K[i]:.6g}, a growth "
+                f"of 1e{log10_growth:.0f} over {n_steps} steps; reduce {step}"
+            )
+
     # -- shared validators ----------------------------------------------------------------
 
     def _heavy_ball(self, values: dict) -> HeavyBall:
@@ -200,6 +257,48 @@ class Scheme(ABC):
         if np.any(m <= 0.0):
             raise HyperparameterError("inv_mass must be positive")
         return np.ascontiguousarray(m)
+
+
+def _step_matrices(scheme: Scheme, K: np.ndarray) -> np.ndarray | None:
+    kind, p = scheme.linear_step, scheme.params
+    one, zero = np.ones_like(K), np.zeros_like(K)
+
+    def mats(a, b, c, d):
+        return np.stack([np.stack([a, b], -1), np.stack([c, d], -1)], -2)
+
+    if kind is None:
+        return None
+    if kind in ("momentum", "nesterov"):
+        lr, beta = p["lr"], p.get("momentum", 0.0)
+        if kind == "momentum":  # v' = beta v - K theta, theta' = theta + lr v'
+            return mats(1.0 - lr * K, lr * beta * one, -K, beta * one)
+        # v = -buf: v' = beta v - K theta, theta' = theta - lr K theta + lr beta v'
+        return mats(1.0 - lr * K * (1.0 + beta), lr * beta * beta * one, -K, beta * one)
+    h = p["dt"]
+    c1 = scheme.c1 if scheme.kind == "sde" else 1.0
+    friction = scheme.c2 if scheme.kind == "sde" else p.get("friction", 0.0)
+    A = mats(zero, one, -c1 * K, -friction * one)
+    eye = mats(one, zero, zero, one)
+    if kind == "euler":
+        return eye + h * A
+    if kind == "rk4":
+        out, term = eye.copy(), eye
+        for j in range(1, 5):
+            term = term @ (h * A) / j
+            out = out + term
+        return out
+    if kind == "midpoint":
+        return np.linalg.solve(eye - 0.5 * h * A, eye + 0.5 * h * A)
+    out = eye
+    for op, frac in zip(scheme._ops, scheme._fracs):
+        f = frac * h
+        step = (  # ops 0, 1, 2: drift, kick, friction (dynlab.integrators._splitting)
+            mats(one, f * one, zero, one),
+            mats(one, zero, -f * c1 * K, one),
+            mats(one, zero, zero, np.exp(-friction * f) * one),
+        )[op]
+        out = step @ out
+    return out
 
 
 def positive(value, name: str) -> float:

@@ -131,6 +131,7 @@ class _Momentum(Scheme):
     """Heavy-ball family; subclasses fix ``_nesterov`` and whether the gradient is exact."""
 
     kind = "optimizer"
+    linear_step = "momentum"
     reference = "seed 003 eq. 2 (PyTorch SGD semantics, docs/conventions.md)"
     _nesterov = False
 
@@ -179,6 +180,7 @@ class Nesterov(_Momentum):
     reference = "torch.optim.SGD(nesterov=True) (Sutskever et al. 2013), seed sign v = -buf"
     hyper = {"lr": REQUIRED, "momentum": REQUIRED, "weight_decay": 0.0, "batch_size": 1}
     _nesterov = True
+    linear_step = "nesterov"
 
 
 class _AdamFamily(Scheme):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -10,7 +9,7 @@ import numba
 import numpy as np
 
 from .. import config
-from .._validate import as_array, as_positive_int, as_psd
+from .._validate import as_array, as_positive_int, as_psd, as_seed_sequence
 from ..errors import HyperparameterError, ShapeError, StabilityRegionError
 from ..hyper import HeavyBall
 from ..models import LinearRegressionProblem, QuadraticProblem
@@ -144,14 +143,6 @@ def _initial(x, name: str, M: int, d: int) -> np.ndarray:
     if a.shape == (M, d):
         return np.array(a, dtype=np.float64, order="C")
     raise ShapeError(f"{name} must have shape ({d},) or (n_paths, d) = ({M}, {d}); got {a.shape}")
-
-
-def _seed_sequence(seed) -> np.random.SeedSequence:
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if seed is None or isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-        return np.random.SeedSequence(seed)
-    raise ShapeError(f"seed must be an int, None or a numpy SeedSequence; got {seed!r}")
 
 
 def _loss_bundle(problem, blas: bool) -> Loss:
@@ -340,7 +331,7 @@ def run(
         Ensemble size M and number of steps.
     record : Recording or int
         What to record (an int is ``Recording(every=record)``).
-    seed : int, None or numpy.random.SeedSequence
+    seed : int >= 0, None, numpy.random.Generator or numpy.random.SeedSequence
         Seeds one xoshiro256** stream per path (path i's stream does not depend on n_paths or
         on the number of threads).
     theta0, v0 : (d,) or (n_paths, d) array_like, optional
@@ -379,14 +370,17 @@ def run(
     Raises
     ------
     StabilityRegionError
-        If a trajectory left the finite floats (step size beyond the stability region).
+        Up front, if the scheme's step map on the quadratic would amplify the state by more than
+        ``config.RUN_GROWTH_MAX`` over ``n_steps`` (:meth:`Scheme.check_stability`); after the
+        run, if a trajectory left the finite floats anyway (a scheme without a linear
+        condition).
     """
     sch = _scheme(scheme, problem, _hyper_values(scheme, hyper, params), extra_noise_cov)
     M = as_positive_int(n_paths, "n_paths", error=ShapeError)
     K = as_positive_int(n_steps, "n_steps", error=ShapeError)
     if not isinstance(record, Recording):
         record = Recording(every=record)
-    ss = _seed_sequence(seed)
+    ss = as_seed_sequence(seed)
     d = problem.d
     theta = _initial(theta0, "theta0", M, d)
     v = _initial(v0, "v0", M, d)
@@ -398,6 +392,7 @@ def run(
     draws = _draws_bundle(sch, ss, M, K, normals, batches, sampling)
     rec = _rec_bundle(sch, record, theta, K)
     work = sch.workspace(M)
+    sch.check_stability(K)
     chunk = max(rec.every, _CHUNK_STEPS // rec.every * rec.every)
     blocks = _blocks(M, 1 if loss.blas else numba.get_num_threads())
     with (

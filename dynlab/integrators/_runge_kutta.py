@@ -124,6 +124,7 @@ class ExplicitEuler(HamiltonianScheme):
     """Explicit Euler: ``theta_{k+1} = theta_k + dt M^-1 p_k``, ``p_{k+1} = p_k + dt p'(theta_k, p_k)``."""
 
     name = "explicit_euler"
+    linear_step = "euler"
     order = 1
     reference = "Hairer, Norsett & Wanner 1993, sec. I.7"
     hyper = {**HamiltonianScheme.hyper, "friction": 0.0}
@@ -158,6 +159,7 @@ class EulerMaruyama(LangevinScheme):
     """
 
     name = "euler_maruyama"
+    linear_step = "euler"
     strong_order = 1.0
     weak_order = 1.0
     reference = "Kloeden & Platen 1992, eq. 10.2.1, applied to seed 003 eq. 3"
@@ -306,6 +308,7 @@ class RK4(HamiltonianScheme):
     """Classical fourth-order Runge-Kutta; the step's minibatch is shared by its 4 stages."""
 
     name = "rk4"
+    linear_step = "rk4"
     order = 4
     reference = "Hairer, Norsett & Wanner 1993, sec. II.1, Table 1.2 (left)"
     hyper = {**HamiltonianScheme.hyper, "friction": 0.0}
@@ -452,6 +455,7 @@ class ImplicitMidpoint(HamiltonianScheme):
     """
 
     name = "implicit_midpoint"
+    linear_step = "midpoint"
     order = 2
     symplectic = True
     reversible = True

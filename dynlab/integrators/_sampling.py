@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .._validate import as_positive_int
+from .._validate import as_positive_int, as_seed_sequence
 from ..errors import HyperparameterError
 from ._rng import HOT, below, seed_states, shuffle
 
@@ -101,7 +101,7 @@ def sample_rows(N: int, batch_size: int, *, n_steps: int, n_paths: int, sampling
     if S > N:
         raise HyperparameterError(f"batch_size must be <= N = {N}; got {S}")
     mode = sampling_code(sampling)
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    ss = as_seed_sequence(seed)
     M = as_positive_int(n_paths, "n_paths")
     out = np.zeros((as_positive_int(n_steps, "n_steps"), M, S), dtype=np.int64)
     perm, pos = initial_epoch(N, M)

@@ -278,6 +278,7 @@ class _HamiltonianSplitting(HamiltonianScheme):
     """Hamiltonian splitting: ``_ops`` / ``_fracs`` give the composition."""
 
     symplectic = True
+    linear_step = "splitting"
     _ops: tuple = ()
     _fracs: tuple = ()
 
@@ -391,6 +392,7 @@ class DampedLeapfrog(_HamiltonianSplitting):
 class _LangevinSplitting(LangevinScheme):
     """BAOAB / OBABO for the SDE of seed 003 eq. 3."""
 
+    linear_step = "splitting"
     strong_order = 1.0
     weak_order = 2.0
     _ops: tuple = ()

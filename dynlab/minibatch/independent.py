@@ -31,7 +31,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigs, gmres
 
 from .. import config, modes
-from .._validate import as_array
+from .._validate import as_array, as_positive_int
 from ..errors import DynlabError, HyperparameterError, ShapeError, StabilityRegionError
 from ..hyper import HeavyBall
 from .data import FiniteData
@@ -58,6 +58,8 @@ def batch_factor(N: int, batch_size: int, sampling: str) -> float:
     >>> bool(np.isclose(var, batch_factor(4, S, "without_replacement") * np.mean(u**2)))
     True
     """
+    N = as_positive_int(N, "N", ShapeError)
+    batch_size = as_positive_int(batch_size, "batch_size")
     if sampling not in SAMPLINGS:
         raise DynlabError(f"sampling must be one of {SAMPLINGS}; got {sampling!r}")
     if sampling == "with_replacement":

@@ -39,6 +39,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator, gmres
 
 from .. import config, modes
+from .._validate import as_flag
 from ..errors import DynlabError, HyperparameterError, StabilityRegionError
 from ..hyper import HeavyBall
 from .data import FiniteData
@@ -337,6 +338,7 @@ class Reshuffle:
         ``theta_{j+1} - theta_j = lr v_{j+1}``.
         """
         d = self.data.d
+        exact = as_flag(exact, "exact")
         P = self.exact_within_epoch()[1] if exact else self.additive_within_epoch()
         Hl = self.data.H_lambda
         lhs = np.mean([np.sum(Hl * Pj[:d, :d]) for Pj in P[:-1]])

@@ -163,4 +163,5 @@ def crossover_batch_size(data: FiniteData, *, momentum: float) -> float:
     >>> bool(np.isclose(2 * 0.1 * s / noise_sharpness(data, batch_size=1), 2 * 1.9 / data.k[0]))
     True
     """
+    momentum = HeavyBall(1.0, momentum).momentum  # validated: [0, 1)
     return (1.0 + momentum) / (1.0 - momentum) * noise_sharpness(data, batch_size=1) / data.k[0]

@@ -107,9 +107,9 @@ def sgd_setups(
     """Keyword arguments for :class:`dynlab.ou.SGDPhaseSpace` inside its stability region.
 
     ``lr`` is a drawn fraction in [0.01, 0.95] of the stability limit ``2 (1 + momentum) /
-    (rho_max + weight_decay)``; ``noise`` is ``"scalar"`` (Sigma = sigma2 H), ``"matrix"`` (a PSD
-    matrix not commuting with H), or ``"any"``. Momentum spans [0, max_momentum], so all three
-    damping regimes occur.
+    (rho_max + weight_decay)``; ``noise`` is ``"scalar"`` (``("hessian", sigma2)``: Sigma =
+    sigma2 H), ``"matrix"`` (a PSD matrix not commuting with H), or ``"any"``. Momentum spans
+    [0, max_momentum], so all three damping regimes occur.
     """
     H = draw(spd_matrices(d, max_cond=max_cond))
     momentum = draw(st.one_of(st.just(0.0), st.floats(0.0, max_momentum)))
@@ -117,7 +117,10 @@ def sgd_setups(
     rho_max = float(np.linalg.eigvalsh(H)[-1])
     lr = draw(st.floats(0.01, 0.95)) * 2.0 * (1.0 + momentum) / (rho_max + weight_decay)
     kind = draw(st.sampled_from(["scalar", "matrix"])) if noise == "any" else noise
-    noise_cov = draw(st.floats(0.01, 10.0)) if kind == "scalar" else draw(psd_matrices(d, rank=d))
+    if kind == "scalar":
+        noise_cov = ("hessian", draw(st.floats(0.01, 10.0)))
+    else:
+        noise_cov = draw(psd_matrices(d, rank=d))
     rng = np.random.default_rng(draw(seeds))
     return dict(
         H=H,
@@ -156,5 +159,5 @@ def critical_setups(draw, d: int, *, offset: float = 0.0):
         momentum=momentum,
         weight_decay=weight_decay,
         batch_size=draw(st.integers(1, 64)),
-        noise_cov=draw(st.floats(0.01, 10.0)),
+        noise_cov=("hessian", draw(st.floats(0.01, 10.0))),
     )

@@ -182,9 +182,9 @@ def _predictions(exact, additive, data, steps) -> dict:
     z_star = np.concatenate([data.theta_star, np.zeros(d)])
     transient = {}
     for k in steps:
-        m = additive.discrete.mean(k, np.zeros(2 * d)) - z_star
+        m = additive.discrete.mean(steps=k, z0=np.zeros(2 * d)) - z_star
         transient[f"transient_{k}"] = float(
-            m[:d] @ m[:d] + np.trace(additive.discrete.cov(k)[:d, :d])
+            m[:d] @ m[:d] + np.trace(additive.discrete.cov(steps=k)[:d, :d])
         )
     out["additive"] = {
         "slow_var": float(q[:, -1] @ P @ q[:, -1]),

@@ -160,7 +160,7 @@ def mean_projection(sgd: SGDPhaseSpace, steps, theta0, i: int = 0) -> dict[str, 
     """``E<theta_k, q_i>`` and ``E<v_k, q_i>`` from ``(theta0, v = 0)``: exact and SDE (eq. 5)."""
     out = {}
     for name, exact in (("exact", True), ("sde", False)):
-        th, v = sgd.mean(np.asarray(steps), theta0, exact=exact)
+        th, v = sgd.mean(steps=np.asarray(steps), theta0=theta0, exact=exact)
         out[f"theta_{name}"] = th @ sgd.q[:, i]
         out[f"v_{name}"] = v @ sgd.q[:, i]
     return out
