@@ -18,13 +18,20 @@ SYMMETRY_RTOL = 1e-10
 PSD_RTOL = 1e-10
 
 #: A drift matrix A counts as stable when every eigenvalue has real part
-#: > STABILITY_RTOL * ||A||_2. Closer to the imaginary axis the stationary covariance is
+#: > STABILITY_RTOL * ||A||_2 (the generic Lyapunov solver uses ||A||_F >= ||A||_2, free from
+#: its Schur form). Closer to the imaginary axis the stationary covariance is
 #: not resolvable in float64 (its norm grows like 1 / min Re(lambda)).
 STABILITY_RTOL = 1e-12
 
 #: The Lyapunov solution B counts as singular (the process is not controllable) when its
 #: 2-norm condition number exceeds 1 / SINGULAR_RTOL.
 SINGULAR_RTOL = 1e-12
+
+#: Generic Lyapunov solver (dynlab._lyapunov): triangular systems up to this order go to LAPACK's
+#: dtrsyl directly (scipy's path, so equal to scipy there); larger ones are split recursively into
+#: halves joined by matrix products (level-3 BLAS). ``python benchmarks/lyapunov.py --block``
+#: measures the crossover: see the numbers there.
+LYAPUNOV_BLOCK = 64
 
 #: Sigma counts as commuting with H (seed 003 Assumption 3) when
 #: ||H Sigma - Sigma H||_max <= COMMUTE_RTOL * ||H||_2 ||Sigma||_2.
