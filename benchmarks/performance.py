@@ -55,7 +55,7 @@ def lyapunov_ratios(sizes, repeat: int) -> dict[int, float]:
     out = {}
     for n in sizes:
         A, C = lyapunov_problem(n)
-        reps = max(1, int(2000 // n))
+        reps = max(1, int(20_000 // n**2))
         t_sp = t_dl = np.inf
         for _ in range(repeat):
             t_sp = min(

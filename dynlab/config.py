@@ -31,7 +31,7 @@ SINGULAR_RTOL = 1e-12
 #: dtrsyl directly (scipy's path, so equal to scipy there); larger ones are split recursively into
 #: halves joined by matrix products (level-3 BLAS). ``python benchmarks/performance.py --block``
 #: scans it: single-threaded BLAS, 2 shared cores, scipy / dynlab time with blocks 32, 64, 128 was
-#: 0.84-1.47x (noise around 1: the same dtrsyl call) for n <= 64, 1.04-1.21x at n = 128,
+#: 0.76-1.47x (noise around 1: the same dtrsyl call) for n <= 64, 1.04-1.21x at n = 128,
 #: 2.2-2.3x at n = 256 and 2.4-2.5x at n = 512; no block size stood out, 64 sits in the middle.
 LYAPUNOV_BLOCK = 64
 
