@@ -18,7 +18,8 @@ SYMMETRY_RTOL = 1e-10
 PSD_RTOL = 1e-10
 
 #: A drift matrix A counts as stable when every eigenvalue has real part
-#: > STABILITY_RTOL * ||A||_2. Closer to the imaginary axis the stationary covariance is
+#: > STABILITY_RTOL * ||A||_2 (the generic Lyapunov solver uses ||A||_F >= ||A||_2, free from
+#: its Schur form). Closer to the imaginary axis the stationary covariance is
 #: not resolvable in float64 (its norm grows like 1 / min Re(lambda)).
 STABILITY_RTOL = 1e-12
 
@@ -31,6 +32,14 @@ SINGULAR_RTOL = 1e-12
 #: 1e10 only ~6 of 16 remain. (It is refused as singular only when its smallest eigenvalue is
 #: <= n eps times its largest, within eigh's backward error.)
 CONDITION_WARN = 1e10
+
+#: Generic Lyapunov solver (dynlab._lyapunov): triangular systems up to this order go to LAPACK's
+#: dtrsyl directly (scipy's path, so equal to scipy there); larger ones are split recursively into
+#: halves joined by matrix products (level-3 BLAS). ``python benchmarks/performance.py --block``
+#: scans it: single-threaded BLAS, 2 shared cores, scipy / dynlab time with blocks 32, 64, 128 was
+#: 0.76-1.47x (noise around 1: the same dtrsyl call) for n <= 64, 1.04-1.21x at n = 128,
+#: 2.2-2.3x at n = 256 and 2.4-2.5x at n = 512; no block size stood out, 64 sits in the middle.
+LYAPUNOV_BLOCK = 64
 
 #: Sigma counts as commuting with H (seed 003 Assumption 3) when
 #: ||H Sigma - Sigma H||_max <= COMMUTE_RTOL * ||H||_2 ||Sigma||_2.

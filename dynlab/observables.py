@@ -17,7 +17,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from ._validate import as_array, as_int, as_positive_int, as_scalar
 from .errors import DynlabError, ShapeError
@@ -120,6 +119,8 @@ def ols_loglog(x, y, level: float = 0.95) -> OLSFit:
     intercept = float(ly.mean() - slope * lx.mean())
     resid = ly - (intercept + slope * lx)
     stderr = math.sqrt(float(resid @ resid) / (n - 2) / sxx)
+    from scipy import stats  # imported here: scipy.stats takes ~1 s to import
+
     t = float(stats.t.ppf(0.5 * (1.0 + level), n - 2))
     return OLSFit(slope, intercept, stderr, slope - t * stderr, slope + t * stderr, level, n)
 

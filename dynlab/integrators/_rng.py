@@ -58,7 +58,7 @@ def seed_states(seed: np.random.SeedSequence, n_paths: int) -> np.ndarray:
     return states
 
 
-@njit(uint64(uint64, uint64), inline="always", cache=True)
+@njit(inline="always", cache=True)
 def _rotl(x, k):
     return (x << k) | (x >> (uint64(64) - k))
 
