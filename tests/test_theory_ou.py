@@ -234,7 +234,7 @@ REFERENCE_DPS = 40
         momentum=0.0,
         weight_decay=0.0,
         batch_size=1,
-        noise_cov=1.0,
+        noise_cov=("hessian", 1.0),
     ),
     0.0,
 )
