@@ -58,16 +58,51 @@ class Observables:
         True
         """
         if exact:
-            _, var_v, _ = modes.stationary_mode_variances(
-                self.rho, self._sigma_diag, hyper=self.hyper, exact=True
-            )
-            return float(self.lr**2 * np.sum(var_v))
-        return float(self.lr**2 * np.sum(self._sigma_diag) / self.kappa)
+            var_v = self.mode_variances(exact=True)[1]
+            return self._result(self.lr**2 * np.sum(var_v, axis=-1))
+        return self._result(self.lr**2 * np.sum(self._sigma_diag) / self.kappa)
+
+    def mode_variances(self, exact: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""Stationary ``(Var theta_i, Var v_i, Cov(theta_i, v_i))`` of each eigenmode of H.
+
+        Kunin et al. (2021, arXiv:2107.09133, app. F) for the SDE, the Stein equation's diagonal
+        for the exact recursion (:func:`dynlab.modes.stationary_mode_variances`). Shape
+        ``shape + (d,)``: a sweep's axes first, then the modes (descending rho).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from dynlab.hyper import HeavyBall
+        >>> from dynlab.sgd import SGDPhaseSpace
+        >>> H, lrs = np.diag([2.0, 1.0]), np.array([0.1, 0.2, 0.4])
+        >>> sweep = SGDPhaseSpace(H, hyper=HeavyBall(lr=lrs, momentum=0.5), noise_cov=0.5)
+        >>> one = [SGDPhaseSpace(H, lr=lr, momentum=0.5, noise_cov=0.5) for lr in lrs]
+        >>> ref = np.array([m.discrete.stationary_cov().diagonal()[:2] for m in one])
+        >>> bool(np.allclose(sweep.mode_variances(exact=True)[0], ref, rtol=1e-13))
+        True
+        """
+        return modes.stationary_mode_variances(
+            self.rho, self._sigma_diag, hyper=self._per_mode, exact=exact
+        )
 
     def _mode_var_theta(self, exact: bool) -> np.ndarray:
-        return modes.stationary_mode_variances(
-            self.rho, self._sigma_diag, hyper=self.hyper, exact=exact
-        )[0]
+        return self.mode_variances(exact)[0]
+
+    def _lag_axes(self, x, k: np.ndarray) -> np.ndarray:
+        """A sweep-shaped ``x`` with unit axes for the lags ``k`` and the modes after it."""
+        return np.reshape(x, self.shape + (1,) * (k.ndim + 1))
+
+    def _sde_lags(self, k: np.ndarray):
+        """``(t, gamma, omega)`` shaped ``shape + k.shape + (1 or d,)``, ``t = lr k``."""
+        t = self._lag_axes(self.lr, k) * k[..., None]
+        gamma = self._lag_axes(self.hyper.gamma, k)
+        omega = np.reshape(self.hyper.omega(self.rho), self.shape + (1,) * k.ndim + (self.d,))
+        return t, gamma, omega
+
+    def _mode_sum(self, per_mode: np.ndarray, weights: np.ndarray, k: np.ndarray):
+        """``sum_i per_mode[..., i] weights[..., i]`` with weights of shape ``shape + (d,)``."""
+        w = np.reshape(weights, self.shape + (1,) * k.ndim + (self.d,))
+        return np.vecdot(per_mode, w)
 
     def displacement(self, k, exact: bool = False) -> np.ndarray:
         r"""Global displacement ``E||theta_k - theta_0||^2`` from stationarity after k steps.
@@ -96,9 +131,11 @@ class Observables:
             raise ShapeError("k must be >= 0 (number of steps)")
         var = self._mode_var_theta(exact)
         if exact:
-            return 2.0 * modes.discrete_relaxation(k, self.rho, hyper=self.hyper) @ var
-        m = self.modes
-        return 2.0 * modes.relaxation(self.lr * k[..., None], m.gamma, m.omega) @ var
+            u = modes.discrete_relaxation(k, self.rho, hyper=self._per_mode)
+            # lags first there: move the sweep's axes in front
+            u = np.moveaxis(u, tuple(range(k.ndim)), tuple(range(-k.ndim - 1, -1)))
+            return 2.0 * self._mode_sum(u, var, k)
+        return 2.0 * self._mode_sum(modes.relaxation(*self._sde_lags(k)), var, k)
 
     def displacement_eq13(self, k) -> np.ndarray:
         r"""The paper's velocity-correlation form of ``E||theta_k - theta_0||^2``.
@@ -129,6 +166,7 @@ class Observables:
         k = as_array(k, "k")
         if np.any(k < 0) or np.any(k != np.round(k)):
             raise ShapeError("k must hold non-negative integers (steps)")
+        self._one("displacement_eq13")
         w = self._sigma_diag
         kmax = int(k.max(initial=0))
         m = self.modes
@@ -171,11 +209,10 @@ class Observables:
             lo = np.where(k > 1, k - 1, k)
             D_hi, D_lo = self.displacement(k + 1, exact=True), self.displacement(lo, exact=True)
             return np.log(D_hi / D_lo) / np.log((k + 1) / lo)
-        m = self.modes
-        t = self.lr * k[..., None]
-        phi12 = modes.mode_propagator(t, m.gamma, m.omega)[1]
-        num = (phi12 * m.omega**2) @ var
-        return t[..., 0] * num / (modes.relaxation(t, m.gamma, m.omega) @ var)
+        t, gamma, omega = self._sde_lags(k)
+        phi12 = modes.mode_propagator(t, gamma, omega)[1]
+        num = self._mode_sum(phi12 * omega**2, var, k)
+        return t[..., 0] * num / self._mode_sum(modes.relaxation(t, gamma, omega), var, k)
 
     def mean(self, k, theta0, v0=None, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
         r"""Mean trajectory ``(E theta_k, E v_k)`` from ``(theta0, v0)`` (seed 003 eq. 5).
@@ -196,13 +233,14 @@ class Observables:
         >>> bool(np.allclose(np.concatenate([theta, v]), z5))
         True
         """
+        hp = self._one("mean")
         k = as_array(k, "k")
         theta0 = as_array(theta0, "theta0", shape=(self.d,))
         v0 = np.zeros(self.d) if v0 is None else as_array(v0, "v0", shape=(self.d,))
         a0, b0 = self.q.T @ (theta0 - self.mu), self.q.T @ v0
         kk = k[..., None]
         if exact:
-            f11, f12, f21, f22 = modes.discrete_propagator(kk, self.rho, hyper=self.hyper)
+            f11, f12, f21, f22 = modes.discrete_propagator(kk, self.rho, hyper=hp)
         else:
             f11, f12, f21, f22 = modes.mode_propagator(
                 self.lr * kk, self.modes.gamma, self.modes.omega
@@ -230,12 +268,11 @@ class Observables:
         >>> bool(np.isclose(e.kinetic, 0.1 * 1.5 / (4 * 4 * 0.1)))
         True
         """
-        var_t, var_v, _ = modes.stationary_mode_variances(
-            self.rho, self._sigma_diag, hyper=self.hyper, exact=exact
-        )
+        var_t, var_v, _ = self.mode_variances(exact)
         mass = self.hyper.mass
+        k = self.rho + self._per_mode.weight_decay
         return Equipartition(
-            mass=mass,
-            potential=float(0.5 * np.sum((self.rho + self.weight_decay) * var_t)),
-            kinetic=float(0.5 * mass * np.sum(var_v)),
+            mass=self._result(mass),
+            potential=self._result(0.5 * np.sum(k * var_t, axis=-1)),
+            kinetic=self._result(0.5 * mass * np.sum(var_v, axis=-1)),
         )
