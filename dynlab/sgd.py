@@ -132,8 +132,8 @@ class SGDPhaseSpace(SDEModel, Observables):
         return self.hyper.require_scalar(f"SGDPhaseSpace.{where}")
 
     def _result(self, x):
-        """A Python float for one optimizer's scalar result, else the array."""
-        return float(x) if np.ndim(x) == 0 else x
+        """A per-optimizer result in the sweep's full shape; a Python float for one optimizer."""
+        return float(x) if self.hyper.is_scalar else np.broadcast_to(x, self.shape).copy()
 
     @property
     def lr(self) -> float:

@@ -15,6 +15,7 @@ from ._validate import as_array
 from .errors import (
     ShapeError,
 )
+from .spectrum import per_mode
 
 __all__ = ["Equipartition", "Observables"]
 
@@ -90,18 +91,23 @@ class Observables:
 
     def _lag_axes(self, x, k: np.ndarray) -> np.ndarray:
         """A sweep-shaped ``x`` with unit axes for the lags ``k`` and the modes after it."""
-        return np.reshape(x, self.shape + (1,) * (k.ndim + 1))
+        return np.reshape(np.broadcast_to(x, self.shape), self.shape + (1,) * (k.ndim + 1))
 
     def _sde_lags(self, k: np.ndarray):
         """``(t, gamma, omega)`` shaped ``shape + k.shape + (1 or d,)``, ``t = lr k``."""
         t = self._lag_axes(self.lr, k) * k[..., None]
         gamma = self._lag_axes(self.hyper.gamma, k)
-        omega = np.reshape(self.hyper.omega(self.rho), self.shape + (1,) * k.ndim + (self.d,))
+        omega = np.reshape(
+            per_mode(self.hyper, 0).omega(self.rho),  # fields at full shape: omega needs them
+            self.shape + (1,) * k.ndim + (self.d,),
+        )
         return t, gamma, omega
 
     def _mode_sum(self, per_mode: np.ndarray, weights: np.ndarray, k: np.ndarray):
         """``sum_i per_mode[..., i] weights[..., i]`` with weights of shape ``shape + (d,)``."""
-        w = np.reshape(weights, self.shape + (1,) * k.ndim + (self.d,))
+        w = np.reshape(
+            np.broadcast_to(weights, self.shape + (self.d,)), self.shape + (1,) * k.ndim + (self.d,)
+        )
         return np.vecdot(per_mode, w)
 
     def displacement(self, k, exact: bool = False) -> np.ndarray:
