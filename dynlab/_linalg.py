@@ -101,9 +101,9 @@ def psd_sqrt(C: np.ndarray) -> np.ndarray:
     return sym(L @ np.swapaxes(V, -1, -2))
 
 
-#: Rows per block when the inverse's lower triangle is mirrored into its upper one: temporaries of
-#: this many rows only (a full transpose would double the peak memory of a large inverse).
-_MIRROR_ROWS = 512
+#: Rows per block when spd_inverse sums |B| and mirrors the inverse's triangle into the other:
+#: temporaries of this many rows only (whole-matrix ones would double the peak memory).
+_MIRROR_ROWS = 256
 
 
 def spd_inverse(B: np.ndarray) -> tuple[np.ndarray | None, float]:
@@ -128,7 +128,12 @@ def spd_inverse(B: np.ndarray) -> tuple[np.ndarray | None, float]:
     n = B.shape[0]
     if n == 0:
         return B, 1.0
-    norm1 = float(np.max(np.sum(np.abs(B), axis=0)))
+    # ||B||_1 (= the largest row sum of |B|, B being symmetric), by blocks of rows: np.abs(B)
+    # whole would be a second n x n array
+    norm1 = max(
+        float(np.max(np.sum(np.abs(B[i : i + _MIRROR_ROWS]), axis=1)))
+        for i in range(0, n, _MIRROR_ROWS)
+    )
     lapack = scipy.linalg.lapack
     # B.T is B (symmetric) as a Fortran-ordered view: LAPACK works on it without a copy; its
     # lower triangle is B's upper one
