@@ -31,6 +31,7 @@ import time
 import tracemalloc
 
 import numpy as np
+from lyapunov import best_time  # the sibling script (benchmarks/ is on the path when run)
 
 from dynlab.hyper import HeavyBall
 from dynlab.sgd import SGDPhaseSpace
@@ -53,22 +54,13 @@ def problem(d: int, seed: int = 0):
     return 0.5 * (H + H.T), Y @ Y.T + 0.1 * np.eye(d)
 
 
-def _best(fn, repeat: int):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
-
-
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
 def sweep_goal(d: int, n: int, loop: int, repeat: int) -> None:
     H, Sigma = problem(d)
-    t_eigh, spectrum = _best(lambda: Spectrum(H), 1)
+    t_eigh, spectrum = best_time(lambda: Spectrum(H), 1)
     limit = 2 * (1 + 0.9) / spectrum.rho[0]
     lrs = np.geomspace(1e-3, 0.9, n) * limit
     hp = HeavyBall(lr=lrs, momentum=0.9, batch_size=32)
@@ -89,9 +81,9 @@ def sweep_goal(d: int, n: int, loop: int, repeat: int) -> None:
     idx = np.linspace(0, n - 1, loop).astype(int)
     t_sweep, t_loop = np.inf, np.inf
     for _ in range(repeat):  # interleaved: both sides see the same machine load
-        t, res = _best(sweep, 1)
+        t, res = best_time(sweep, 1)
         t_sweep = min(t_sweep, t)
-        t, ref = _best(lambda: scalar_loop(idx), 1)
+        t, ref = best_time(lambda: scalar_loop(idx), 1)
         t_loop = min(t_loop, t)
     rel = 0.0
     for j, r in enumerate(ref):
@@ -116,11 +108,11 @@ def sweep_goal(d: int, n: int, loop: int, repeat: int) -> None:
         f"{_verdict(rel <= SWEEP_RTOL)}"
     )
     m = SGDPhaseSpace(spectrum, hyper=hp, noise_cov=Sigma)
-    t_general, _ = _best(lambda: SGDPhaseSpace(spectrum, hyper=hp, noise_cov=Sigma).speed(), 1)
+    t_general, _ = best_time(lambda: SGDPhaseSpace(spectrum, hyper=hp, noise_cov=Sigma).speed(), 1)
     print(f"  general Sigma: the same sweep with q_i^T Sigma q_i (one GEMM) {t_general:.3f} s")
     k = np.array([1, 10, 100])
-    t_disp, _ = _best(lambda: (m.displacement(k), m.displacement(k, exact=True)), repeat)
-    t_exp, _ = _best(lambda: m.diffusion_exponent(k), repeat)
+    t_disp, _ = best_time(lambda: (m.displacement(k), m.displacement(k, exact=True)), repeat)
+    t_exp, _ = best_time(lambda: m.diffusion_exponent(k), repeat)
     print(
         f"  displacement at {k.size} lags, SDE and exact  {t_disp:.3f} s;  exponent {t_exp:.3f} s"
     )
@@ -128,13 +120,15 @@ def sweep_goal(d: int, n: int, loop: int, repeat: int) -> None:
 
 def decompose_goal(d: int, repeat: int) -> None:
     H, Sigma = problem(d, seed=1)
-    t_eigh, spectrum = _best(lambda: Spectrum(H), 1)
+    t_eigh, spectrum = best_time(lambda: Spectrum(H), 1)
     hp = HeavyBall(lr=0.5 / spectrum.rho[0], momentum=0.9, batch_size=32)
     print(f"d = {d}: general Sigma, one eigh {t_eigh:.1f} s")
-    t_cold, _ = _best(lambda: SGDPhaseSpace(spectrum, hyper=hp, noise_cov=Sigma).commutes, repeat)
+    t_cold, _ = best_time(
+        lambda: SGDPhaseSpace(spectrum, hyper=hp, noise_cov=Sigma).commutes, repeat
+    )
     m = SGDPhaseSpace(spectrum, hyper=hp, noise_cov=Sigma)
     m._sigma_modal  # noqa: B018 -- what the cold call forms once
-    t_warm, commutes = _best(lambda: m.commutes, 1)
+    t_warm, commutes = best_time(lambda: m.commutes, 1)
     tracemalloc.start()
     t0 = time.perf_counter()
     Q, U = m.decompose()
