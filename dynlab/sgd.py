@@ -119,7 +119,9 @@ class SGDPhaseSpace(SDEModel, Observables):
         self.noise_cov = _noise_matrix(noise_cov, self.H)
         self.spectrum.require_stable(self.hyper)
         self._per_mode = per_mode(self.hyper)
-        k = self.rho + self._per_mode.weight_decay
+        # mu depends on weight_decay alone: one solve per weight decay, not per optimizer
+        wd = self.hyper.weight_decay
+        k = self.rho + np.reshape(wd, np.shape(wd) + (1,))
         self.mu = ((self.q.T @ self.b) / k) @ self.q.T
 
     @property

@@ -68,7 +68,8 @@ class Observables:
 
         Kunin et al. (2021, arXiv:2107.09133, app. F) for the SDE, the Stein equation's diagonal
         for the exact recursion (:func:`dynlab.modes.stationary_mode_variances`). Shape
-        ``shape + (d,)``: a sweep's axes first, then the modes (descending rho).
+        ``shape + (d,)``: a sweep's axes first, then the modes (descending rho). Computed once
+        per model (cached, read-only arrays).
 
         Examples
         --------
@@ -82,9 +83,14 @@ class Observables:
         >>> bool(np.allclose(sweep.mode_variances(exact=True)[0], ref, rtol=1e-13))
         True
         """
-        return modes.stationary_mode_variances(
-            self.rho, self._sigma_diag, hyper=self._per_mode, exact=exact
-        )
+        cache = self.__dict__.setdefault("_mode_variances", {})
+        if exact not in cache:
+            cache[exact] = modes.stationary_mode_variances(
+                self.rho, self._sigma_diag, hyper=self._per_mode, exact=exact
+            )
+            for a in cache[exact]:
+                a.flags.writeable = False
+        return cache[exact]
 
     def _mode_var_theta(self, exact: bool) -> np.ndarray:
         return self.mode_variances(exact)[0]
