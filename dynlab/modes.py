@@ -526,7 +526,7 @@ def stationary_mode_covariances(
     sij = as_array(sigma2_ij, "sigma2_ij")
     p, q = hp.one_plus_beta, 1.0 - beta
     if exact:
-        for rho_side in (rho_i, rho_j):
+        for rho_side in (rho_i,) if rho_j is rho_i else (rho_i, rho_j):  # variances: one check
             _discrete_coefficients(rho_side, hp)
         den = q * q * (p * (ki + kj) - lr * ki * kj) + beta * lr * (ki - kj) ** 2
         c_tt = lr * p * q * (sij / S) / den
