@@ -25,7 +25,8 @@ from .hyper import HeavyBall, as_heavy_ball
 
 __all__ = ["Spectrum", "per_mode"]
 
-_FIELDS = ("lr", "momentum", "weight_decay", "batch_size")
+#: The HeavyBall fields a sweep may vary.
+FIELDS = ("lr", "momentum", "weight_decay", "batch_size")
 
 
 def per_mode(hyper: HeavyBall, ndim: int = 1) -> HeavyBall:
@@ -44,7 +45,7 @@ def per_mode(hyper: HeavyBall, ndim: int = 1) -> HeavyBall:
         return hyper
     shape = hyper.shape + (1,) * ndim
     return hyper.replace(
-        **{f: np.broadcast_to(getattr(hyper, f), hyper.shape).reshape(shape) for f in _FIELDS}
+        **{f: np.broadcast_to(getattr(hyper, f), hyper.shape).reshape(shape) for f in FIELDS}
     )
 
 
