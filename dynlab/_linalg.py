@@ -2,15 +2,17 @@
 
 The symmetric and skew-symmetric parts of a matrix, the eigendecomposition in the seed's
 descending order, and
-the square root (or a factor) of a positive semi-definite matrix. Every other module calls
+the square root (or a factor) of a positive semi-definite matrix, and the in-place inverse of a
+positive definite one. Every other module calls
 these; none paraphrases them.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg
 
-__all__ = ["sym", "skew", "eigh_descending", "psd_factor", "psd_sqrt"]
+__all__ = ["sym", "skew", "eigh_descending", "psd_factor", "psd_sqrt", "spd_inverse"]
 
 
 def sym(M: np.ndarray) -> np.ndarray:
@@ -97,3 +99,55 @@ def psd_sqrt(C: np.ndarray) -> np.ndarray:
     """
     L, V = _factor(C)
     return sym(L @ np.swapaxes(V, -1, -2))
+
+
+#: Rows per block when spd_inverse sums |B| and mirrors the inverse's triangle into the other:
+#: temporaries of this many rows only (whole-matrix ones would double the peak memory).
+_MIRROR_ROWS = 256
+
+
+def spd_inverse(B: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """Inverse of a symmetric positive definite ``B`` by Cholesky, IN PLACE, and its rcond.
+
+    LAPACK's ``potrf``, ``pocon`` (the reciprocal 1-norm condition number, estimated in
+    ``O(n^2)`` from the factor) and ``potri`` work in ``B``'s own memory: no second ``n x n``
+    array is allocated, and the cost is ``n^3`` flops against ``2 n^3`` for an LU inverse.
+    ``B`` must be C-contiguous; it is destroyed. Returns ``(None, 0.0)`` when ``B`` is not
+    numerically positive definite (the factorisation breaks down).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> B = np.array([[4.0, 1.0], [1.0, 3.0]])
+    >>> U, rcond = spd_inverse(B.copy())
+    >>> bool(np.allclose(U @ B, np.eye(2))) and bool(np.array_equal(U, U.T))
+    True
+    >>> spd_inverse(np.array([[1.0, 2.0], [2.0, 1.0]]))[0] is None
+    True
+    """
+    n = B.shape[0]
+    if n == 0:
+        return B, 1.0
+    # ||B||_1 (= the largest row sum of |B|, B being symmetric), by blocks of rows: np.abs(B)
+    # whole would be a second n x n array
+    norm1 = max(
+        float(np.max(np.sum(np.abs(B[i : i + _MIRROR_ROWS]), axis=1)))
+        for i in range(0, n, _MIRROR_ROWS)
+    )
+    lapack = scipy.linalg.lapack
+    # B.T is B (symmetric) as a Fortran-ordered view: LAPACK works on it without a copy; its
+    # lower triangle is B's upper one
+    c, info = lapack.dpotrf(B.T, lower=1, overwrite_a=1, clean=0)
+    if info != 0:
+        return None, 0.0
+    rcond, info = lapack.dpocon(c, norm1, uplo="L")
+    inv, info = lapack.dpotri(c, lower=1, overwrite_c=1)
+    if info != 0:
+        return None, 0.0
+    U = inv.T  # B's memory again, C-ordered; its upper triangle holds the inverse
+    for i in range(0, n, _MIRROR_ROWS):
+        j = min(i + _MIRROR_ROWS, n)
+        block = U[i:j, i:j]
+        U[i:j, i:j] = np.triu(block) + np.triu(block, 1).T
+        U[j:, i:j] = U[i:j, j:].T
+    return U, float(rcond)

@@ -24,7 +24,9 @@ PSD_RTOL = 1e-10
 STABILITY_RTOL = 1e-12
 
 #: The Lyapunov solution B counts as singular (the process is not controllable) when its
-#: 2-norm condition number exceeds 1 / SINGULAR_RTOL.
+#: Cholesky factorisation breaks down or LAPACK's estimate of its 1-norm condition number (from
+#: the factor, O(n^2); within a factor n of the 2-norm one, which would need an SVD) exceeds
+#: 1 / SINGULAR_RTOL. A commuting Sigma is judged by its eigenvalues, to the same ratio.
 SINGULAR_RTOL = 1e-12
 
 #: A positive-definite matrix (H + weight_decay I) whose condition number reaches CONDITION_WARN
@@ -42,7 +44,9 @@ CONDITION_WARN = 1e10
 LYAPUNOV_BLOCK = 64
 
 #: Sigma counts as commuting with H (seed 003 Assumption 3) when
-#: ||H Sigma - Sigma H||_max <= COMMUTE_RTOL * ||H||_2 ||Sigma||_2.
+#: ||H Sigma - Sigma H||_F <= COMMUTE_RTOL * ||H||_2 ||Sigma||_F (Frobenius norms: invariant
+#: under the eigenbasis of H, so the test runs in O(d^2) on q^T Sigma q; its rounding there is
+#: O(d eps) relative, far below 1e-10 for any d a dense matrix allows).
 COMMUTE_RTOL = 1e-10
 
 #: OU transition (Van Loan's block exponential): the step is halved s times until

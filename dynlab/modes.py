@@ -58,11 +58,14 @@ _SERIES_TERMS = 30
 _RECURSION_STEPS = 4096
 
 
-def _hyper(hyper, **kwargs) -> HeavyBall:
-    """The one optimizer these closed forms describe: ``hyper`` or a HeavyBall of the keywords."""
-    return (
-        as_heavy_ball(hyper, **kwargs).require_scalar("dynlab.modes").require_plain("dynlab.modes")
-    )
+def _hyper(hyper, sweep: bool = False, **kwargs) -> HeavyBall:
+    """The optimizer these closed forms describe: ``hyper`` or a HeavyBall of the keywords.
+
+    One optimizer unless ``sweep``: then a sweep's fields must broadcast against rho
+    (:func:`dynlab.spectrum.per_mode` shapes them so).
+    """
+    hp = as_heavy_ball(hyper, **kwargs).require_plain("dynlab.modes")
+    return hp if sweep else hp.require_scalar("dynlab.modes")
 
 
 def sde_rates(rho, *, hyper=None, lr=None, momentum=None, weight_decay=None):
@@ -268,11 +271,11 @@ def _discrete_coefficients(rho, hp: HeavyBall):
     e = hp.lr * (rho + hp.weight_decay)
     limit = hp.stability_limit
     if np.any(e <= 0.0) or np.any(e >= limit):
-        bad = e[(e <= 0.0) | (e >= limit)]
+        bad = (e <= 0.0) | (e >= limit)
         raise StabilityRegionError(
             "heavy-ball SGD is stable iff 0 < lr (rho + weight_decay) < 2 (1 + momentum) = "
-            f"{limit:.6g} for every eigenvalue; got lr (rho + weight_decay) = "
-            f"{bad.ravel()[0]:.6g}"
+            f"{np.broadcast_to(limit, e.shape)[bad][0]:.6g} for every eigenvalue; got "
+            f"lr (rho + weight_decay) = {e[bad][0]:.6g}"
         )
     return e, hp.one_plus_beta - e, hp.lr, hp.momentum, hp.weight_decay
 
@@ -390,7 +393,9 @@ def discrete_relaxation(m, rho, *, hyper=None, lr=None, momentum=None, weight_de
     m : array_like of int
         Step lags (>= 0).
     rho : array_like
-        Eigenvalues (one mode each); the result has shape ``m.shape + rho.shape``.
+        Eigenvalues (one mode each); the result has shape ``m.shape + rho.shape``. A sweep
+        ``hyper`` whose fields broadcast against rho (:func:`dynlab.spectrum.per_mode`) gives
+        ``m.shape + broadcast shape``.
 
     Examples
     --------
@@ -409,7 +414,7 @@ def discrete_relaxation(m, rho, *, hyper=None, lr=None, momentum=None, weight_de
     m = as_array(m, "m")
     if np.any(m < 0) or np.any(m != np.round(m)):
         raise HyperparameterError("m must hold non-negative integers (step counts)")
-    hp = _hyper(hyper, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    hp = _hyper(hyper, sweep=True, lr=lr, momentum=momentum, weight_decay=weight_decay)
     e, a, lr, beta, wd = _discrete_coefficients(rho, hp)
     p = hp.one_plus_beta
     mm = m.reshape(m.shape + (1,) * e.ndim)
@@ -479,7 +484,9 @@ def stationary_mode_covariances(
     ``sigma2_ij = q_i^T Sigma q_j`` is the per-sample gradient-noise covariance of the two modes
     (the minibatch noise is Sigma / batch_size). Returns the four blocks
     ``(Cov(theta_i, theta_j), Cov(theta_i, v_j), Cov(v_i, theta_j), Cov(v_i, v_j))``, broadcast over
-    the inputs. With ``k = rho + weight_decay``, ``p = 1 + beta``, ``q = 1 - beta``:
+    the inputs (and over a sweep ``hyper`` whose fields broadcast against them, as
+    :func:`dynlab.spectrum.per_mode` shapes them). With ``k = rho + weight_decay``,
+    ``p = 1 + beta``, ``q = 1 - beta``:
 
     * SDE (seed 003 eq. 4; the Lyapunov equation A B + B A^T = 2 D solved entrywise in the
       eigenbasis, with ``K = c1 k``, ``c1 = 2 / (lr p)``, ``c2 = 2 q / (lr p)``, ``kappa = S p q``):
@@ -515,7 +522,14 @@ def stationary_mode_covariances(
     >>> bool(np.allclose(blocks, [C[0, 1], C[0, 3], C[2, 1], C[2, 3]], rtol=1e-10))
     True
     """
-    hp = _hyper(hyper, lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size)
+    hp = _hyper(
+        hyper,
+        sweep=True,
+        lr=lr,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        batch_size=batch_size,
+    )
     lr, beta, wd, S = hp.lr, hp.momentum, hp.weight_decay, hp.batch_size
     ki = as_array(rho_i, "rho_i") + wd
     kj = as_array(rho_j, "rho_j") + wd
@@ -528,7 +542,8 @@ def stationary_mode_covariances(
         ) from None
     p, q = hp.one_plus_beta, 1.0 - beta
     if as_flag(exact, "exact"):
-        _discrete_coefficients(np.concatenate([np.ravel(ki), np.ravel(kj)]) - wd, hp)
+        for rho_side in (rho_i,) if rho_j is rho_i else (rho_i, rho_j):  # variances: one check
+            _discrete_coefficients(rho_side, hp)
         den = q * q * (p * (ki + kj) - lr * ki * kj) + beta * lr * (ki - kj) ** 2
         c_tt = lr * p * q * (sij / S) / den
         return (

@@ -18,18 +18,51 @@ import numpy as np
 import scipy.linalg
 
 from . import config
-from ._linalg import psd_sqrt, skew, sym
+from ._linalg import psd_sqrt, skew, spd_inverse, sym
 from ._lyapunov import solve_lyapunov
 from ._validate import as_array, as_positive_int, as_psd, as_rng, as_scalar, as_square
 from .errors import HyperparameterError, NotControllableError, ShapeError
 
-__all__ = ["OUProcess", "decompose_lyapunov"]
+__all__ = ["OUProcess", "decompose_lyapunov", "lyapunov_inverse"]
+
+
+def lyapunov_inverse(B: np.ndarray, noise: str, overwrite: bool = False) -> np.ndarray:
+    """``U = B^-1`` for a Lyapunov solution B, after checking that B is not singular.
+
+    Kunin et al. (2021, arXiv:2107.09133, app. D): the modified potential's matrix. By Cholesky
+    (:func:`dynlab._linalg.spd_inverse`, ``n^3`` flops); ``overwrite=True`` lets it work in B's
+    memory (B is then destroyed), so that no second ``n x n`` array is allocated. ``noise`` names
+    the diffusion in the error message.
+
+    Raises
+    ------
+    NotControllableError
+        If B is not positive definite to rounding or LAPACK's estimate of its 1-norm condition
+        number exceeds ``1 / config.SINGULAR_RTOL``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> B = np.array([[2.0, 0.5], [0.5, 1.0]])
+    >>> bool(np.allclose(lyapunov_inverse(B, noise="D") @ B, np.eye(2)))
+    True
+    """
+    work = B if overwrite and B.flags.c_contiguous else np.array(B, order="C")
+    U, rcond = spd_inverse(work)
+    if U is None or not rcond >= config.SINGULAR_RTOL:
+        cond = np.inf if U is None else 1.0 / rcond
+        raise NotControllableError(
+            f"the Lyapunov solution B is singular (condition number {cond:.3g}): the noise "
+            f"{noise} does not reach every direction (the process is not controllable), so "
+            "U = B^-1 and the modified potential do not exist on the whole space"
+        )
+    return U
 
 
 def decompose_lyapunov(A: np.ndarray, B: np.ndarray, noise: str) -> tuple[np.ndarray, np.ndarray]:
     """``(Q, U)`` with ``A = (D + Q) U`` from the Lyapunov solution B (Kunin et al. 2021, app. D).
 
-    ``U = B^-1`` and ``Q = A B - D``.
+    ``U = B^-1`` (:func:`lyapunov_inverse`) and ``Q = A B - D``.
     Q is taken as the skew part of ``A B`` (``A B - D`` is skew exactly when B solves
     ``A B + B A^T = 2 D``), so rounding in B cannot leave a symmetric residue in Q. ``noise``
     names the diffusion in the error message.
@@ -37,7 +70,7 @@ def decompose_lyapunov(A: np.ndarray, B: np.ndarray, noise: str) -> tuple[np.nda
     Raises
     ------
     NotControllableError
-        If B's condition number exceeds ``1 / config.SINGULAR_RTOL``.
+        If B is singular (see :func:`lyapunov_inverse`).
 
     Examples
     --------
@@ -48,14 +81,8 @@ def decompose_lyapunov(A: np.ndarray, B: np.ndarray, noise: str) -> tuple[np.nda
     >>> bool(np.allclose((D + Q) @ U, A)) and bool(np.allclose(Q, -Q.T))
     True
     """
-    cond = np.linalg.cond(B)
-    if not np.isfinite(cond) or cond > 1.0 / config.SINGULAR_RTOL:
-        raise NotControllableError(
-            f"the Lyapunov solution B is singular (condition number {cond:.3g}): the noise "
-            f"{noise} does not reach every direction (the process is not controllable), so "
-            "U = B^-1 and the modified potential do not exist on the whole space"
-        )
-    return skew(A @ B), sym(np.linalg.inv(B))
+    U = lyapunov_inverse(B, noise)
+    return skew(A @ B), U
 
 
 def _times(t, name: str = "t") -> np.ndarray:
@@ -151,7 +178,7 @@ class OUProcess:
         UnstableDriftError
             If A is not stable.
         NotControllableError
-            If B is singular (condition number above 1 / SINGULAR_RTOL).
+            If B is singular (1-norm condition number above 1 / SINGULAR_RTOL).
 
         Examples
         --------

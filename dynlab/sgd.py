@@ -23,20 +23,17 @@ from functools import cached_property
 import numpy as np
 
 from . import config, modes
-from ._linalg import eigh_descending, sym
-from ._validate import as_array, as_flag, as_symmetric, check_definite_spectrum
+from ._validate import as_array, as_flag
 from .errors import (
     HyperparameterError,
-    NotPositiveDefiniteError,
     ShapeError,
-    StabilityRegionError,
-    UnstableDriftError,
 )
 from .hyper import as_heavy_ball
 from .models import LinearRegressionProblem, _noise_matrix, hessian_noise_scale
 from .sgd_discrete import DiscreteSGD
 from .sgd_observables import Equipartition, Observables
 from .sgd_sde import SDEModel
+from .spectrum import Spectrum, per_mode
 
 __all__ = ["SGDPhaseSpace", "DiscreteSGD", "Equipartition"]
 
@@ -51,8 +48,9 @@ class SGDPhaseSpace(SDEModel, Observables):
 
     Parameters
     ----------
-    H : (d, d) array_like
-        Hessian, symmetric positive semi-definite; ``H + weight_decay I`` must be definite.
+    H : (d, d) array_like or Spectrum
+        Hessian, symmetric positive semi-definite; ``H + weight_decay I`` must be definite. A
+        :class:`~dynlab.spectrum.Spectrum` shares its one eigendecomposition among models.
     b : (d,) array_like, optional
         Linear term (zero if omitted); the stationary mean is ``mu = (H + weight_decay I)^{-1} b``.
     lr : float
@@ -68,13 +66,35 @@ class SGDPhaseSpace(SDEModel, Observables):
         ``Sigma = sigma2 H`` (seed 003 Assumption 5). A bare scalar is read as
         ``("hessian", scalar)``, with a deprecation :class:`~dynlab.errors.DynlabWarning`
         (scipy would read it as ``sigma2 I``).
+    hyper : HeavyBall, optional
+        The optimizer in place of the four keywords. Its fields may be arrays (a sweep of shape
+        ``hyper.shape``): :meth:`speed`, :meth:`displacement`, :meth:`diffusion_exponent`,
+        :meth:`mode_variances` and :meth:`equipartition` then return the sweep's axes first,
+        numpy-style, at O(d) per optimizer after the one eigendecomposition; the matrix-valued
+        methods (``ou``, ``lyapunov``, ``decompose``, ``discrete``, ``mean``, ...) take one
+        optimizer and say so.
 
     Raises
     ------
     UnstableDriftError
         If ``H + weight_decay I`` is singular (the drift has a zero eigenvalue).
     StabilityRegionError
-        If lr is beyond the stability limit of the discrete recursion.
+        If lr is beyond the stability limit of the discrete recursion (for any optimizer of a
+        sweep; :meth:`dynlab.spectrum.Spectrum.stable` gives the mask).
+
+    Examples
+    --------
+    A learning-rate sweep on one eigendecomposition equals the models built one by one:
+
+    >>> import numpy as np
+    >>> from dynlab.hyper import HeavyBall
+    >>> from dynlab.spectrum import Spectrum
+    >>> H, lrs = np.diag([2.0, 1.0]), np.array([0.05, 0.1, 0.2])
+    >>> sweep = SGDPhaseSpace(Spectrum(H), hyper=HeavyBall(lr=lrs, momentum=0.9), noise_cov=("hessian", 0.5))
+    >>> one = [SGDPhaseSpace(H, lr=lr, momentum=0.9, noise_cov=("hessian", 0.5)).speed(exact=True)
+    ...        for lr in lrs]
+    >>> bool(np.allclose(sweep.speed(exact=True), one, rtol=1e-13))
+    True
     """
 
     def __init__(
@@ -91,9 +111,9 @@ class SGDPhaseSpace(SDEModel, Observables):
     ):
         self.hyper = as_heavy_ball(
             hyper, lr=lr, momentum=momentum, weight_decay=weight_decay, batch_size=batch_size
-        )
-        self.hyper.require_scalar("SGDPhaseSpace").require_plain("SGDPhaseSpace")
-        self.H = as_symmetric(H, "H")
+        ).require_plain("SGDPhaseSpace")
+        self.spectrum = H if isinstance(H, Spectrum) else Spectrum(H)
+        self.H, self.rho, self.q = self.spectrum.H, self.spectrum.rho, self.spectrum.q
         d = self.H.shape[0]
         self.b = np.zeros(d) if b is None else as_array(b, "b", shape=(d,))
         if noise_cov is None:
@@ -103,32 +123,27 @@ class SGDPhaseSpace(SDEModel, Observables):
             )
         self._sigma2 = hessian_noise_scale(noise_cov)
         self.noise_cov = (
-            self._sigma2 * self.H
-            if self._sigma2 is not None
-            else (_noise_matrix(noise_cov, self.H))
+            self._sigma2 * self.H if self._sigma2 is not None else _noise_matrix(noise_cov, self.H)
         )
-        self.rho, self.q = eigh_descending(self.H)
-        if self.rho[-1] < -config.PSD_RTOL * max(abs(self.rho[0]), abs(self.rho[-1])):
-            raise NotPositiveDefiniteError(
-                f"H must be positive semi-definite; it has eigenvalue {self.rho[-1]:.3g}"
-            )
-        k = self.rho + self.weight_decay
-        check_definite_spectrum(
-            k[-1],
-            k[0],
-            d,
-            "H + weight_decay I",
-            UnstableDriftError,
-            ": the drift A has a zero eigenvalue and SGD no stationary law; add weight_decay or "
-            "restrict to range(H)",
-        )
-        limit = self.hyper.stability_limit
-        if self.lr * k[0] >= limit:
-            raise StabilityRegionError(
-                f"lr = {self.lr:.6g} is beyond the stability limit of heavy-ball SGD: need "
-                f"lr (rho_max + weight_decay) < 2 (1 + momentum), i.e. lr < {limit / k[0]:.6g}"
-            )
-        self.mu = self.q @ ((self.q.T @ self.b) / k)
+        self.spectrum.require_stable(self.hyper)
+        self._per_mode = per_mode(self.hyper)
+        # mu depends on weight_decay alone: one solve per weight decay, not per optimizer
+        wd = self.hyper.weight_decay
+        k = self.rho + np.reshape(wd, np.shape(wd) + (1,))
+        self.mu = ((self.q.T @ self.b) / k) @ self.q.T
+
+    @property
+    def shape(self) -> tuple:
+        """Sweep shape ``hyper.shape`` (``()`` for one optimizer): the leading axes of results."""
+        return self.hyper.shape
+
+    def _one(self, where: str):
+        """The single optimizer, or an error naming ``where`` if this model is a sweep."""
+        return self.hyper.require_scalar(f"SGDPhaseSpace.{where}")
+
+    def _result(self, x):
+        """A per-optimizer result in the sweep's full shape; a Python float for one optimizer."""
+        return float(x) if self.hyper.is_scalar else np.broadcast_to(x, self.shape).copy()
 
     @property
     def lr(self) -> float:
@@ -229,18 +244,25 @@ class SGDPhaseSpace(SDEModel, Observables):
         """``q^T Sigma q`` (exact diag(sigma2 rho) when Sigma = sigma2 H was given as a scalar)."""
         if self._sigma2 is not None:
             return np.diag(self._sigma2 * self.rho)
-        return sym(self.q.T @ self.noise_cov @ self.q)
+        return self.spectrum.modal(self.noise_cov)
 
     @cached_property
     def _sigma_diag(self) -> np.ndarray:
         """``q_i^T Sigma q_i``: all that traces (speed, displacement) depend on."""
         if self._sigma2 is not None:
             return self._sigma2 * self.rho
-        return np.einsum("ij,ik,kj->j", self.q, self.noise_cov, self.q)
+        if "_sigma_modal" in self.__dict__:
+            return np.diag(self._sigma_modal).copy()
+        return self.spectrum.modal_diag(self.noise_cov)
 
-    @property
+    @cached_property
     def commutes(self) -> bool:
-        """Whether Sigma commutes with H (seed 003 Assumption 3), to rounding.
+        r"""Whether Sigma commutes with H (seed 003 Assumption 3), to rounding.
+
+        ``||H Sigma - Sigma H||_F <= config.COMMUTE_RTOL ||H||_2 ||Sigma||_F``, evaluated in the
+        eigenbasis of H, where the commutator is ``(rho_i - rho_j) (q^T Sigma q)_ij``: O(d^2) once
+        ``q^T Sigma q`` (cached, shared with :meth:`lyapunov`) is known. True at once for
+        ``Sigma = sigma2 H``.
 
         Examples
         --------
@@ -251,14 +273,16 @@ class SGDPhaseSpace(SDEModel, Observables):
         >>> m.commutes, other.commutes
         (True, False)
         """
-        C = self.H @ self.noise_cov - self.noise_cov @ self.H
-        scale = np.linalg.norm(self.H, 2) * np.linalg.norm(self.noise_cov, 2)
-        return bool(np.max(np.abs(C)) <= config.COMMUTE_RTOL * scale)
+        if self._sigma2 is not None:
+            return True
+        C = np.subtract.outer(self.rho, self.rho) * self._sigma_modal
+        scale = np.max(np.abs(self.rho), initial=0.0) * np.linalg.norm(self.noise_cov)
+        return bool(np.linalg.norm(C) <= config.COMMUTE_RTOL * scale)
 
     @cached_property
     def modes(self) -> modes.Modes:
         """Per-eigenvalue gamma, omega, zeta, regime, frequencies (:class:`dynlab.modes.Modes`)."""
-        return modes.Modes.build(self.rho, self.q, hyper=self.hyper)
+        return modes.Modes.build(self.rho, self.q, hyper=self._one("modes"))
 
     def _blocks(self, M_tt, M_tv, M_vt, M_vv) -> np.ndarray:
         return np.block([[M_tt, M_tv], [M_vt, M_vv]])
@@ -267,6 +291,7 @@ class SGDPhaseSpace(SDEModel, Observables):
     @cached_property
     def discrete(self) -> DiscreteSGD:
         """The exact heavy-ball recursion (no O(lr) modelling error)."""
+        self._one("discrete")
         return DiscreteSGD(self)
 
     def stationary_cov(self, exact: bool = False) -> np.ndarray:

@@ -15,8 +15,13 @@ from ._validate import as_array, as_flag, steps_arguments
 from .errors import (
     ShapeError,
 )
+from .spectrum import FIELDS, per_mode
 
 __all__ = ["Equipartition", "Observables"]
+
+#: Sweeps: the per-mode closed forms run on blocks of this many (optimizer, mode) pairs (512 KiB
+#: per float64 array), so that their elementwise passes stay in the CPU cache.
+_BLOCK_ELEMENTS = 2**16
 
 
 @dataclass(frozen=True)
@@ -58,16 +63,91 @@ class Observables:
         True
         """
         if as_flag(exact, "exact"):
-            _, var_v, _ = modes.stationary_mode_variances(
-                self.rho, self._sigma_diag, hyper=self.hyper, exact=True
+            var_v = self.mode_variances(exact=True)[1]
+            return self._result(self.lr**2 * np.sum(var_v, axis=-1))
+        return self._result(self.lr**2 * np.sum(self._sigma_diag) / self.kappa)
+
+    def mode_variances(self, exact: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""Stationary ``(Var theta_i, Var v_i, Cov(theta_i, v_i))`` of each eigenmode of H.
+
+        Kunin et al. (2021, arXiv:2107.09133, app. F) for the SDE, the Stein equation's diagonal
+        for the exact recursion (:func:`dynlab.modes.stationary_mode_variances`). Shape
+        ``shape + (d,)``: a sweep's axes first, then the modes (descending rho). Computed once
+        per model (cached, read-only arrays).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from dynlab.hyper import HeavyBall
+        >>> from dynlab.sgd import SGDPhaseSpace
+        >>> H, lrs = np.diag([2.0, 1.0]), np.array([0.1, 0.2, 0.4])
+        >>> sweep = SGDPhaseSpace(H, hyper=HeavyBall(lr=lrs, momentum=0.5), noise_cov=("hessian", 0.5))
+        >>> one = [SGDPhaseSpace(H, lr=lr, momentum=0.5, noise_cov=("hessian", 0.5)) for lr in lrs]
+        >>> ref = np.array([m.discrete.stationary_cov().diagonal()[:2] for m in one])
+        >>> bool(np.allclose(sweep.mode_variances(exact=True)[0], ref, rtol=1e-13))
+        True
+        """
+        exact = as_flag(exact, "exact")
+        cache = self.__dict__.setdefault("_mode_variances", {})
+        if exact not in cache:
+            cache[exact] = tuple(
+                np.reshape(a, self.shape + (self.d,))
+                for a in self._by_optimizers(
+                    lambda hp: modes.stationary_mode_variances(
+                        self.rho, self._sigma_diag, hyper=hp, exact=exact
+                    )
+                )
             )
-            return float(self.lr**2 * np.sum(var_v))
-        return float(self.lr**2 * np.sum(self._sigma_diag) / self.kappa)
+            for a in cache[exact]:
+                a.flags.writeable = False
+        return cache[exact]
+
+    def _by_optimizers(self, per_mode_fn) -> tuple[np.ndarray, ...]:
+        """``per_mode_fn(hyper)`` for blocks of a sweep's optimizers, stacked: ``(n, d)`` arrays.
+
+        Blocks of :data:`_BLOCK_ELEMENTS` (optimizer, mode) pairs keep the closed forms' ~25
+        elementwise passes in cache instead of streaming the whole grid through memory each time.
+        """
+        hp = self._per_mode
+        if self.hyper.is_scalar:
+            return per_mode_fn(hp)
+        n = int(np.prod(self.shape))
+        fields = {f: np.reshape(np.broadcast_to(getattr(hp, f), hp.shape), (n, 1)) for f in FIELDS}
+        rows = max(1, _BLOCK_ELEMENTS // self.d)
+        out = None
+        for start in range(0, n, rows):
+            part = per_mode_fn(
+                hp.replace(**{f: v[start : start + rows] for f, v in fields.items()})
+            )
+            if out is None:
+                out = tuple(np.empty((n, self.d)) for _ in part)
+            for o, p in zip(out, part):
+                o[start : start + rows] = p
+        return out
 
     def _mode_var_theta(self, exact: bool) -> np.ndarray:
-        return modes.stationary_mode_variances(
-            self.rho, self._sigma_diag, hyper=self.hyper, exact=as_flag(exact, "exact")
-        )[0]
+        return self.mode_variances(exact)[0]
+
+    def _lag_axes(self, x, k: np.ndarray) -> np.ndarray:
+        """A sweep-shaped ``x`` with unit axes for the lags ``k`` and the modes after it."""
+        return np.reshape(np.broadcast_to(x, self.shape), self.shape + (1,) * (k.ndim + 1))
+
+    def _sde_lags(self, k: np.ndarray):
+        """``(t, gamma, omega)`` shaped ``shape + k.shape + (1 or d,)``, ``t = lr k``."""
+        t = self._lag_axes(self.lr, k) * k[..., None]
+        gamma = self._lag_axes(self.hyper.gamma, k)
+        omega = np.reshape(
+            per_mode(self.hyper, 0).omega(self.rho),  # fields at full shape: omega needs them
+            self.shape + (1,) * k.ndim + (self.d,),
+        )
+        return t, gamma, omega
+
+    def _mode_sum(self, per_mode: np.ndarray, weights: np.ndarray, k: np.ndarray):
+        """``sum_i per_mode[..., i] weights[..., i]`` with weights of shape ``shape + (d,)``."""
+        w = np.reshape(
+            np.broadcast_to(weights, self.shape + (self.d,)), self.shape + (1,) * k.ndim + (self.d,)
+        )
+        return np.vecdot(per_mode, w)
 
     def displacement(self, *args, steps=None, exact: bool = False, k=None, time=None) -> np.ndarray:
         r"""Global displacement ``E||theta_k - theta_0||^2`` from stationarity after k steps.
@@ -103,9 +183,11 @@ class Observables:
             raise ShapeError("steps must be >= 0 (number of optimizer steps)")
         var = self._mode_var_theta(exact)
         if exact:
-            return 2.0 * modes.discrete_relaxation(k, self.rho, hyper=self.hyper) @ var
-        m = self.modes
-        return 2.0 * modes.relaxation(self.lr * k[..., None], m.gamma, m.omega) @ var
+            u = modes.discrete_relaxation(k, self.rho, hyper=self._per_mode)
+            # lags first there: move the sweep's axes in front
+            u = np.moveaxis(u, tuple(range(k.ndim)), tuple(range(-k.ndim - 1, -1)))
+            return 2.0 * self._mode_sum(u, var, k)
+        return 2.0 * self._mode_sum(modes.relaxation(*self._sde_lags(k)), var, k)
 
     def displacement_eq13(self, *args, steps=None, k=None, time=None) -> np.ndarray:
         r"""The paper's velocity-correlation form of ``E||theta_k - theta_0||^2``.
@@ -141,6 +223,7 @@ class Observables:
         k = as_array(a["steps"], "steps")
         if np.any(k < 0) or np.any(k != np.round(k)):
             raise ShapeError("steps must hold non-negative integers (optimizer steps)")
+        self._one("displacement_eq13")
         w = self._sigma_diag
         kmax = int(k.max(initial=0))
         m = self.modes
@@ -195,11 +278,10 @@ class Observables:
             D_hi = self.displacement(steps=k + 1, exact=True)
             D_lo = self.displacement(steps=lo, exact=True)
             return np.log(D_hi / D_lo) / np.log((k + 1) / lo)
-        m = self.modes
-        t = self.lr * k[..., None]
-        phi12 = modes.mode_propagator(t, m.gamma, m.omega)[1]
-        num = (phi12 * m.omega**2) @ var
-        return t[..., 0] * num / (modes.relaxation(t, m.gamma, m.omega) @ var)
+        t, gamma, omega = self._sde_lags(k)
+        phi12 = modes.mode_propagator(t, gamma, omega)[1]
+        num = self._mode_sum(phi12 * omega**2, var, k)
+        return t[..., 0] * num / self._mode_sum(modes.relaxation(t, gamma, omega), var, k)
 
     def mean(
         self, *args, steps=None, theta0=None, v0=None, exact: bool = False, k=None, time=None
@@ -233,6 +315,7 @@ class Observables:
             time=time,
         )
         k, theta0, v0, exact = a["steps"], a["theta0"], a["v0"], a["exact"]
+        hp = self._one("mean")
         k = as_array(k, "steps")
         if np.any(k < 0):
             raise ShapeError("steps must be >= 0 (number of optimizer steps from theta0)")
@@ -245,7 +328,7 @@ class Observables:
         if as_flag(exact, "exact"):
             if np.any(k != np.round(k)):
                 raise ShapeError("exact=True needs integer steps")
-            f11, f12, f21, f22 = modes.discrete_propagator(kk, self.rho, hyper=self.hyper)
+            f11, f12, f21, f22 = modes.discrete_propagator(kk, self.rho, hyper=hp)
         else:
             f11, f12, f21, f22 = modes.mode_propagator(
                 self.lr * kk, self.modes.gamma, self.modes.omega
@@ -273,12 +356,11 @@ class Observables:
         >>> bool(np.isclose(e.kinetic, 0.1 * 1.5 / (4 * 4 * 0.1)))
         True
         """
-        var_t, var_v, _ = modes.stationary_mode_variances(
-            self.rho, self._sigma_diag, hyper=self.hyper, exact=as_flag(exact, "exact")
-        )
+        var_t, var_v, _ = self.mode_variances(exact)
         mass = self.hyper.mass
+        k = self.rho + self._per_mode.weight_decay
         return Equipartition(
-            mass=mass,
-            potential=float(0.5 * np.sum((self.rho + self.weight_decay) * var_t)),
-            kinetic=float(0.5 * mass * np.sum(var_v)),
+            mass=self._result(mass),
+            potential=self._result(0.5 * np.sum(k * var_t, axis=-1)),
+            kinetic=self._result(0.5 * mass * np.sum(var_v, axis=-1)),
         )

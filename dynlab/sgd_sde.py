@@ -13,13 +13,13 @@ from functools import cached_property
 import numpy as np
 
 from . import config
-from ._linalg import sym
+from ._linalg import skew, sym
 from ._validate import as_array
 from .errors import (
     NotControllableError,
     ShapeError,
 )
-from .ou_process import OUProcess, decompose_lyapunov
+from .ou_process import OUProcess, lyapunov_inverse
 
 __all__ = ["SDEModel"]
 
@@ -42,7 +42,8 @@ class SDEModel:
         >>> bool(np.allclose(m.ou.A[2:], np.hstack([c1 * m.H, c2 * np.eye(2)])))
         True
         """
-        d, c1, c2 = self.d, self.hyper.c1, self.hyper.c2
+        hp = self._one("ou")
+        d, c1, c2 = self.d, hp.c1, hp.c2
         K = self.H + self.weight_decay * np.eye(d)
         A = self._blocks(np.zeros((d, d)), -np.eye(d), c1 * K, c2 * np.eye(d))
         D = self._blocks(np.zeros((d, d)), np.zeros((d, d)), np.zeros((d, d)), c2 * self.noise_cov)
@@ -68,30 +69,42 @@ class SDEModel:
         >>> bool(np.allclose(A @ B + B @ A.T, 2 * D))
         True
         """
-        d, c1, c2 = self.d, self.hyper.c1, self.hyper.c2
-        Kc = c1 * (self.rho + self.weight_decay)
+        d = self.d
         B = np.empty((2 * d, 2 * d))
         if self._sigma2 is not None:
             # Sigma = sigma2 H: X is diagonal, B = [[Sigma K^-1, 0], [0, Sigma]] (one GEMM)
+            Kc = self._one("lyapunov").c1 * (self.rho + self.weight_decay)
             B[:d, :d] = (self.q * (self._sigma2 * self.rho / Kc)) @ self.q.T
             B[:d, d:] = 0.0
             B[d:, :d] = 0.0
             B[d:, d:] = self.noise_cov
-        else:
-            X = (
-                4.0
-                * c2
-                * c2
-                * self._sigma_modal
-                / (np.subtract.outer(Kc, Kc) ** 2 + 2.0 * c2 * c2 * np.add.outer(Kc, Kc))
-            )
-            B_tt = self.q @ X @ self.q.T
-            B[:d, :d] = B_tt
-            M = c1 * (self.H @ B_tt + self.weight_decay * B_tt)
-            B[:d, d:] = (M - M.T) / (2.0 * c2)
-            B[d:, :d] = -B[:d, d:]
-            B[d:, d:] = sym(M)
-        return sym(B)
+            return sym(B)
+        B_tt, M = self._lyapunov_position()
+        B[:d, :d] = B_tt
+        del B_tt
+        B[:d, d:] = (M - M.T) / (2.0 * self.hyper.c2)
+        B[d:, :d] = -B[:d, d:]
+        B[d:, d:] = sym(M)
+        return B
+
+    def _lyapunov_position(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(B_thth, M)`` of :meth:`lyapunov`, ``M = c1 (H + lambda I) B_thth`` (three GEMMs).
+
+        Both are symmetric exactly: B's blocks are built from them without a full-size ``sym``.
+        """
+        c1, c2 = self._one("lyapunov").c1, self.hyper.c2
+        Kc = c1 * (self.rho + self.weight_decay)
+        X = np.subtract.outer(Kc, Kc)
+        X **= 2
+        X += 2.0 * c2 * c2 * np.add.outer(Kc, Kc)
+        np.divide(self._sigma_modal, X, out=X)
+        X *= 4.0 * c2 * c2
+        B_tt = sym(self.q @ (X @ self.q.T))
+        del X
+        M = self.H @ B_tt
+        M += self.weight_decay * B_tt
+        M *= c1
+        return B_tt, M
 
     def decompose(self) -> tuple[np.ndarray, np.ndarray]:
         r"""``(Q, U)`` with ``A = (D + Q) U`` for the SDE (seed 003 eqs. 9 / 43).
@@ -99,7 +112,9 @@ class SDEModel:
         When Sigma commutes with H, the closed forms ``Q = [[0, -Sigma], [Sigma, 0]]`` and
         ``U = [[2/(lr (1+beta)) Sigma^{-1} (H + lambda I), 0], [0, Sigma^{-1}]]`` (evaluated in the
         eigenbasis); otherwise the general route ``U = B^{-1}``, ``Q = A B - D`` with the B of
-        :meth:`lyapunov`.
+        :meth:`lyapunov`, by blocks (one GEMM besides B's, U by Cholesky in B's memory: at
+        d = 3000 a few ``2d x 2d`` arrays of peak memory). Computed once per model and cached:
+        the arrays returned are read-only (copy them to modify).
 
         Raises
         ------
@@ -116,6 +131,11 @@ class SDEModel:
         >>> bool(np.allclose((m.ou.D + Q) @ U, m.ou.A)) and bool(np.allclose(Q, -Q.T))
         True
         """
+        return self._decomposition
+
+    @cached_property
+    def _decomposition(self) -> tuple[np.ndarray, np.ndarray]:
+        hp = self._one("decompose")
         d = self.d
         if self.commutes:
             if self._sigma2 is not None:  # Sigma = sigma2 H: diagonal in the eigenbasis of H
@@ -129,11 +149,36 @@ class SDEModel:
                     "restrict the model to range(Sigma)"
                 )
             inv_s = (V / w) @ V.T
-            U_tt = self.hyper.c1 * inv_s @ (self.H + self.weight_decay * np.eye(d))
+            U_tt = hp.c1 * inv_s @ (self.H + self.weight_decay * np.eye(d))
             Q = self._blocks(np.zeros((d, d)), -self.noise_cov, self.noise_cov, np.zeros((d, d)))
             U = self._blocks(sym(U_tt), np.zeros((d, d)), np.zeros((d, d)), sym(inv_s))
-            return Q, U
-        return decompose_lyapunov(self.ou.A, self.lyapunov(), noise="Sigma")
+        else:
+            Q, U = self._decompose_general()
+        Q.flags.writeable = False
+        U.flags.writeable = False
+        return Q, U
+
+    def _decompose_general(self) -> tuple[np.ndarray, np.ndarray]:
+        """The general route of :meth:`decompose` by blocks: one GEMM besides B's own.
+
+        With ``B = [[B_thth, B_thv], [-B_thv, B_vv]]`` (``B_thv`` skew) the skew part of ``A B``
+        is ``Q = [[B_thv, -B_vv], [B_vv, skew(c1 (H + lambda I) B_thv)]]``; ``U = B^-1`` is
+        factorised in B's own memory (:func:`dynlab.ou_process.lyapunov_inverse`). Peak memory
+        about three ``2d x 2d`` arrays' worth; the generic :func:`~dynlab.ou_process.
+        decompose_lyapunov` on the ``2d x 2d`` drift needs twice the flops and memory.
+        """
+        d = self.d
+        B = self.lyapunov()
+        Q = np.empty_like(B)
+        Q[:d, :d] = B[:d, d:]
+        Q[:d, d:] = -B[d:, d:]
+        Q[d:, :d] = B[d:, d:]
+        KB = self.H @ B[:d, d:]
+        KB += self.weight_decay * B[:d, d:]
+        KB *= self.hyper.c1
+        Q[d:, d:] = skew(KB)
+        del KB
+        return Q, lyapunov_inverse(B, noise="Sigma", overwrite=True)
 
     def _phase_point(self, theta, v) -> tuple[np.ndarray, np.ndarray]:
         """``theta`` and ``v`` as arrays of shape ``(..., d)`` (or scalars, broadcast), checked."""

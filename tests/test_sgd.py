@@ -470,8 +470,9 @@ def test_hyper_object_misuse_is_named():
     H = np.diag([1.0, 0.5])
     with pytest.raises(HyperparameterError, match="not both"):
         SGDPhaseSpace(H, hyper=HeavyBall(0.1), lr=0.1, noise_cov=("hessian", 1.0))
-    with pytest.raises(HyperparameterError, match="takes one optimizer"):
-        SGDPhaseSpace(H, hyper=HeavyBall(lr=[0.1, 0.2]), noise_cov=("hessian", 1.0))
+    sweep = SGDPhaseSpace(H, hyper=HeavyBall(lr=[0.1, 0.2]), noise_cov=("hessian", 1.0))
+    with pytest.raises(HyperparameterError, match="SGDPhaseSpace.lyapunov takes one optimizer"):
+        sweep.lyapunov()  # matrix-valued: one optimizer only (sweeps: tests/test_broadcast.py)
     with pytest.raises(HyperparameterError, match="plain heavy ball"):
         SGDPhaseSpace(H, hyper=HeavyBall(0.1, 0.9, nesterov=True), noise_cov=("hessian", 1.0))
     with pytest.raises(HyperparameterError, match="lr is required"):

@@ -15,7 +15,14 @@ from dynlab.models import synthetic_regression
 from dynlab.sgd import SGDPhaseSpace
 from validation.linreg.cifar import CLASSES, find_layout, load_cifar10_train
 from validation.linreg.estimate import jackknife, path_average, ratio_of_averages
-from validation.linreg.predict import SDE_SIGN, mode_ou, plane_cov, stationary_predictions
+from validation.linreg.predict import (
+    SDE_SIGN,
+    fitted_exponent,
+    fitted_exponents,
+    mode_ou,
+    plane_cov,
+    stationary_predictions,
+)
 
 EPS = config.EPS
 
@@ -216,6 +223,26 @@ def test_estimators_against_plain_numpy():
     j = jackknife(x, lambda c: c.mean())
     assert j.value == pytest.approx(per_path.mean(), rel=10 * EPS)
     assert j.stderr == pytest.approx(e.stderr, rel=1e-9)
+
+
+def test_exponent_jackknife_in_one_fit_equals_the_fits_one_by_one():
+    # the main job's exponent standard errors: one polyfit over all leave-one-out curves against
+    # fit_power_law per curve; both are least-squares lines, equal to rounding: slopes to 1e-12
+    # (condition number O(1) in log-log coordinates, 1e3 x eps margin); the standard error is
+    # built from differences of slopes only ~ se / sqrt(G) ~ 1e-4 apart, which amplifies that
+    # rounding ~1e4-fold: 1e-9
+    rng = np.random.default_rng(3)
+    steps = np.arange(1, 91)
+    x = steps[:, None] ** 1.4 * np.exp(0.3 * rng.standard_normal((90, 120)))
+    loop = jackknife(x, lambda c: fitted_exponent(steps, c))
+    batch = jackknife(x, lambda c: fitted_exponents(steps, c), columns=True)
+    assert batch.value == pytest.approx(loop.value, rel=1e-12)
+    assert batch.stderr == pytest.approx(loop.stderr, rel=1e-9)
+    np.testing.assert_allclose(
+        fitted_exponents(steps, x[:, :5]),
+        [fitted_exponent(steps, c) for c in x[:, :5].T],
+        rtol=1e-12,
+    )
 
 
 @pytest.mark.montecarlo

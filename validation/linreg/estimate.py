@@ -79,13 +79,14 @@ def per_step(x) -> tuple[np.ndarray, np.ndarray]:
     return x.mean(axis=1), x.std(axis=1, ddof=1) / np.sqrt(x.shape[1])
 
 
-def jackknife(x, statistic, groups: int | None = None) -> Estimate:
+def jackknife(x, statistic, groups: int | None = None, columns: bool = False) -> Estimate:
     r"""Delete-one-group jackknife of ``statistic(ensemble mean of x)`` over paths.
 
     ``x`` has shape (R, M); the paths are split into ``groups`` contiguous groups (None: one path
     per group, the delete-one jackknife, whose standard error has about M - 1 degrees of freedom;
     few groups give a t-distributed z with heavy tails); ``statistic`` maps an (R,) mean curve to
-    a number (e.g. a fitted exponent). Returns the full-ensemble value and
+    a number (e.g. a fitted exponent); with ``columns=True`` it maps an (R, G) array of such
+    curves to their G numbers in one call. Returns the full-ensemble value and
     ``se^2 = (G - 1) / G sum_g (s_(-g) - mean s_(-g))^2``.
     """
     x = np.asarray(x, dtype=np.float64)
@@ -97,6 +98,11 @@ def jackknife(x, statistic, groups: int | None = None) -> Estimate:
     sums = np.add.reduceat(x, edges[:-1], axis=1)  # (R, G) sum of each group's paths
     total = sums.sum(axis=1, keepdims=True)
     leave_out_means = (total - sums) / (M - np.diff(edges))
-    leave_out = np.array([statistic(leave_out_means[:, g]) for g in range(G)])
+    full = total / M
+    if columns:
+        leave_out, value = statistic(leave_out_means), statistic(full)[0]
+    else:
+        leave_out = np.array([statistic(leave_out_means[:, g]) for g in range(G)])
+        value = statistic(full[:, 0])
     se = np.sqrt((G - 1) / G * np.sum((leave_out - leave_out.mean()) ** 2))
-    return Estimate(float(statistic(total[:, 0] / M)), float(se), G - 1, G)
+    return Estimate(float(value), float(se), G - 1, G)

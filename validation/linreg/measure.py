@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .estimate import Estimate, jackknife, path_average, per_step, ratio_of_averages
-from .predict import fitted_exponent
+from .predict import fitted_exponents
 
 __all__ = [
     "stationary_estimates",
@@ -56,12 +56,16 @@ def exponent_estimate(rec, n_rows: int | None = None, groups: int | None = None)
     """
     n = rec.steps.shape[0] if n_rows is None else n_rows
     steps = rec.steps[:n]
-    return jackknife(rec.Delta2[:n], lambda curve: fitted_exponent(steps, curve), groups)
+    return jackknife(
+        rec.Delta2[:n], lambda curves: fitted_exponents(steps, curves), groups, columns=True
+    )
 
 
 def projection_curves(rec, i: int = 0) -> dict[str, np.ndarray]:
-    """Ensemble mean and standard error of ``<theta_k, q_i>``, ``<v_k, q_i>`` at every step, path 0
-    and the number of paths."""
+    """Ensemble mean and standard error of ``<theta_k, q_i>``, ``<v_k, q_i>`` at every step.
+
+    Also path 0's own values and the number of paths.
+    """
     th_mean, th_se = per_step(rec.proj_theta[..., i])
     v_mean, v_se = per_step(rec.proj_v[..., i])
     return {
