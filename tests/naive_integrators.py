@@ -1,9 +1,9 @@
 """Slow, obviously-correct references for the integrator zoo: one path, one step at a time.
 
 Each step is written out from its source (PyTorch's documented update rules, seed 000 eqs. 2-4
-and 7, seed 003 eq. 3 with THEORY.md's coefficients, the textbook schemes) in plain numpy, fed
-with the same standard normals and minibatch rows as a kernel run (``run(..., normals=...,
-batches=...)``). Nothing here imports ``dynlab.integrators``.
+and 7, seed 003 eq. 3 with the coefficients of docs/theory.md, the textbook schemes) in plain
+numpy, fed with the same standard normals and minibatch rows as a kernel run
+(``run(..., normals=..., batches=...)``). Nothing here imports ``dynlab.integrators``.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ def energy(problem, theta, p, inv_mass, weight_decay):
 
 
 def sde_coefficients(lr, momentum, batch_size):
-    """THEORY.md: c1 = 2 / (lr (1 + beta)), c2 = 2 (1 - beta) / (lr (1 + beta)),
-    kappa = S (1 - beta^2)."""
+    """Kunin et al. 2021, arXiv:2107.09133, eqs. 3-4: c1 = 2 / (lr (1 + beta)),
+    c2 = 2 (1 - beta) / (lr (1 + beta)), kappa = S (1 - beta^2)."""
     c1 = 2.0 / (lr * (1.0 + momentum))
     c2 = 2.0 * (1.0 - momentum) / (lr * (1.0 + momentum))
     return c1, c2, batch_size * (1.0 - momentum**2)
@@ -172,7 +172,7 @@ def obabo_step(theta, v, grad_V, z, *, dt, c1, c2, kappa, sqrt_sigma):
 
 
 def exact_ou_transition(problem, *, lr, momentum=0.0, weight_decay=0.0, batch_size=1, dt=None):
-    """``(Phi, C, mu_z)`` of seed 003 eq. 4 from THEORY.md's A, D: ``Phi = expm(-A dt)``,
+    """``(Phi, C, mu_z)`` of seed 003 eq. 4 from its A, D: ``Phi = expm(-A dt)``,
     ``C = (B - Phi B Phi^T) / kappa`` with ``A B + B A^T = 2 D`` (scipy's Bartels-Stewart)."""
     d = problem.d
     dt = lr if dt is None else dt

@@ -35,7 +35,7 @@ WRITER = textwrap.dedent(
         if name.startswith("." + target + "."):
             print("writing", name, flush=True)
             time.sleep(600)
-    r.os.fsync = fsync
+    os.fsync = fsync
     rep = r.Report(out, "killed", command="x", run_id="new" + "0" * 29)
     fig, ax = r.new_figure()
     ax.plot([0, 1])
@@ -119,9 +119,7 @@ def test_full_disk(tmp_path, monkeypatch, room):
     old = _complete_run(tmp_path / "a", "old" + "0" * 29)
     before = (tmp_path / "a" / "results.json").read_bytes()
     real_fdopen = os.fdopen
-    monkeypatch.setattr(
-        report_module.os, "fdopen", lambda fd, mode: _FullDisk(real_fdopen(fd, mode), room)
-    )
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: _FullDisk(real_fdopen(fd, mode), room))
     # a single write: the previous content survives untouched, no temporary file is left
     with pytest.raises(OSError) as err:
         report_module.atomic_write_text(tmp_path / "a" / "results.json", "x" * 1000)

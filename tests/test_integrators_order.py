@@ -105,8 +105,8 @@ SDE_WEAK = {
 
 
 def _ou_exact(T, z0):
-    """Mean, covariance and propagator at SDE time T from z0 (THEORY.md's A, D; scipy expm and
-    Lyapunov)."""
+    """Mean, covariance and propagator at SDE time T from z0 (A, D of Kunin et al. 2021,
+    arXiv:2107.09133, eq. 4; scipy expm and Lyapunov)."""
     lr, beta, wd, S = (SDE_HYPER[k] for k in ("lr", "momentum", "weight_decay", "batch_size"))
     c1, c2 = 2 / (lr * (1 + beta)), 2 * (1 - beta) / (lr * (1 + beta))
     kappa = S * (1 - beta**2)

@@ -6,7 +6,8 @@
   O(1) errors for the others (seed 000 sec. 4.2, Fig. 2);
 * energy drift of leapfrog: tail-median |Delta H| ~ dt^3 (seed 000 eqs. 1 and 6);
 * heavy-ball SGD ensembles started at stationarity stay at the exact discrete stationary law
-  (THEORY.md "The exact discrete recursion"; scipy's discrete Lyapunov solver);
+  (docs/theory.md, "Reference: the formulas dynlab evaluates", the exact recursion; scipy's
+  discrete Lyapunov solver);
 * linear-regression minibatches are drawn without replacement, uniformly, reshuffled per epoch.
 """
 
@@ -188,7 +189,7 @@ def test_leapfrog_energy_drift_scales_as_dt_cubed():
 
 
 def _discrete_stationary(H, b, Sigma, lr, momentum, weight_decay, S):
-    """THEORY.md: z_{k+1} = F z_k + G xi_k + c; P = F P F^T + G Sigma/S G^T (scipy)."""
+    """z_{k+1} = F z_k + G xi_k + c; P = F P F^T + G Sigma/S G^T (scipy; docs/theory.md)."""
     d = H.shape[0]
     I = np.eye(d)
     K = H + weight_decay * I
@@ -231,7 +232,7 @@ def test_heavy_ball_ensemble_keeps_the_exact_stationary_law():
     z = np.hstack([rec.theta, rec.v])
     # Monte Carlo: z-scores of the mean, every covariance entry (standard error of the sample
     # mean of the products, estimated from the ensemble), the speed E||delta_k||^2 = lr^2 tr P_vv
-    # and the displacement E||Delta_k||^2 = 2 tr P_tt - 2 tr (F^k P)_tt (THEORY.md); 31 checks
+    # and the displacement E||Delta_k||^2 = 2 tr P_tt - 2 tr (F^k P)_tt (docs/theory.md); 31 checks
     # at |z| < 4 (fixed seed).
     zs = []
     dz = z - z_star

@@ -251,7 +251,8 @@ def _sde_limit() -> bool:
 
 
 def _gd_sanity() -> bool:
-    # beta = 0, lambda = 0, s = sigma^2 rho: Var theta = lr sigma^2 / (S (2 - lr rho)) (THEORY.md)
+    # beta = 0, lambda = 0, s = sigma^2 rho: Var theta = lr sigma^2 / (S (2 - lr rho))
+    # (docs/theory.md, sec. 5)
     d = derive()
     sigma2 = sp.Symbol("sigma2", positive=True)
     got = d.P[0, 0].subs({sym.momentum: 0, sym.s: sigma2 * K})

@@ -23,7 +23,11 @@ from ._exact import ExactOU  # noqa: E402
 from ._families import HamiltonianScheme, LangevinScheme, layer_inv_mass  # noqa: E402
 from ._optimizers import GD, SGD, Adam, AdamW, HeavyBall, Nesterov  # noqa: E402
 from ._run import Record, Recording, normals_shape, run  # noqa: E402
-from ._runge_kutta import RK4, EulerMaruyama, ExplicitEuler, ImplicitMidpoint  # noqa: E402
+from ._runge_kutta import RK4, EulerMaruyama, ExplicitEuler  # noqa: E402
+
+# isort: split
+# imported after the Runge-Kutta family so that SCHEMES keeps its order of registration
+from ._midpoint import ImplicitMidpoint  # noqa: E402
 from ._splitting import BAOAB, OBABO, DampedLeapfrog, Leapfrog, SymplecticEuler  # noqa: E402
 
 __all__ = [

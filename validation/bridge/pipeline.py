@@ -9,29 +9,23 @@ long phases also save partial states (see :mod:`.checkpoint`).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
 from dynlab.traces import gauss_rules
 
-from .checkpoint import Budget, Interrupted, StateDir, load, save
-from .conservation import conservation_run
-from .data import DeviceData
-from .energy import EnergyRun, energy_run, round_trip
+from .checkpoint import load, save
+from .context import Context, TargetNotReached
 from .flat import FlatParams
 from .hessian import fixed_batches, hvp_operator, loss_surface, top_eigenpairs
-from .model import ResNet18
 from .noise import minibatch_gradients
+from .pipeline_seeds import phase_conservation, phase_energy
 from .records import RUN_COLUMNS
-from .settings import ATOMIC, energy_grids, needed_phases, sweep_settings, sweep_steps
+from .settings import needed_phases, sweep_settings, sweep_steps
 from .train import (
-    STREAM_CONSERVATION,
-    STREAM_ENERGY,
     STREAM_NOISE,
     PretrainConfig,
-    Runtime,
     SGDRun,
     build_model,
     evaluate,
@@ -40,38 +34,6 @@ from .train import (
 )
 
 __all__ = ["Context", "TargetNotReached", "run_phases"]
-
-
-class TargetNotReached(Exception):
-    """theta* misses ``--target-acc``; its state is saved, so a resume can lower the target."""
-
-
-@dataclass
-class Context:
-    """What every phase needs: settings, runtime, data, state folder, budget, logger."""
-
-    args: object
-    rt: Runtime
-    train: DeviceData
-    test: DeviceData
-    state: StateDir
-    budget: Budget
-    log: object
-    results: dict = field(default_factory=dict)
-
-    def stop_if_exhausted(self, phase: str) -> None:
-        """Raise :class:`Interrupted` before starting ``phase`` when the budget is spent.
-
-        Phases that cannot be checkpointed inside (:data:`ATOMIC`) start under a time limit only
-        at the beginning of an invocation, so that each gets the whole ``--time-limit``.
-        """
-        if self.budget.exhausted:
-            raise Interrupted(f"stopped before phase {phase}")
-        if phase in ATOMIC and self.budget.deadline is not None and self.budget.steps > 0:
-            raise Interrupted(
-                f"phase {phase} runs in one piece: it starts at the beginning of the next "
-                "invocation"
-            )
 
 
 def _width_of(state_dict: dict) -> int:
@@ -256,101 +218,6 @@ def phase_surface(ctx: Context, star: dict, Q: torch.Tensor, base: dict, proj: l
             loss_surface(model, flat, center, dirs, xs, ys, batches, ctx.rt.autocast)
         )
     ctx.budget.tick(2 * a.surface_grid**2)
-    return out
-
-
-def phase_conservation(ctx: Context, star: dict) -> dict:
-    a = ctx.args
-    model = build_model(star["width"], ctx.rt, star["model"])
-    model.train()
-    res = conservation_run(
-        model,
-        ctx.train,
-        lr=a.conservation_lr,
-        momentum=a.conservation_momentum,
-        weight_decay=a.conservation_weight_decay,
-        batch_size=a.batch_size,
-        steps=a.conservation_steps,
-        seed=a.seed,
-        stream=STREAM_CONSERVATION,
-        augment=a.augment,
-    )
-    ctx.budget.tick(a.conservation_steps)
-    return {k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v for k, v in res.items()}
-
-
-def _energy_model(ctx: Context, star: dict, seed: int) -> ResNet18:
-    a = ctx.args
-    if a.energy_init == "pretrained":
-        model = build_model(star["width"], ctx.rt, star["model"])
-    else:
-        torch.manual_seed(seed)
-        model = build_model(star["width"], ctx.rt)
-    return model.train()
-
-
-def phase_energy(ctx: Context, star: dict) -> dict:
-    """Every (grid, step size, seed) run, each saved when done; then the reversibility round
-    trips."""
-    a = ctx.args
-    out = {}
-    for grid, (method, steps) in energy_grids(a).items():
-        for i, h in enumerate(steps):
-            for seed in range(a.energy_seeds):
-                name = f"energy_{grid}_{i}_{seed}"
-                res = ctx.state.load(name)
-                if res is None:
-                    ctx.stop_if_exhausted(name)
-                    run = EnergyRun(
-                        method,
-                        float(h),
-                        seed=a.seed + seed,
-                        steps=a.energy_steps,
-                        batch_size=a.energy_batch_size,
-                        damping=a.damping,
-                        cap=a.cap,
-                        momentum=a.momentum if method == "sgd" else 0.0,
-                        weight_decay=a.adamw_weight_decay
-                        if method == "adamw"
-                        else (a.weight_decay if method == "sgd" else 0.0),
-                    )
-                    t0 = time.monotonic()
-                    r = energy_run(
-                        run,
-                        _energy_model(ctx, star, a.seed + seed),
-                        ctx.train,
-                        augment=True,
-                        stream=STREAM_ENERGY,
-                    )
-                    res = {
-                        k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v
-                        for k, v in r.items()
-                    }
-                    res.update(run=asdict(run), seconds=time.monotonic() - t0)
-                    ctx.state.save(name, res)
-                    ctx.budget.tick(a.energy_steps)
-                out[name] = res
-    dt_mid = float(np.sqrt(np.prod(a.leapfrog_band)))
-    for method in ("leapfrog", "euler"):
-        name = f"roundtrip_{method}"
-        res = ctx.state.load(name)
-        if res is None:
-            ctx.stop_if_exhausted(name)
-            err = round_trip(
-                method,
-                dt_mid,
-                a.reversibility_steps,
-                _energy_model(ctx, star, a.seed),
-                ctx.train,
-                seed=a.seed,
-                stream=STREAM_ENERGY,
-                batch_size=a.energy_batch_size,
-                augment=True,
-            )
-            res = {"error": err, "dt": dt_mid, "steps": a.reversibility_steps}
-            ctx.state.save(name, res)
-            ctx.budget.tick(2 * a.reversibility_steps)
-        out[name] = res
     return out
 
 
