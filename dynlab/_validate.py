@@ -221,6 +221,26 @@ def check_definite_spectrum(
         )
 
 
+def _unit_arguments(method: str, args: tuple, values: dict, unit: str, need: str) -> dict:
+    """Fill ``values`` (the method's argument names in their former positional order, ``unit``
+    first) from positional ``args``, with a deprecation warning, and require ``unit``."""
+    names = list(values)
+    if len(args) > len(names):
+        raise ArgumentTypeError(f"{method} takes at most {len(names)} positional arguments")
+    if args:
+        if values[unit] is not None:
+            raise ArgumentTypeError(f"{method}: {unit} given twice (positionally and as {unit}=)")
+        warnings.warn(
+            f"{method}: pass {unit}= ({need}) by keyword; positional arguments are deprecated",
+            DynlabWarning,
+            stacklevel=4,
+        )
+        values = {**values, **dict(zip(names, args))}
+    if values[unit] is None:
+        raise ArgumentTypeError(f"{method} needs {unit}= ({need})")
+    return values
+
+
 def steps_arguments(method: str, args: tuple, values: dict, *, k=None, time=None) -> dict:
     """The arguments of a method of the discrete model, whose count is ``steps=`` by keyword.
 
@@ -239,19 +259,30 @@ def steps_arguments(method: str, args: tuple, values: dict, *, k=None, time=None
             f"{method} counts optimizer steps: pass steps= (steps = time / lr), or use the SDE "
             "model .ou, whose methods take time="
         )
-    names = list(values)
-    if len(args) > len(names):
-        raise ArgumentTypeError(f"{method} takes at most {len(names)} positional arguments")
-    if args:
-        if values["steps"] is not None:
-            raise ArgumentTypeError(f"{method}: steps given twice (positionally and as steps=)")
-        warnings.warn(
-            f"{method}: pass the step count by keyword, steps=...; positional arguments are "
-            "deprecated",
-            DynlabWarning,
-            stacklevel=3,
+    return _unit_arguments(method, args, values, "steps", "a number of optimizer steps")
+
+
+def time_arguments(
+    method: str, args: tuple, values: dict, *, steps=None, former: dict | None = None
+) -> dict:
+    """The arguments of a method of the Ornstein-Uhlenbeck process, whose time is ``time=``.
+
+    The mirror of :func:`steps_arguments` for the SDE: ``values`` maps the argument names, in
+    their former positional order (``time`` first), to what was passed by keyword; positional
+    arguments fill them with a deprecation :class:`~dynlab.errors.DynlabWarning`. ``steps=`` is
+    refused (the process runs in SDE time ``t = lr k``), and so is each former keyword in
+    ``former`` (``{old name: (value passed, new name)}``), with the keyword to use.
+    """
+    if steps is not None:
+        raise ArgumentTypeError(
+            f"{method} runs in SDE time t = lr k, not in optimizer steps: pass time= "
+            "(time = lr * steps), or use the model's exact recursion .discrete, whose methods "
+            "take steps="
         )
-        values = {**values, **dict(zip(names, args))}
-    if values["steps"] is None:
-        raise ArgumentTypeError(f"{method} needs steps= (a number of optimizer steps)")
-    return values
+    for old, (value, new) in (former or {}).items():
+        if value is not None:
+            raise ArgumentTypeError(
+                f"{method}: {old}= no longer says its unit; pass {new}= (an SDE time, "
+                "t = lr k for SGD)"
+            )
+    return _unit_arguments(method, args, values, "time", "an SDE time")

@@ -367,35 +367,86 @@ LIBRARY = [
     ),
     Case("ou-kappa-zero", lambda: OUProcess(A2, D2, kappa=0.0), E.DynlabError, "kappa"),
     Case("ou-mu-shape", lambda: OUProcess(A2, D2, mu=[1.0]), E.ShapeError, "mu"),
-    Case("ou-mean-x0", lambda: _ou().mean(1.0, np.zeros(3)), E.ShapeError, "x0"),
-    Case("ou-mean-t-neg", lambda: _ou().mean(-1.0, np.zeros(2)), E.DynlabError, "t"),
-    Case("ou-cov-t-nan", lambda: _ou().cov(np.nan), E.DynlabError, "t"),
+    Case("ou-mean-x0", lambda: _ou().mean(time=1.0, x0=np.zeros(3)), E.ShapeError, "x0"),
+    Case("ou-mean-x0-missing", lambda: _ou().mean(time=1.0), E.ShapeError, "x0"),
+    Case("ou-mean-t-neg", lambda: _ou().mean(time=-1.0, x0=np.zeros(2)), E.DynlabError, "time"),
+    Case(
+        "ou-mean-steps",
+        lambda: _ou().mean(steps=5, x0=np.zeros(2)),
+        E.ArgumentTypeError,
+        "time=",
+    ),
+    Case("ou-mean-t-kw", lambda: _ou().mean(t=1.0, x0=np.zeros(2)), E.ArgumentTypeError, "time="),
+    Case(
+        "ou-mean-time-twice",
+        lambda: _ou().mean(1.0, time=1.0, x0=np.zeros(2)),
+        E.ArgumentTypeError,
+        "time",
+    ),
+    Case("ou-cov-t-nan", lambda: _ou().cov(time=np.nan), E.DynlabError, "time"),
+    Case("ou-cov-missing", lambda: _ou().cov(), E.ArgumentTypeError, "time="),
+    Case("ou-cov-steps", lambda: _ou().cov(steps=3), E.ArgumentTypeError, "time="),
+    Case("ou-cov-t-kw", lambda: _ou().cov(t=1.0), E.ArgumentTypeError, "time="),
+    Case("ou-cov-positional-extra", lambda: _ou().cov(1.0, 2.0), E.ArgumentTypeError, "cov"),
     Case("ou-current-x", lambda: _ou().current(np.zeros(3)), E.ShapeError, "x"),
     Case("ou-potential-x", lambda: _ou().modified_potential(np.zeros(3)), E.ShapeError, "x"),
-    Case("ou-sample-x0", lambda: _ou().sample(np.zeros(3), [1.0], 4, seed=0), E.ShapeError, "x0"),
-    Case("ou-sample-t", lambda: _ou().sample(None, [2.0, 1.0], 4, seed=0), E.ShapeError, "t"),
-    Case("ou-sample-paths", lambda: _ou().sample(None, [1.0], 0, seed=0), E.ShapeError, "n_paths"),
+    Case(
+        "ou-sample-x0",
+        lambda: _ou().sample(np.zeros(3), time=[1.0], n_paths=4, seed=0),
+        E.ShapeError,
+        "x0",
+    ),
+    Case(
+        "ou-sample-t",
+        lambda: _ou().sample(None, time=[2.0, 1.0], n_paths=4, seed=0),
+        E.ShapeError,
+        "time",
+    ),
+    Case(
+        "ou-sample-t-kw",
+        lambda: _ou().sample(None, t=[1.0], n_paths=4, seed=0),
+        E.ArgumentTypeError,
+        "time=",
+    ),
+    Case(
+        "ou-sample-steps",
+        lambda: _ou().sample(None, steps=[1, 2], n_paths=4, seed=0),
+        E.ArgumentTypeError,
+        "time=",
+    ),
+    Case(
+        "ou-sample-paths",
+        lambda: _ou().sample(None, time=[1.0], n_paths=0, seed=0),
+        E.ShapeError,
+        "n_paths",
+    ),
+    Case(
+        "ou-sample-paths-missing",
+        lambda: _ou().sample(None, time=[1.0], seed=0),
+        E.ShapeError,
+        "n_paths",
+    ),
     Case(
         "ou-sample-paths-float",
-        lambda: _ou().sample(None, [1.0], 2.0, seed=0),
+        lambda: _ou().sample(None, time=[1.0], n_paths=2.0, seed=0),
         E.ShapeError,
         "n_paths",
     ),
     Case(
         "ou-sample-seed-neg",
-        lambda: _ou().sample(None, [1.0], 4, seed=-1),
+        lambda: _ou().sample(None, time=[1.0], n_paths=4, seed=-1),
         E.ArgumentTypeError,
         "seed",
     ),
     Case(
         "ou-sample-seed-str",
-        lambda: _ou().sample(None, [1.0], 4, seed="0"),
+        lambda: _ou().sample(None, time=[1.0], n_paths=4, seed="0"),
         E.ArgumentTypeError,
         "seed",
     ),
     Case(
         "ou-sample-seed-float",
-        lambda: _ou().sample(None, [1.0], 4, seed=1.5),
+        lambda: _ou().sample(None, time=[1.0], n_paths=4, seed=1.5),
         E.ArgumentTypeError,
         "seed",
     ),
@@ -583,13 +634,38 @@ LIBRARY = [
         E.HyperparameterError,
         "hyper",
     ),
-    Case("ou-transition-t", lambda: _ou().transition(-1.0), E.DynlabError, "t"),
-    Case("ou-cross-cov-s", lambda: _ou().cross_cov(1.0, np.nan), E.DynlabError, "s"),
+    Case("ou-transition-t", lambda: _ou().transition(time=-1.0), E.DynlabError, "time"),
+    Case("ou-transition-array", lambda: _ou().transition(time=[1.0, 2.0]), E.ShapeError, "time"),
+    Case("ou-transition-steps", lambda: _ou().transition(steps=10), E.ArgumentTypeError, "time="),
+    Case("ou-transition-t-kw", lambda: _ou().transition(t=1.0), E.ArgumentTypeError, "time="),
+    Case("ou-cross-cov-s", lambda: _ou().cross_cov(time=1.0, time2=np.nan), E.DynlabError, "time2"),
+    Case(
+        "ou-cross-cov-s-kw", lambda: _ou().cross_cov(time=1.0, s=2.0), E.ArgumentTypeError, "time2="
+    ),
+    Case("ou-cross-cov-time2-missing", lambda: _ou().cross_cov(time=1.0), E.ShapeError, "time2"),
+    Case(
+        "ou-cross-cov-steps",
+        lambda: _ou().cross_cov(steps=1, time2=2.0),
+        E.ArgumentTypeError,
+        "time=",
+    ),
     Case(
         "ou-stationary-cross-cov-tau",
-        lambda: _ou().stationary_cross_cov(np.inf),
+        lambda: _ou().stationary_cross_cov(time=np.inf),
         E.DynlabError,
-        "tau",
+        "time",
+    ),
+    Case(
+        "ou-stationary-cross-cov-tau-kw",
+        lambda: _ou().stationary_cross_cov(tau=1.0),
+        E.ArgumentTypeError,
+        "time=",
+    ),
+    Case(
+        "ou-stationary-cross-cov-steps",
+        lambda: _ou().stationary_cross_cov(steps=1),
+        E.ArgumentTypeError,
+        "time=",
     ),
     Case("ou-density-x", lambda: _ou().stationary_density(np.zeros(5)), E.ShapeError, "x"),
     # --- dynlab.energy.GeneralizedChi2 ----------------------------------------------------
@@ -732,7 +808,7 @@ def test_every_seed_kind_is_accepted_and_reproducible(kind):
     ou, chi2 = _ou(), GeneralizedChi2(np.ones(2), np.ones(2), 0.0)
     draws = [
         (
-            ou.sample(None, [0.5], 3, seed=seed()),
+            ou.sample(None, time=[0.5], n_paths=3, seed=seed()),
             _run(seed=seed()).theta,
             chi2.sample(3, seed=seed()),
         )
@@ -755,6 +831,16 @@ def test_positional_step_count_is_deprecated_but_counts_steps():
     with pytest.warns(errors.DynlabWarning, match="steps="):
         old = m.displacement(5, exact=True)
     assert np.array_equal(old, m.displacement(steps=5, exact=True))
+
+
+def test_positional_sde_time_is_deprecated_but_is_sde_time():
+    ou = _ou()
+    with pytest.warns(errors.DynlabWarning, match="time="):
+        old = ou.cross_cov(0.3, 0.8)
+    assert np.array_equal(old, ou.cross_cov(time=0.3, time2=0.8))
+    with pytest.warns(errors.DynlabWarning, match="time="):
+        old = ou.sample(None, [0.5], 3, seed=7)
+    assert np.array_equal(old, ou.sample(None, time=[0.5], n_paths=3, seed=7))
 
 
 BRIDGE = [
