@@ -149,6 +149,27 @@ def as_int(
     return int(x)
 
 
+def as_int_array(
+    x, name: str, *, low: int | None = None, error: type[Exception] = ArgumentTypeError
+) -> np.ndarray:
+    """Return ``x`` as an int64 array with entries >= ``low``: :func:`as_int` for arrays.
+
+    Only integer input counts (Python ints or an integer-dtype array): ``2.7`` and ``2.0`` are
+    refused, as are bools, never rounded.
+    """
+    if isinstance(x, (bool, np.bool_)):
+        raise error(f"{name} must hold integers; got {x!r}")
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise error(f"{name} must hold integers; got {type(x).__name__}") from exc
+    if a.dtype.kind not in "iu":
+        raise error(f"{name} must hold integers; got {x!r} (dtype {a.dtype})")
+    if low is not None and np.any(a < low):
+        raise error(f"{name} must be >= {low}; got {x!r}")
+    return a.astype(np.int64)
+
+
 def as_positive_int(x, name: str, error: type[Exception] = HyperparameterError) -> int:
     """Return ``x`` as a Python int >= 1."""
     return as_int(x, name, low=1, error=error)
@@ -257,7 +278,7 @@ def steps_arguments(method: str, args: tuple, values: dict, *, k=None, time=None
     if time is not None:
         raise ArgumentTypeError(
             f"{method} counts optimizer steps: pass steps= (steps = time / lr), or use the SDE "
-            "model .ou, whose methods take time="
+            "model SGDPhaseSpace.ou, whose methods take time="
         )
     return _unit_arguments(method, args, values, "steps", "a number of optimizer steps")
 

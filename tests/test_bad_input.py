@@ -41,6 +41,14 @@ def _data():
     return minibatch.FiniteData(X, X @ [1.0, -1.0])
 
 
+def _mb():
+    """Noisy labels: a non-zero stationary spread, so the displacement is positive."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6, 2))
+    data = minibatch.FiniteData(X, X @ [1.0, -1.0] + rng.standard_normal(6))
+    return minibatch.MinibatchSGD(data, HeavyBall(0.1, 0.5, batch_size=2))
+
+
 def _quad():
     return QuadraticProblem(H2, noise_cov=0.5 * H2)
 
@@ -573,6 +581,46 @@ LIBRARY = [
         E.ArgumentTypeError,
         "exact",
     ),
+    Case("mb-moments-float", lambda: _mb().moments(steps=2.7), E.ShapeError, "steps"),
+    Case("mb-moments-float-whole", lambda: _mb().moments(steps=[1, 2.0]), E.ShapeError, "steps"),
+    Case("mb-moments-bool", lambda: _mb().moments(steps=True), E.ShapeError, "steps"),
+    Case("mb-moments-neg", lambda: _mb().moments(steps=[3, -1]), E.ShapeError, "steps"),
+    Case("mb-moments-2d", lambda: _mb().moments(steps=[[1, 2]]), E.ShapeError, "steps"),
+    Case("mb-moments-k", lambda: _mb().moments(k=3), E.ArgumentTypeError, "steps="),
+    Case("mb-moments-time", lambda: _mb().moments(time=0.3), E.ArgumentTypeError, "steps="),
+    Case("mb-moments-missing", lambda: _mb().moments(), E.ArgumentTypeError, "steps="),
+    Case(
+        "mb-moments-theta0",
+        lambda: _mb().moments(steps=2, theta0=np.zeros(3)),
+        E.ShapeError,
+        "theta0",
+    ),
+    Case("mb-displacement-float", lambda: _mb().displacement(steps=2.7), E.ShapeError, "steps"),
+    Case("mb-displacement-k", lambda: _mb().displacement(k=3), E.ArgumentTypeError, "steps="),
+    Case(
+        "mb-displacement-time", lambda: _mb().displacement(time=0.3), E.ArgumentTypeError, "steps="
+    ),
+    Case(
+        "mb-displacement-twice",
+        lambda: _mb().displacement(3, steps=3),
+        E.ArgumentTypeError,
+        "steps",
+    ),
+    Case("mb-exponent-float", lambda: _mb().diffusion_exponent(steps=2.5), E.ShapeError, "steps"),
+    Case("mb-exponent-zero", lambda: _mb().diffusion_exponent(steps=0), E.ShapeError, "steps"),
+    Case("mb-exponent-k", lambda: _mb().diffusion_exponent(k=3), E.ArgumentTypeError, "steps="),
+    Case(
+        "mb-reshuffle-moments-float",
+        lambda: minibatch.Reshuffle(_data(), HeavyBall(0.1, batch_size=2)).moments(steps=2.7),
+        E.ShapeError,
+        "steps",
+    ),
+    Case(
+        "mb-reshuffle-moments-k",
+        lambda: minibatch.Reshuffle(_data(), HeavyBall(0.1, batch_size=2)).moments(k=2),
+        E.ArgumentTypeError,
+        "steps=",
+    ),
     # --- dynlab.observables ----------------------------------------------------------------
     Case(
         "obs-ols-shape",
@@ -831,6 +879,17 @@ def test_positional_step_count_is_deprecated_but_counts_steps():
     with pytest.warns(errors.DynlabWarning, match="steps="):
         old = m.displacement(5, exact=True)
     assert np.array_equal(old, m.displacement(steps=5, exact=True))
+
+
+def test_positional_minibatch_step_count_is_deprecated_but_counts_steps():
+    sgd = _mb()
+    with pytest.warns(errors.DynlabWarning, match="steps="):
+        old = sgd.moments([0, 3])
+    new = sgd.moments(steps=[0, 3])
+    assert all(np.array_equal(a, b) for a, b in zip(old, new))
+    with pytest.warns(errors.DynlabWarning, match="steps="):
+        old = sgd.diffusion_exponent([1, 4])
+    assert np.array_equal(old, sgd.diffusion_exponent(steps=[1, 4]))
 
 
 def test_positional_sde_time_is_deprecated_but_is_sde_time():
