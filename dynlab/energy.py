@@ -200,15 +200,23 @@ class LeapfrogQuadratic:
                 raise UnstableDriftError(
                     "gamma = 0: undamped leapfrog has no stationary law (|eigenvalues of F| = 1)"
                 )
-            curv = np.linalg.eigvalsh(self._K)
-            check_definite_spectrum(
-                curv[0],
-                curv[-1],
-                self.d,
-                "H + weight_decay I",
-                UnstableDriftError,
-                ": its flat directions random-walk, no stationary law",
-            )
+            lam = np.linalg.eigvals(self.F)
+            if lam[np.argmax(np.abs(lam))].real > 0.0:
+                # an eigenvalue near +1 is a (nearly) flat direction; past the dt limit it is -1
+                curv = np.linalg.eigvalsh(self._K)
+                check_definite_spectrum(
+                    curv[0],
+                    curv[-1],
+                    self.d,
+                    "H + weight_decay I",
+                    UnstableDriftError,
+                    ": its flat directions random-walk, no stationary law",
+                )
+                raise UnstableDriftError(
+                    f"H + weight_decay I is nearly flat (smallest eigenvalue {curv[0]:.3g}, "
+                    f"largest {curv[-1]:.3g}): leapfrog's spectral radius {rho:.15g} is too "
+                    "close to 1 for the flat direction's stationary spread to be resolved"
+                )
             raise StabilityRegionError(
                 f"dt = {self.dt} is beyond leapfrog's stability limit (spectral radius {rho:.6g})"
             )

@@ -56,6 +56,10 @@ def decompose_lyapunov(A: np.ndarray, B: np.ndarray, noise: str) -> tuple[np.nda
     >>> bool(np.allclose((D + Q) @ U, A)) and bool(np.allclose(Q, -Q.T))
     True
     """
+    # Not _validate.check_definite_spectrum's question (can eigh tell B's smallest eigenvalue
+    # from zero, n eps ||B||?): B is the output of a Lyapunov solve, whose forward error is
+    # eps ||B|| times the Lyapunov operator's condition number, far above n eps near the
+    # uncontrollable limit. The question here is controllability, with its own cut-off.
     cond = np.linalg.cond(B)
     if not np.isfinite(cond) or cond > 1.0 / config.SINGULAR_RTOL:
         raise NotControllableError(

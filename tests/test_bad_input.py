@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from dynlab import config, errors, integrators, minibatch, modes, observables
-from dynlab.energy import GeneralizedChi2
+from dynlab.energy import GeneralizedChi2, LeapfrogQuadratic
 from dynlab.hyper import HeavyBall, as_heavy_ball
 from dynlab.models import LinearRegressionProblem, QuadraticProblem
 from dynlab.ou import OUProcess, SGDPhaseSpace
@@ -581,6 +581,12 @@ LIBRARY = [
         E.ArgumentTypeError,
         "exact",
     ),
+    Case(
+        "mb-data-singular",
+        lambda: minibatch.FiniteData(np.ones((4, 2)), np.arange(4.0)),
+        E.UnstableDriftError,
+        "H + weight_decay I",
+    ),
     Case("mb-moments-float", lambda: _mb().moments(steps=2.7), E.ShapeError, "steps"),
     Case("mb-moments-float-whole", lambda: _mb().moments(steps=[1, 2.0]), E.ShapeError, "steps"),
     Case("mb-moments-bool", lambda: _mb().moments(steps=True), E.ShapeError, "steps"),
@@ -715,6 +721,22 @@ LIBRARY = [
         E.ArgumentTypeError,
         "time=",
     ),
+    Case(
+        "energy-H-singular",
+        lambda: LeapfrogQuadratic(
+            QuadraticProblem(np.diag([1.0, 0.0]), noise_cov=np.eye(2)), dt=0.1, gamma=0.1
+        ).stationary(),
+        E.UnstableDriftError,
+        "H + weight_decay I",
+    ),
+    Case(
+        "energy-H-nearly-flat",
+        lambda: LeapfrogQuadratic(
+            QuadraticProblem(np.diag([1.0, 1e-14]), noise_cov=np.eye(2)), dt=0.1, gamma=0.1
+        ).stationary(),
+        E.UnstableDriftError,
+        "H + weight_decay I",
+    ),
     Case("ou-density-x", lambda: _ou().stationary_density(np.zeros(5)), E.ShapeError, "x"),
     # --- dynlab.energy.GeneralizedChi2 ----------------------------------------------------
     Case(
@@ -840,6 +862,29 @@ def test_singular_hessian_is_refused_relative_to_its_scale():
         H = scale * np.diag([1.0, 0.5 * 2 * config.EPS])
         with pytest.raises(errors.UnstableDriftError, match="H \\+ weight_decay I is singular"):
             SGDPhaseSpace(H, lr=0.1 / scale, noise_cov=np.eye(2))
+
+
+def _diagonal_data(rho, theta):
+    """FiniteData with H = diag(rho) exactly (N = d, X = sqrt(N diag(rho))) and y = X theta."""
+    X = np.diag(np.sqrt(len(rho) * np.asarray(rho)))
+    return minibatch.FiniteData(X, X @ theta)
+
+
+def test_ill_conditioned_data_hessian_is_solved_with_a_warning():
+    """FiniteData: cond(H) = 1e12 is well posed, solved with a ConditioningWarning. H is
+    diagonal, so eigh is exact and each component of theta* is a few rounded operations: a
+    few eps relative, whatever the condition number (16 eps)."""
+    theta = np.array([1.0, -2.0])
+    with pytest.warns(errors.ConditioningWarning, match="condition number 1e\\+12"):
+        data = _diagonal_data([1.0, 1e-12], theta)
+    assert np.allclose(data.theta_star, theta, rtol=16 * config.EPS, atol=0.0)
+
+
+def test_singular_data_hessian_is_refused_relative_to_its_scale():
+    """FiniteData: smallest eigenvalue <= n eps largest is singular, whatever the scale."""
+    for scale in (1e-20, 1.0, 1e20):
+        with pytest.raises(errors.UnstableDriftError, match="H \\+ weight_decay I is singular"):
+            _diagonal_data(scale * np.array([1.0, 0.5 * 2 * config.EPS]), np.ones(2))
 
 
 @pytest.mark.parametrize("kind", ["int", "generator", "seedsequence"])
