@@ -132,7 +132,7 @@ def displacement_weight(k, rho, hyper: HeavyBall, *, exact: bool = True) -> np.n
     >>> hp = HeavyBall(lr=0.1, momentum=0.9, batch_size=2)
     >>> m = SGDPhaseSpace(np.diag(rho), lr=0.1, momentum=0.9, batch_size=2, noise_cov=np.diag(s))
     >>> k = np.array([1, 10, 1000])
-    >>> bool(np.allclose(displacement_weight(k, rho, hp) @ s, m.displacement(k, exact=True)))
+    >>> bool(np.allclose(displacement_weight(k, rho, hp) @ s, m.displacement(steps=k, exact=True)))
     True
     """
     hp = _plain(hyper, "displacement_weight")

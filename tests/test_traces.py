@@ -69,7 +69,7 @@ def test_trace_weights_reproduce_the_full_model_for_a_non_commuting_sigma(exact)
     k = np.array([1, 7, 50, 400])
     W = displacement_weight(k, rho, hp, exact=exact)
     got = [np.trace(Q @ np.diag(w) @ Q.T @ Sigma) for w in W]
-    np.testing.assert_allclose(got, m.displacement(k, exact=exact), rtol=1e3 * cond * EPS)
+    np.testing.assert_allclose(got, m.displacement(steps=k, exact=exact), rtol=1e3 * cond * EPS)
 
 
 @settings(max_examples=25, deadline=None)
