@@ -149,6 +149,27 @@ def as_int(
     return int(x)
 
 
+def as_int_array(
+    x, name: str, *, low: int | None = None, error: type[Exception] = ArgumentTypeError
+) -> np.ndarray:
+    """Return ``x`` as an int64 array with entries >= ``low``: :func:`as_int` for arrays.
+
+    Only integer input counts (Python ints or an integer-dtype array): ``2.7`` and ``2.0`` are
+    refused, as are bools, never rounded.
+    """
+    if isinstance(x, (bool, np.bool_)):
+        raise error(f"{name} must hold integers; got {x!r}")
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise error(f"{name} must hold integers; got {type(x).__name__}") from exc
+    if a.dtype.kind not in "iu":
+        raise error(f"{name} must hold integers; got {x!r} (dtype {a.dtype})")
+    if low is not None and np.any(a < low):
+        raise error(f"{name} must be >= {low}; got {x!r}")
+    return a.astype(np.int64)
+
+
 def as_positive_int(x, name: str, error: type[Exception] = HyperparameterError) -> int:
     """Return ``x`` as a Python int >= 1."""
     return as_int(x, name, low=1, error=error)
@@ -221,6 +242,26 @@ def check_definite_spectrum(
         )
 
 
+def _unit_arguments(method: str, args: tuple, values: dict, unit: str, need: str) -> dict:
+    """Fill ``values`` (the method's argument names in their former positional order, ``unit``
+    first) from positional ``args``, with a deprecation warning, and require ``unit``."""
+    names = list(values)
+    if len(args) > len(names):
+        raise ArgumentTypeError(f"{method} takes at most {len(names)} positional arguments")
+    if args:
+        if values[unit] is not None:
+            raise ArgumentTypeError(f"{method}: {unit} given twice (positionally and as {unit}=)")
+        warnings.warn(
+            f"{method}: pass {unit}= ({need}) by keyword; positional arguments are deprecated",
+            DynlabWarning,
+            stacklevel=4,
+        )
+        values = {**values, **dict(zip(names, args))}
+    if values[unit] is None:
+        raise ArgumentTypeError(f"{method} needs {unit}= ({need})")
+    return values
+
+
 def steps_arguments(method: str, args: tuple, values: dict, *, k=None, time=None) -> dict:
     """The arguments of a method of the discrete model, whose count is ``steps=`` by keyword.
 
@@ -237,21 +278,32 @@ def steps_arguments(method: str, args: tuple, values: dict, *, k=None, time=None
     if time is not None:
         raise ArgumentTypeError(
             f"{method} counts optimizer steps: pass steps= (steps = time / lr), or use the SDE "
-            "model .ou, whose methods take time="
+            "model SGDPhaseSpace.ou, whose methods take time="
         )
-    names = list(values)
-    if len(args) > len(names):
-        raise ArgumentTypeError(f"{method} takes at most {len(names)} positional arguments")
-    if args:
-        if values["steps"] is not None:
-            raise ArgumentTypeError(f"{method}: steps given twice (positionally and as steps=)")
-        warnings.warn(
-            f"{method}: pass the step count by keyword, steps=...; positional arguments are "
-            "deprecated",
-            DynlabWarning,
-            stacklevel=3,
+    return _unit_arguments(method, args, values, "steps", "a number of optimizer steps")
+
+
+def time_arguments(
+    method: str, args: tuple, values: dict, *, steps=None, former: dict | None = None
+) -> dict:
+    """The arguments of a method of the Ornstein-Uhlenbeck process, whose time is ``time=``.
+
+    The mirror of :func:`steps_arguments` for the SDE: ``values`` maps the argument names, in
+    their former positional order (``time`` first), to what was passed by keyword; positional
+    arguments fill them with a deprecation :class:`~dynlab.errors.DynlabWarning`. ``steps=`` is
+    refused (the process runs in SDE time ``t = lr k``), and so is each former keyword in
+    ``former`` (``{old name: (value passed, new name)}``), with the keyword to use.
+    """
+    if steps is not None:
+        raise ArgumentTypeError(
+            f"{method} runs in SDE time t = lr k, not in optimizer steps: pass time= "
+            "(time = lr * steps), or use the model's exact recursion .discrete, whose methods "
+            "take steps="
         )
-        values = {**values, **dict(zip(names, args))}
-    if values["steps"] is None:
-        raise ArgumentTypeError(f"{method} needs steps= (a number of optimizer steps)")
-    return values
+    for old, (value, new) in (former or {}).items():
+        if value is not None:
+            raise ArgumentTypeError(
+                f"{method}: {old}= no longer says its unit; pass {new}= (an SDE time, "
+                "t = lr k for SGD)"
+            )
+    return _unit_arguments(method, args, values, "time", "an SDE time")

@@ -39,9 +39,8 @@ import numpy as np
 from scipy import optimize
 from scipy.linalg import solve_discrete_lyapunov
 
-from . import config
 from ._gchi2 import GeneralizedChi2, mixture_abs_quantile
-from ._validate import as_array, as_positive_int, as_scalar
+from ._validate import as_array, as_positive_int, as_scalar, check_definite_spectrum
 from .errors import HyperparameterError, ShapeError, StabilityRegionError, UnstableDriftError
 from .models import LinearRegressionProblem, QuadraticProblem
 
@@ -192,7 +191,8 @@ class LeapfrogQuadratic:
             If dt is beyond the stability limit (spectral radius of F >= 1 with gamma > 0).
         UnstableDriftError
             If gamma = 0 (the map is volume preserving: with noise the energy grows without bound)
-            or H is singular (flat directions random-walk).
+            or ``H + weight_decay I`` is singular: smallest eigenvalue <= n eps largest (flat
+            directions random-walk).
         """
         rho = self.spectral_radius
         if rho >= 1.0 - 1e-12:
@@ -200,10 +200,22 @@ class LeapfrogQuadratic:
                 raise UnstableDriftError(
                     "gamma = 0: undamped leapfrog has no stationary law (|eigenvalues of F| = 1)"
                 )
-            curv = np.linalg.eigvalsh(self._K)
-            if curv[0] <= config.PSD_RTOL * curv[-1]:
+            lam = np.linalg.eigvals(self.F)
+            if lam[np.argmax(np.abs(lam))].real > 0.0:
+                # an eigenvalue near +1 is a (nearly) flat direction; past the dt limit it is -1
+                curv = np.linalg.eigvalsh(self._K)
+                check_definite_spectrum(
+                    curv[0],
+                    curv[-1],
+                    self.d,
+                    "H + weight_decay I",
+                    UnstableDriftError,
+                    ": its flat directions random-walk, no stationary law",
+                )
                 raise UnstableDriftError(
-                    "H is singular: its flat directions random-walk, no stationary law"
+                    f"H + weight_decay I is nearly flat (smallest eigenvalue {curv[0]:.3g}, "
+                    f"largest {curv[-1]:.3g}): leapfrog's spectral radius {rho:.15g} is too "
+                    "close to 1 for the flat direction's stationary spread to be resolved"
                 )
             raise StabilityRegionError(
                 f"dt = {self.dt} is beyond leapfrog's stability limit (spectral radius {rho:.6g})"

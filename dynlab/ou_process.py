@@ -20,7 +20,15 @@ import scipy.linalg
 from . import config
 from ._linalg import psd_sqrt, skew, spd_inverse, sym
 from ._lyapunov import solve_lyapunov
-from ._validate import as_array, as_positive_int, as_psd, as_rng, as_scalar, as_square
+from ._validate import (
+    as_array,
+    as_positive_int,
+    as_psd,
+    as_rng,
+    as_scalar,
+    as_square,
+    time_arguments,
+)
 from .errors import HyperparameterError, NotControllableError, ShapeError
 
 __all__ = ["OUProcess", "decompose_lyapunov", "lyapunov_inverse"]
@@ -81,14 +89,19 @@ def decompose_lyapunov(A: np.ndarray, B: np.ndarray, noise: str) -> tuple[np.nda
     >>> bool(np.allclose((D + Q) @ U, A)) and bool(np.allclose(Q, -Q.T))
     True
     """
+    # Not _validate.check_definite_spectrum's question (can eigh tell B's smallest eigenvalue
+    # from zero, n eps ||B||?): B is the output of a Lyapunov solve, whose forward error is
+    # eps ||B|| times the Lyapunov operator's condition number, far above n eps near the
+    # uncontrollable limit. The question here is controllability, with its own cut-off
+    # (lyapunov_inverse).
     U = lyapunov_inverse(B, noise)
     return skew(A @ B), U
 
 
-def _times(t, name: str = "t") -> np.ndarray:
+def _times(t, name: str = "time") -> np.ndarray:
     t = as_array(t, name)
     if np.any(t < 0):
-        raise ShapeError(f"{name} must be >= 0 (time since X_0 = x0)")
+        raise ShapeError(f"{name} must be >= 0 (SDE time since X_0 = x0)")
     return t
 
 
@@ -108,7 +121,10 @@ class OUProcess:
 
     Notes
     -----
-    Time ``t`` is the SDE's own time (for SGD, ``t = lr * k``). Moments (seed 003 eq. 6, app. D):
+    Every method takes the SDE's own time ``t`` as ``time=`` (for SGD, ``t = lr * k`` after k
+    optimizer steps); ``steps=`` and the former keywords ``t=``, ``tau=``, ``s=`` are refused with
+    the keyword to use, and a positional time still works with a deprecation
+    :class:`~dynlab.errors.DynlabWarning`. Moments (seed 003 eq. 6, app. D):
     ``E X_t = mu + e^{-A t} (x0 - mu)``, ``Var X_t = int_0^t e^{-A s} (2 D / kappa) e^{-A^T s} ds
     = (B - e^{-A t} B e^{-A^T t}) / kappa``, ``Cov(X_t, X_s) = Var(X_t) e^{-A^T (s - t)}``
     for s >= t.
@@ -250,20 +266,28 @@ class OUProcess:
         Q, U = self._QU
         return -((x - self.mu) @ (Q @ U).T) * self.stationary_density(x)[..., None]
 
-    def stationary_cross_cov(self, tau) -> np.ndarray:
-        r"""Stationary ``Cov(X_t, X_{t+tau}) = B e^{-A^T tau} / kappa``.
+    def stationary_cross_cov(self, *args, time=None, tau=None, steps=None) -> np.ndarray:
+        r"""Stationary ``Cov(X_t, X_{t+tau}) = B e^{-A^T tau} / kappa`` at the lag ``tau = time``.
 
-        For tau >= 0; transposed for tau < 0.
+        ``time`` (keyword): the lag tau in SDE time, an array; for tau >= 0, transposed for
+        tau < 0.
 
         Examples
         --------
         >>> import numpy as np, scipy.linalg
         >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
-        >>> C = ou.stationary_cross_cov(0.7)
+        >>> C = ou.stationary_cross_cov(time=0.7)
         >>> bool(np.allclose(C, ou.stationary_cov() @ scipy.linalg.expm(-0.7 * ou.A).T))
         True
         """
-        tau = as_array(tau, "tau")
+        a = time_arguments(
+            "OUProcess.stationary_cross_cov",
+            args,
+            {"time": time},
+            steps=steps,
+            former={"tau": (tau, "time")},
+        )
+        tau = as_array(a["time"], "time")
         E = scipy.linalg.expm(-np.abs(tau)[..., None, None] * self.A)
         C = self._B @ np.swapaxes(E, -1, -2) / self.kappa
         return np.where((tau < 0)[..., None, None], np.swapaxes(C, -1, -2), C)
@@ -300,8 +324,10 @@ class OUProcess:
             Phi = Phi @ Phi
         return Phi, sym(C)
 
-    def transition(self, t: float) -> tuple[np.ndarray, np.ndarray]:
-        r"""Exact transition over time t: ``X_t = mu + Phi (X_0 - mu) + N(0, C)``.
+    def transition(self, *args, time=None, t=None, steps=None) -> tuple[np.ndarray, np.ndarray]:
+        r"""Exact transition over an SDE time t: ``X_t = mu + Phi (X_0 - mu) + N(0, C)``.
+
+        ``time`` (keyword): the SDE time t >= 0, a scalar (``t = lr k`` for SGD).
 
         Returns
         -------
@@ -314,66 +340,92 @@ class OUProcess:
         --------
         >>> import numpy as np, scipy.linalg
         >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
-        >>> Phi, C = ou.transition(0.7)
+        >>> Phi, C = ou.transition(time=0.7)
         >>> S = ou.stationary_cov()        # stationarity: S = Phi S Phi^T + C
         >>> bool(np.allclose(Phi, scipy.linalg.expm(-0.7 * ou.A)))
         True
         >>> bool(np.allclose(C, S - Phi @ S @ Phi.T))
         True
         """
-        t = float(_times(t))
-        return self._cov_one(t)
+        a = time_arguments(
+            "OUProcess.transition", args, {"time": time}, steps=steps, former={"t": (t, "time")}
+        )
+        time = _times(a["time"])
+        if time.ndim != 0:
+            raise ShapeError(f"time must be a scalar; got shape {time.shape}")
+        return self._cov_one(float(time))
 
-    def mean(self, t, x0) -> np.ndarray:
+    def mean(self, *args, time=None, x0=None, t=None, steps=None) -> np.ndarray:
         r"""``E[X_t] = mu + e^{-A t} (x0 - mu)``; shape ``t.shape + (n,)``.
 
-        ``x0`` may carry leading axes.
+        ``time`` (keyword): the SDE times t >= 0, an array (``t = lr k`` for SGD). ``x0`` is
+        required and may carry leading axes.
 
         Examples
         --------
         >>> import numpy as np, scipy.linalg
         >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
         >>> x0 = np.array([1.0, 0.0])
-        >>> bool(np.allclose(ou.mean(0.7, x0), scipy.linalg.expm(-0.7 * ou.A) @ x0))
+        >>> bool(np.allclose(ou.mean(time=0.7, x0=x0), scipy.linalg.expm(-0.7 * ou.A) @ x0))
         True
         """
-        t = _times(t)
+        a = time_arguments(
+            "OUProcess.mean", args, {"time": time, "x0": x0}, steps=steps, former={"t": (t, "time")}
+        )
+        t, x0 = _times(a["time"]), a["x0"]
+        if x0 is None:
+            raise ShapeError("x0 is required: the fixed start X_0 of the process")
         x0 = as_array(x0, "x0")
         if x0.shape[-1:] != (self.n,):
             raise ShapeError(f"x0 must have shape (..., {self.n}); got {x0.shape}")
         return self.mu + np.einsum("...ij,...j->...i", self._propagator(t), x0 - self.mu)
 
-    def cov(self, t) -> np.ndarray:
+    def cov(self, *args, time=None, t=None, steps=None) -> np.ndarray:
         r"""``Var(X_t)`` given a fixed ``X_0``; shape ``t.shape + (n, n)``.
+
+        ``time`` (keyword): the SDE times t >= 0, an array (``t = lr k`` for SGD).
 
         Examples
         --------
         >>> import numpy as np, scipy.linalg
         >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
-        >>> bool(np.allclose(ou.cov(80.0), ou.stationary_cov()))   # forgets X_0: the stationary law
+        >>> bool(np.allclose(ou.cov(time=80.0), ou.stationary_cov()))  # forgets X_0: stationary
         True
         """
-        t = _times(t)
+        a = time_arguments(
+            "OUProcess.cov", args, {"time": time}, steps=steps, former={"t": (t, "time")}
+        )
+        t = _times(a["time"])
         out = np.empty(t.shape + (self.n, self.n))
         for idx in np.ndindex(t.shape):
             out[idx] = self._cov_one(float(t[idx]))[1]
         return out
 
-    def cross_cov(self, t, s) -> np.ndarray:
+    def cross_cov(self, *args, time=None, time2=None, t=None, s=None, steps=None) -> np.ndarray:
         r"""``Cov(X_t, X_s)`` given a fixed ``X_0`` (seed 003 eq. 6).
 
+        ``time`` and ``time2`` (keywords): the SDE times t and s >= 0, arrays that broadcast.
         ``Var(X_t) e^{-A^T (s - t)}`` for ``s >= t`` and ``e^{-A (t - s)} Var(X_s)`` for ``t > s``;
-        t and s broadcast; shape ``broadcast(t, s).shape + (n, n)``.
+        shape ``broadcast(t, s).shape + (n, n)``.
 
         Examples
         --------
         >>> import numpy as np, scipy.linalg
         >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
         >>> E = scipy.linalg.expm(-1.0 * ou.A)
-        >>> bool(np.allclose(ou.cross_cov(80.0, 81.0), ou.stationary_cov() @ E.T))
+        >>> bool(np.allclose(ou.cross_cov(time=80.0, time2=81.0), ou.stationary_cov() @ E.T))
         True
         """
-        t, s = np.broadcast_arrays(_times(t), _times(s, "s"))
+        a = time_arguments(
+            "OUProcess.cross_cov",
+            args,
+            {"time": time, "time2": time2},
+            steps=steps,
+            former={"t": (t, "time"), "s": (s, "time2")},
+        )
+        if a["time2"] is None:
+            raise ShapeError("time2 is required: the second SDE time s of Cov(X_t, X_s)")
+        t, s = np.broadcast_arrays(_times(a["time"]), _times(a["time2"], "time2"))
         out = np.empty(t.shape + (self.n, self.n))
         for idx in np.ndindex(t.shape):
             ti, si = float(t[idx]), float(s[idx])
@@ -382,16 +434,18 @@ class OUProcess:
             out[idx] = C @ E.T if si >= ti else E @ C
         return out
 
-    def sample(self, x0, t, n_paths: int, seed=None) -> np.ndarray:
+    def sample(
+        self, x0, *args, time=None, n_paths=None, seed=None, t=None, steps=None
+    ) -> np.ndarray:
         r"""Exact samples of the process on a time grid (no time-stepping error).
 
         Parameters
         ----------
         x0 : (n,) or (n_paths, n) array_like, or None
             Initial state at time 0; None draws it from the stationary law N(mu, B / kappa).
-        t : (m,) array_like
-            Non-decreasing times >= 0 at which to record X.
-        n_paths : int
+        time : (m,) array_like, keyword
+            Non-decreasing SDE times >= 0 at which to record X (``t = lr k`` for SGD).
+        n_paths : int, keyword
             Number of independent paths.
         seed : int >= 0, SeedSequence or Generator, optional
 
@@ -404,18 +458,25 @@ class OUProcess:
         >>> import numpy as np, scipy.linalg
         >>> ou = OUProcess([[0.0, -1.0], [2.0, 0.5]], [[0.0, 0.0], [0.0, 0.5]], kappa=2.0)
         >>> x0 = np.array([1.0, 0.0])
-        >>> X = ou.sample(x0, [0.7], 4000, seed=0)[0]
-        >>> Phi, C = ou.transition(0.7)
+        >>> X = ou.sample(x0, time=[0.7], n_paths=4000, seed=0)[0]
+        >>> Phi, C = ou.transition(time=0.7)
         >>> se = np.sqrt(np.diag(C) / 4000)          # standard errors of the mean
         >>> z = (X.mean(axis=0) - Phi @ x0) / se
         >>> bool(np.all(np.abs(z) < 4))
         True
         """
-        t = _times(t)
+        a = time_arguments(
+            "OUProcess.sample",
+            args,
+            {"time": time, "n_paths": n_paths, "seed": seed},
+            steps=steps,
+            former={"t": (t, "time")},
+        )
+        t = _times(a["time"])
         if t.ndim != 1 or np.any(np.diff(t) < 0):
-            raise ShapeError("t must be a 1-D non-decreasing array of times")
-        n_paths = as_positive_int(n_paths, "n_paths", error=ShapeError)
-        rng = as_rng(seed)
+            raise ShapeError("time must be a 1-D non-decreasing array of SDE times")
+        n_paths = as_positive_int(a["n_paths"], "n_paths", error=ShapeError)
+        rng = as_rng(a["seed"])
         if x0 is None:
             L = psd_sqrt(self.stationary_cov())
             x = self.mu + rng.standard_normal((n_paths, self.n)) @ L.T

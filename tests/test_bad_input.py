@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from dynlab import config, errors, integrators, minibatch, modes, observables
-from dynlab.energy import GeneralizedChi2
+from dynlab.energy import GeneralizedChi2, LeapfrogQuadratic
 from dynlab.hyper import HeavyBall, as_heavy_ball
 from dynlab.models import LinearRegressionProblem, QuadraticProblem
 from dynlab.ou import OUProcess, SGDPhaseSpace
@@ -39,6 +39,14 @@ def _ou():
 def _data():
     X = np.random.default_rng(0).standard_normal((6, 2))
     return minibatch.FiniteData(X, X @ [1.0, -1.0])
+
+
+def _mb():
+    """Noisy labels: a non-zero stationary spread, so the displacement is positive."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((6, 2))
+    data = minibatch.FiniteData(X, X @ [1.0, -1.0] + rng.standard_normal(6))
+    return minibatch.MinibatchSGD(data, HeavyBall(0.1, 0.5, batch_size=2))
 
 
 def _quad():
@@ -367,35 +375,86 @@ LIBRARY = [
     ),
     Case("ou-kappa-zero", lambda: OUProcess(A2, D2, kappa=0.0), E.DynlabError, "kappa"),
     Case("ou-mu-shape", lambda: OUProcess(A2, D2, mu=[1.0]), E.ShapeError, "mu"),
-    Case("ou-mean-x0", lambda: _ou().mean(1.0, np.zeros(3)), E.ShapeError, "x0"),
-    Case("ou-mean-t-neg", lambda: _ou().mean(-1.0, np.zeros(2)), E.DynlabError, "t"),
-    Case("ou-cov-t-nan", lambda: _ou().cov(np.nan), E.DynlabError, "t"),
+    Case("ou-mean-x0", lambda: _ou().mean(time=1.0, x0=np.zeros(3)), E.ShapeError, "x0"),
+    Case("ou-mean-x0-missing", lambda: _ou().mean(time=1.0), E.ShapeError, "x0"),
+    Case("ou-mean-t-neg", lambda: _ou().mean(time=-1.0, x0=np.zeros(2)), E.DynlabError, "time"),
+    Case(
+        "ou-mean-steps",
+        lambda: _ou().mean(steps=5, x0=np.zeros(2)),
+        E.ArgumentTypeError,
+        "time=",
+    ),
+    Case("ou-mean-t-kw", lambda: _ou().mean(t=1.0, x0=np.zeros(2)), E.ArgumentTypeError, "time="),
+    Case(
+        "ou-mean-time-twice",
+        lambda: _ou().mean(1.0, time=1.0, x0=np.zeros(2)),
+        E.ArgumentTypeError,
+        "time",
+    ),
+    Case("ou-cov-t-nan", lambda: _ou().cov(time=np.nan), E.DynlabError, "time"),
+    Case("ou-cov-missing", lambda: _ou().cov(), E.ArgumentTypeError, "time="),
+    Case("ou-cov-steps", lambda: _ou().cov(steps=3), E.ArgumentTypeError, "time="),
+    Case("ou-cov-t-kw", lambda: _ou().cov(t=1.0), E.ArgumentTypeError, "time="),
+    Case("ou-cov-positional-extra", lambda: _ou().cov(1.0, 2.0), E.ArgumentTypeError, "cov"),
     Case("ou-current-x", lambda: _ou().current(np.zeros(3)), E.ShapeError, "x"),
     Case("ou-potential-x", lambda: _ou().modified_potential(np.zeros(3)), E.ShapeError, "x"),
-    Case("ou-sample-x0", lambda: _ou().sample(np.zeros(3), [1.0], 4, seed=0), E.ShapeError, "x0"),
-    Case("ou-sample-t", lambda: _ou().sample(None, [2.0, 1.0], 4, seed=0), E.ShapeError, "t"),
-    Case("ou-sample-paths", lambda: _ou().sample(None, [1.0], 0, seed=0), E.ShapeError, "n_paths"),
+    Case(
+        "ou-sample-x0",
+        lambda: _ou().sample(np.zeros(3), time=[1.0], n_paths=4, seed=0),
+        E.ShapeError,
+        "x0",
+    ),
+    Case(
+        "ou-sample-t",
+        lambda: _ou().sample(None, time=[2.0, 1.0], n_paths=4, seed=0),
+        E.ShapeError,
+        "time",
+    ),
+    Case(
+        "ou-sample-t-kw",
+        lambda: _ou().sample(None, t=[1.0], n_paths=4, seed=0),
+        E.ArgumentTypeError,
+        "time=",
+    ),
+    Case(
+        "ou-sample-steps",
+        lambda: _ou().sample(None, steps=[1, 2], n_paths=4, seed=0),
+        E.ArgumentTypeError,
+        "time=",
+    ),
+    Case(
+        "ou-sample-paths",
+        lambda: _ou().sample(None, time=[1.0], n_paths=0, seed=0),
+        E.ShapeError,
+        "n_paths",
+    ),
+    Case(
+        "ou-sample-paths-missing",
+        lambda: _ou().sample(None, time=[1.0], seed=0),
+        E.ShapeError,
+        "n_paths",
+    ),
     Case(
         "ou-sample-paths-float",
-        lambda: _ou().sample(None, [1.0], 2.0, seed=0),
+        lambda: _ou().sample(None, time=[1.0], n_paths=2.0, seed=0),
         E.ShapeError,
         "n_paths",
     ),
     Case(
         "ou-sample-seed-neg",
-        lambda: _ou().sample(None, [1.0], 4, seed=-1),
+        lambda: _ou().sample(None, time=[1.0], n_paths=4, seed=-1),
         E.ArgumentTypeError,
         "seed",
     ),
     Case(
         "ou-sample-seed-str",
-        lambda: _ou().sample(None, [1.0], 4, seed="0"),
+        lambda: _ou().sample(None, time=[1.0], n_paths=4, seed="0"),
         E.ArgumentTypeError,
         "seed",
     ),
     Case(
         "ou-sample-seed-float",
-        lambda: _ou().sample(None, [1.0], 4, seed=1.5),
+        lambda: _ou().sample(None, time=[1.0], n_paths=4, seed=1.5),
         E.ArgumentTypeError,
         "seed",
     ),
@@ -522,6 +581,52 @@ LIBRARY = [
         E.ArgumentTypeError,
         "exact",
     ),
+    Case(
+        "mb-data-singular",
+        lambda: minibatch.FiniteData(np.ones((4, 2)), np.arange(4.0)),
+        E.UnstableDriftError,
+        "H + weight_decay I",
+    ),
+    Case("mb-moments-float", lambda: _mb().moments(steps=2.7), E.ShapeError, "steps"),
+    Case("mb-moments-float-whole", lambda: _mb().moments(steps=[1, 2.0]), E.ShapeError, "steps"),
+    Case("mb-moments-bool", lambda: _mb().moments(steps=True), E.ShapeError, "steps"),
+    Case("mb-moments-neg", lambda: _mb().moments(steps=[3, -1]), E.ShapeError, "steps"),
+    Case("mb-moments-2d", lambda: _mb().moments(steps=[[1, 2]]), E.ShapeError, "steps"),
+    Case("mb-moments-k", lambda: _mb().moments(k=3), E.ArgumentTypeError, "steps="),
+    Case("mb-moments-time", lambda: _mb().moments(time=0.3), E.ArgumentTypeError, "steps="),
+    Case("mb-moments-missing", lambda: _mb().moments(), E.ArgumentTypeError, "steps="),
+    Case(
+        "mb-moments-theta0",
+        lambda: _mb().moments(steps=2, theta0=np.zeros(3)),
+        E.ShapeError,
+        "theta0",
+    ),
+    Case("mb-displacement-float", lambda: _mb().displacement(steps=2.7), E.ShapeError, "steps"),
+    Case("mb-displacement-k", lambda: _mb().displacement(k=3), E.ArgumentTypeError, "steps="),
+    Case(
+        "mb-displacement-time", lambda: _mb().displacement(time=0.3), E.ArgumentTypeError, "steps="
+    ),
+    Case(
+        "mb-displacement-twice",
+        lambda: _mb().displacement(3, steps=3),
+        E.ArgumentTypeError,
+        "steps",
+    ),
+    Case("mb-exponent-float", lambda: _mb().diffusion_exponent(steps=2.5), E.ShapeError, "steps"),
+    Case("mb-exponent-zero", lambda: _mb().diffusion_exponent(steps=0), E.ShapeError, "steps"),
+    Case("mb-exponent-k", lambda: _mb().diffusion_exponent(k=3), E.ArgumentTypeError, "steps="),
+    Case(
+        "mb-reshuffle-moments-float",
+        lambda: minibatch.Reshuffle(_data(), HeavyBall(0.1, batch_size=2)).moments(steps=2.7),
+        E.ShapeError,
+        "steps",
+    ),
+    Case(
+        "mb-reshuffle-moments-k",
+        lambda: minibatch.Reshuffle(_data(), HeavyBall(0.1, batch_size=2)).moments(k=2),
+        E.ArgumentTypeError,
+        "steps=",
+    ),
     # --- dynlab.observables ----------------------------------------------------------------
     Case(
         "obs-ols-shape",
@@ -583,13 +688,54 @@ LIBRARY = [
         E.HyperparameterError,
         "hyper",
     ),
-    Case("ou-transition-t", lambda: _ou().transition(-1.0), E.DynlabError, "t"),
-    Case("ou-cross-cov-s", lambda: _ou().cross_cov(1.0, np.nan), E.DynlabError, "s"),
+    Case("ou-transition-t", lambda: _ou().transition(time=-1.0), E.DynlabError, "time"),
+    Case("ou-transition-array", lambda: _ou().transition(time=[1.0, 2.0]), E.ShapeError, "time"),
+    Case("ou-transition-steps", lambda: _ou().transition(steps=10), E.ArgumentTypeError, "time="),
+    Case("ou-transition-t-kw", lambda: _ou().transition(t=1.0), E.ArgumentTypeError, "time="),
+    Case("ou-cross-cov-s", lambda: _ou().cross_cov(time=1.0, time2=np.nan), E.DynlabError, "time2"),
+    Case(
+        "ou-cross-cov-s-kw", lambda: _ou().cross_cov(time=1.0, s=2.0), E.ArgumentTypeError, "time2="
+    ),
+    Case("ou-cross-cov-time2-missing", lambda: _ou().cross_cov(time=1.0), E.ShapeError, "time2"),
+    Case(
+        "ou-cross-cov-steps",
+        lambda: _ou().cross_cov(steps=1, time2=2.0),
+        E.ArgumentTypeError,
+        "time=",
+    ),
     Case(
         "ou-stationary-cross-cov-tau",
-        lambda: _ou().stationary_cross_cov(np.inf),
+        lambda: _ou().stationary_cross_cov(time=np.inf),
         E.DynlabError,
-        "tau",
+        "time",
+    ),
+    Case(
+        "ou-stationary-cross-cov-tau-kw",
+        lambda: _ou().stationary_cross_cov(tau=1.0),
+        E.ArgumentTypeError,
+        "time=",
+    ),
+    Case(
+        "ou-stationary-cross-cov-steps",
+        lambda: _ou().stationary_cross_cov(steps=1),
+        E.ArgumentTypeError,
+        "time=",
+    ),
+    Case(
+        "energy-H-singular",
+        lambda: LeapfrogQuadratic(
+            QuadraticProblem(np.diag([1.0, 0.0]), noise_cov=np.eye(2)), dt=0.1, gamma=0.1
+        ).stationary(),
+        E.UnstableDriftError,
+        "H + weight_decay I",
+    ),
+    Case(
+        "energy-H-nearly-flat",
+        lambda: LeapfrogQuadratic(
+            QuadraticProblem(np.diag([1.0, 1e-14]), noise_cov=np.eye(2)), dt=0.1, gamma=0.1
+        ).stationary(),
+        E.UnstableDriftError,
+        "H + weight_decay I",
     ),
     Case("ou-density-x", lambda: _ou().stationary_density(np.zeros(5)), E.ShapeError, "x"),
     # --- dynlab.energy.GeneralizedChi2 ----------------------------------------------------
@@ -718,6 +864,29 @@ def test_singular_hessian_is_refused_relative_to_its_scale():
             SGDPhaseSpace(H, lr=0.1 / scale, noise_cov=np.eye(2))
 
 
+def _diagonal_data(rho, theta):
+    """FiniteData with H = diag(rho) exactly (N = d, X = sqrt(N diag(rho))) and y = X theta."""
+    X = np.diag(np.sqrt(len(rho) * np.asarray(rho)))
+    return minibatch.FiniteData(X, X @ theta)
+
+
+def test_ill_conditioned_data_hessian_is_solved_with_a_warning():
+    """FiniteData: cond(H) = 1e12 is well posed, solved with a ConditioningWarning. H is
+    diagonal, so eigh is exact and each component of theta* is a few rounded operations: a
+    few eps relative, whatever the condition number (16 eps)."""
+    theta = np.array([1.0, -2.0])
+    with pytest.warns(errors.ConditioningWarning, match="condition number 1e\\+12"):
+        data = _diagonal_data([1.0, 1e-12], theta)
+    assert np.allclose(data.theta_star, theta, rtol=16 * config.EPS, atol=0.0)
+
+
+def test_singular_data_hessian_is_refused_relative_to_its_scale():
+    """FiniteData: smallest eigenvalue <= n eps largest is singular, whatever the scale."""
+    for scale in (1e-20, 1.0, 1e20):
+        with pytest.raises(errors.UnstableDriftError, match="H \\+ weight_decay I is singular"):
+            _diagonal_data(scale * np.array([1.0, 0.5 * 2 * config.EPS]), np.ones(2))
+
+
 @pytest.mark.parametrize("kind", ["int", "generator", "seedsequence"])
 def test_every_seed_kind_is_accepted_and_reproducible(kind):
     """Two identical seeds of each kind give identical draws (OU sampling, the zoo, chi-square)."""
@@ -732,7 +901,7 @@ def test_every_seed_kind_is_accepted_and_reproducible(kind):
     ou, chi2 = _ou(), GeneralizedChi2(np.ones(2), np.ones(2), 0.0)
     draws = [
         (
-            ou.sample(None, [0.5], 3, seed=seed()),
+            ou.sample(None, time=[0.5], n_paths=3, seed=seed()),
             _run(seed=seed()).theta,
             chi2.sample(3, seed=seed()),
         )
@@ -755,6 +924,27 @@ def test_positional_step_count_is_deprecated_but_counts_steps():
     with pytest.warns(errors.DynlabWarning, match="steps="):
         old = m.displacement(5, exact=True)
     assert np.array_equal(old, m.displacement(steps=5, exact=True))
+
+
+def test_positional_minibatch_step_count_is_deprecated_but_counts_steps():
+    sgd = _mb()
+    with pytest.warns(errors.DynlabWarning, match="steps="):
+        old = sgd.moments([0, 3])
+    new = sgd.moments(steps=[0, 3])
+    assert all(np.array_equal(a, b) for a, b in zip(old, new))
+    with pytest.warns(errors.DynlabWarning, match="steps="):
+        old = sgd.diffusion_exponent([1, 4])
+    assert np.array_equal(old, sgd.diffusion_exponent(steps=[1, 4]))
+
+
+def test_positional_sde_time_is_deprecated_but_is_sde_time():
+    ou = _ou()
+    with pytest.warns(errors.DynlabWarning, match="time="):
+        old = ou.cross_cov(0.3, 0.8)
+    assert np.array_equal(old, ou.cross_cov(time=0.3, time2=0.8))
+    with pytest.warns(errors.DynlabWarning, match="time="):
+        old = ou.sample(None, [0.5], 3, seed=7)
+    assert np.array_equal(old, ou.sample(None, time=[0.5], n_paths=3, seed=7))
 
 
 BRIDGE = [

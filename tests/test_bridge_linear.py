@@ -92,7 +92,7 @@ def _exact_curves(data, hp, theta0, steps):
         FiniteData(data.train_x, data.train_y, hp.weight_decay), hp, sampling="without_replacement"
     )
     d = len(theta0)
-    mean, P = sgd.moments(np.arange(1, steps + 1), theta0=theta0)
+    mean, P = sgd.moments(steps=np.arange(1, steps + 1), theta0=theta0)
     speed = hp.lr**2 * np.einsum("kii->k", P[:, d:, d:])
     delta0 = theta0 - sgd.data.theta_star  # Delta = (theta - theta*) - delta0
     disp = np.einsum("kii->k", P[:, :d, :d]) - 2.0 * mean[:, :d] @ delta0 + delta0 @ delta0

@@ -55,7 +55,7 @@ def test_moments_equal_enumeration(sampling, N, S, momentum, weight_decay):
         theta0=theta0,
     )
     sgd = MinibatchSGD(FiniteData(X, y, weight_decay), hp, sampling)
-    m, P = sgd.moments(np.arange(steps + 1)[::-1], theta0=theta0)
+    m, P = sgd.moments(steps=np.arange(steps + 1)[::-1], theta0=theta0)
     assert close(m[::-1], ref_m)
     assert close(P[::-1], ref_P)
 
@@ -99,7 +99,7 @@ def test_stationary_solves_the_enumerated_map(
 def test_stationary_is_the_limit_of_moments():
     X, y = dataset(3, 6, 3)
     sgd = MinibatchSGD(FiniteData(X, y, 0.1), HeavyBall(0.1, 0.5, 0.1, batch_size=2))
-    _, P = sgd.moments(4000)
+    _, P = sgd.moments(steps=4000)
     assert close(P[0], sgd.stationary(), 10)
 
 
@@ -173,8 +173,8 @@ def test_displacement_against_moments():
         2 * np.trace(P[:d, :d]) - 2 * np.trace((np.linalg.matrix_power(F, k) @ P)[:d, :d])
         for k in t
     ]
-    assert close(sgd.displacement(t), np.array(ref), 10)
-    c = sgd.diffusion_exponent(np.array([1, 5]))
+    assert close(sgd.displacement(steps=t), np.array(ref), 10)
+    c = sgd.diffusion_exponent(steps=np.array([1, 5]))
     assert 1.0 < c[0] <= 2.0 and c[1] < c[0]
 
 
@@ -196,7 +196,7 @@ def test_errors_name_the_argument():
     with pytest.raises(DynlabError, match="sampling"):
         MinibatchSGD(data, HeavyBall(0.1, 0.0, 0.1), "bootstrap")
     with pytest.raises(DynlabError, match="steps"):
-        MinibatchSGD(data, HeavyBall(0.1, 0.0, 0.1)).moments(-1)
+        MinibatchSGD(data, HeavyBall(0.1, 0.0, 0.1)).moments(steps=-1)
     sgd = MinibatchSGD(data, HeavyBall(1.9 / data.k[0], 0.0, 0.1))
     assert not sgd.is_mean_square_stable
     with pytest.raises(StabilityRegionError):
@@ -224,6 +224,6 @@ def test_moments_equal_enumeration_random(seed, N, S, momentum, weight_decay, re
     ref_m, ref_P = naive.independent_moments(
         X, y, 3, lr=lr, momentum=momentum, weight_decay=weight_decay, S=S, sampling=sampling
     )
-    m, P = MinibatchSGD(data, hp, sampling).moments(np.arange(4))
+    m, P = MinibatchSGD(data, hp, sampling).moments(steps=np.arange(4))
     assert close(m, ref_m)
     assert close(P, ref_P)

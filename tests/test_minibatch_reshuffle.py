@@ -125,7 +125,7 @@ def test_moments_over_two_epochs_equal_enumeration():
     star = np.concatenate([data.theta_star, np.zeros(d)])
     ref_m = np.array([(z - star).mean(axis=0) for z in zs])
     ref_P = np.array([(z - star).T @ (z - star) / z.shape[0] for z in zs])
-    m, P = Reshuffle(data, hp).moments(np.arange(5), theta0=theta0)
+    m, P = Reshuffle(data, hp).moments(steps=np.arange(5), theta0=theta0)
     assert np.max(np.abs(m - ref_m)) <= ROUND * np.max(np.abs(ref_P)) ** 0.5
     assert np.max(np.abs(P - ref_P)) <= ROUND * np.max(np.abs(ref_P))
 
@@ -136,6 +136,11 @@ def test_minibatch_sgd_refuses_reshuffle_and_names_the_model():
     data = FiniteData(X, y)
     hp = HeavyBall(0.2 / data.k[0], 0.5, batch_size=2)
     sgd = MinibatchSGD(data, hp, "reshuffle")
-    for method in (lambda: sgd.moments([3, 0, 5]), sgd.stationary, sgd.spectral_radius, sgd.speed):
+    for method in (
+        lambda: sgd.moments(steps=[3, 0, 5]),
+        sgd.stationary,
+        sgd.spectral_radius,
+        sgd.speed,
+    ):
         with pytest.raises(DynlabError, match="Reshuffle"):
             method()

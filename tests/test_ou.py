@@ -109,8 +109,8 @@ def test_bad_inputs():
         OUProcess(np.eye(2), np.eye(2), kappa=0.0)
     with pytest.raises(ShapeError, match="mu must have shape"):
         OUProcess(np.eye(2), np.eye(2), mu=np.ones(3))
-    with pytest.raises(ShapeError, match="t must be >= 0"):
-        OUProcess(np.eye(2), np.eye(2)).cov(-1.0)
+    with pytest.raises(ShapeError, match="time must be >= 0"):
+        OUProcess(np.eye(2), np.eye(2)).cov(time=-1.0)
 
 
 @settings(max_examples=15)
@@ -121,7 +121,9 @@ def test_mean_matches_ode_solution(ou, t):
         lambda _, x: -ou.A @ (x - ou.mu), (0.0, t), x0, rtol=1e-12, atol=1e-14, method="DOP853"
     )
     # the ODE solver's own tolerance dominates: rtol 1e-12 over O(1) states, 1e3 margin
-    np.testing.assert_allclose(ou.mean(t, x0), sol.y[:, -1], atol=1e-9 * (1 + np.abs(x0).max()))
+    np.testing.assert_allclose(
+        ou.mean(time=t, x0=x0), sol.y[:, -1], atol=1e-9 * (1 + np.abs(x0).max())
+    )
 
 
 @settings(max_examples=15)
@@ -133,7 +135,7 @@ def test_cov_matches_quadrature(ou, t):
 
     ref, _ = scipy.integrate.quad_vec(integrand, 0.0, t, epsabs=1e-13, epsrel=1e-11)
     # quad_vec's requested accuracy (1e-11 relative), 100x margin
-    np.testing.assert_allclose(ou.cov(t), ref, atol=1e-9 * np.abs(ref).max())
+    np.testing.assert_allclose(ou.cov(time=t), ref, atol=1e-9 * np.abs(ref).max())
 
 
 @given(ou_processes(), st.floats(1e-3, 50.0))
@@ -141,7 +143,7 @@ def test_cov_agrees_with_lyapunov_form(ou, t):
     B = ou.lyapunov()
     E = scipy.linalg.expm(-ou.A * t)
     ref = (B - E @ B @ E.T) / ou.kappa
-    C = ou.cov(t)
+    C = ou.cov(time=t)
     # the reference subtracts two O(||B||) terms: its error is eps ||B|| cond-scaled
     tol = 100 * ou.n * EPS * np.linalg.norm(B, 2) / ou.kappa * lyapunov_operator_cond(ou.A)
     assert np.abs(C - ref).max() <= tol * max(1.0, np.linalg.norm(E, 2) ** 2)
@@ -151,9 +153,9 @@ def test_cov_small_and_large_time():
     ou = OUProcess([[1.0, -3.0], [2.0, 0.5]], [[0.2, 0.0], [0.0, 1.0]], kappa=2.0)
     # small t: C(t) = 2 D t / kappa + O(t^2); at t = 1e-9 the O(t^2) term is 1e-9 relative
     t = 1e-9
-    np.testing.assert_allclose(ou.cov(t), 2 * ou.D * t / ou.kappa, rtol=1e-8, atol=1e-8 * t)
+    np.testing.assert_allclose(ou.cov(time=t), 2 * ou.D * t / ou.kappa, rtol=1e-8, atol=1e-8 * t)
     # large t (the doubling path, ||A|| t = 1e4): the stationary covariance
-    np.testing.assert_allclose(ou.cov(2000.0), ou.stationary_cov(), rtol=1e-12)
+    np.testing.assert_allclose(ou.cov(time=2000.0), ou.stationary_cov(), rtol=1e-12)
 
 
 def test_cov_of_unstable_process_grows():
@@ -161,27 +163,29 @@ def test_cov_of_unstable_process_grows():
     ou = OUProcess([[-1.0]], [[1.0]])
     t = 3.0
     # Var X_t = int_0^t e^{2s} 2 ds = e^{2t} - 1
-    np.testing.assert_allclose(ou.cov(t)[0, 0], np.expm1(2 * t), rtol=1e-12)
+    np.testing.assert_allclose(ou.cov(time=t)[0, 0], np.expm1(2 * t), rtol=1e-12)
 
 
 @given(ou_processes(n_max=4), st.floats(0.0, 2.0), st.floats(0.0, 2.0))
 def test_cross_cov_structure(ou, t, s):
-    C_ts, C_st = ou.cross_cov(t, s), ou.cross_cov(s, t)
+    C_ts, C_st = ou.cross_cov(time=t, time2=s), ou.cross_cov(time=s, time2=t)
     # Cov(X_t, X_s) = Cov(X_s, X_t)^T: the two branches of the formula, to rounding
-    scale = np.abs(C_ts).max() + np.abs(ou.cov(max(t, s))).max()
+    scale = np.abs(C_ts).max() + np.abs(ou.cov(time=max(t, s))).max()
     np.testing.assert_allclose(C_ts, C_st.T, atol=1e3 * EPS * scale)
-    np.testing.assert_allclose(ou.cross_cov(t, t), ou.cov(t), atol=1e3 * EPS * scale)
+    np.testing.assert_allclose(
+        ou.cross_cov(time=t, time2=t), ou.cov(time=t), atol=1e3 * EPS * scale
+    )
 
 
 @given(ou_processes(n_max=4), st.floats(-3.0, 3.0))
 def test_stationary_cross_cov_is_the_long_time_limit(ou, tau):
     # Cov(X_t, X_{t+tau}) from a fixed start tends to the stationary one as t -> infinity
     t = 60.0 / np.min(np.real(np.linalg.eigvals(ou.A)))
-    ref = ou.cross_cov(t, t + tau) if tau >= 0 else ou.cross_cov(t - tau, t).T
+    ref = ou.cross_cov(time=t, time2=t + tau) if tau >= 0 else ou.cross_cov(time=t - tau, time2=t).T
     ref = ref if tau >= 0 else ref.T
     scale = np.abs(ou.stationary_cov()).max()
     # e^{-60} memory of the start, plus rounding of the transient path
-    np.testing.assert_allclose(ou.stationary_cross_cov(tau), ref, atol=1e-10 * scale)
+    np.testing.assert_allclose(ou.stationary_cross_cov(time=tau), ref, atol=1e-10 * scale)
 
 
 def test_density_and_potential_match_scipy_gaussian():
@@ -221,10 +225,10 @@ def test_sample_moments_match_exact_law():
     x0 = np.array([2.0, 0.0])
     t = np.array([0.3, 1.0, 1.0, 4.0])  # a repeated time (zero step) must not move the state
     M = 40000
-    X = ou.sample(x0, t, M, seed=12345)
+    X = ou.sample(x0, time=t, n_paths=M, seed=12345)
     np.testing.assert_array_equal(X[1], X[2])
     for j, tj in enumerate(t):
-        m, C = ou.mean(tj, x0), ou.cov(tj)
+        m, C = ou.mean(time=tj, x0=x0), ou.cov(time=tj)
         z_mean = (X[j].mean(0) - m) / np.sqrt(np.diag(C) / M)
         # sample variance of a Gaussian: standard error sqrt(2/M) * variance
         z_var = (X[j].var(0, ddof=1) - np.diag(C)) / (np.sqrt(2.0 / M) * np.diag(C))
@@ -232,8 +236,9 @@ def test_sample_moments_match_exact_law():
         assert np.all(np.abs(z_mean) < 4.5) and np.all(np.abs(z_var) < 4.5)
     # exact transitions: the lag-(1 - 0.3) cross-covariance along the paths
     c_emp = np.mean((X[0] - X[0].mean(0))[:, 0] * (X[1] - X[1].mean(0))[:, 1])
-    c_th = ou.cross_cov(0.3, 1.0)[0, 1]
-    se = np.sqrt(ou.cov(0.3)[0, 0] * ou.cov(1.0)[1, 1] / M)  # |se| bound for a product of Gaussians
+    c_th = ou.cross_cov(time=0.3, time2=1.0)[0, 1]
+    # |se| bound for a product of Gaussians
+    se = np.sqrt(ou.cov(time=0.3)[0, 0] * ou.cov(time=1.0)[1, 1] / M)
     assert abs(c_emp - c_th) < 4.5 * se
 
 
@@ -241,7 +246,7 @@ def test_sample_moments_match_exact_law():
 def test_sample_from_stationary_law():
     ou = OUProcess([[1.0, -2.0], [2.0, 1.0]], [[1.0, 0.0], [0.0, 0.5]], mu=[0.5, 0.5])
     M = 40000
-    X = ou.sample(None, [0.0, 0.7], M, seed=7)
+    X = ou.sample(None, time=[0.0, 0.7], n_paths=M, seed=7)
     P = ou.stationary_cov()
     for j in range(2):
         z = (X[j].var(0, ddof=1) - np.diag(P)) / (np.sqrt(2.0 / M) * np.diag(P))

@@ -207,7 +207,7 @@ def test_mean_trajectories(kw, ks):
     z0 = np.r_[th0, v0]
     k = np.array(ks)
     th, v = m.mean(steps=k, theta0=th0, v0=v0)
-    ref = m.ou.mean(m.lr * k, z0)
+    ref = m.ou.mean(time=m.lr * k, x0=z0)
     scale = 1 + np.abs(z0).max() + np.abs(m.mu).max()
     # expm of a (2d x 2d) drift: error eps * ||A t|| growth; closed forms: eps * cond(H + lambda)
     tol = (

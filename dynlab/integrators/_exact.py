@@ -1,6 +1,7 @@
 """The exact Ornstein-Uhlenbeck transition for the SDE of seed 003 eq. 3-4 (no time-stepping error).
 
-With ``z = [theta; v]``, ``(Phi, C) = SGDPhaseSpace(...).ou.transition(dt)`` and ``mu_z = [mu; 0]``::
+With ``z = [theta; v]``, ``(Phi, C) = SGDPhaseSpace(...).ou.transition(time=dt)`` and
+``mu_z = [mu; 0]``::
 
     z_{k+1} = mu_z + Phi (z_k - mu_z) + C^{1/2} n_k,      n_k ~ N(0, I_{2d})
 
@@ -112,7 +113,7 @@ class ExactOU(LangevinScheme):
             batch_size=out["batch_size"],
             noise_cov=sigma,
         ).ou
-        Phi, C = ou.transition(out["dt"])
+        Phi, C = ou.transition(time=out["dt"])
         self._Phi = np.ascontiguousarray(Phi)
         self._Phit = np.ascontiguousarray(Phi.T)
         self._C = C

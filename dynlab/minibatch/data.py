@@ -19,8 +19,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .. import config
-from .._validate import as_array, as_scalar
+from .._validate import as_array, as_scalar, check_definite_spectrum
 from ..errors import ShapeError, UnstableDriftError
 
 __all__ = ["FiniteData"]
@@ -73,11 +72,14 @@ class FiniteData:
         w, q = np.linalg.eigh(self.H)
         self.rho, self.q = w[::-1].copy(), q[:, ::-1].copy()
         k = self.rho + self.weight_decay
-        if k[-1] <= config.PSD_RTOL * max(k[0], np.finfo(np.float64).tiny):
-            raise UnstableDriftError(
-                f"H + weight_decay I is singular (smallest eigenvalue {k[-1]:.3g}): theta* is not "
-                "unique; add weight_decay or use N >= d samples in general position"
-            )
+        check_definite_spectrum(
+            k[-1],
+            k[0],
+            self.d,
+            "H + weight_decay I",
+            UnstableDriftError,
+            ": theta* is not unique; add weight_decay or use N >= d samples in general position",
+        )
         b_q = self.q.T @ (self.X.T @ self.y) / self.N
         self.theta_star = self.q @ (b_q / k)
         self.Xq = self.X @ self.q

@@ -31,7 +31,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigs, gmres
 
 from .. import config, modes
-from .._validate import as_array, as_positive_int
+from .._validate import as_array, as_int_array, as_positive_int, steps_arguments
 from ..errors import DynlabError, HyperparameterError, ShapeError, StabilityRegionError
 from ..hyper import HeavyBall
 from .data import FiniteData
@@ -91,7 +91,7 @@ class MinibatchSGD:
     >>> rng = np.random.default_rng(1)
     >>> data = FiniteData(rng.standard_normal((4, 2)), rng.standard_normal(4))
     >>> hp = HeavyBall(lr=0.1, momentum=0.5, batch_size=2)
-    >>> _, P = MinibatchSGD(data, hp).moments(1)
+    >>> _, P = MinibatchSGD(data, hp).moments(steps=1)
     >>> def step(B):
     ...     g = data.X[list(B)].T @ (data.X[list(B)] @ np.zeros(2) - data.y[list(B)]) / 2
     ...     return np.concatenate([-hp.lr * g - data.theta_star, -g])
@@ -152,7 +152,9 @@ class MinibatchSGD:
         second = np.block([[q @ P[a, b] @ q.T for b in range(2)] for a in range(2)])
         return mean, 0.5 * (second + second.T)
 
-    def moments(self, steps, theta0=None, v0=None) -> tuple[np.ndarray, np.ndarray]:
+    def moments(
+        self, *args, steps=None, theta0=None, v0=None, k=None, time=None
+    ) -> tuple[np.ndarray, np.ndarray]:
         r"""Exact ``E z_k`` and ``E z_k z_k^T`` of ``z = (theta - theta*, v)`` at the given steps.
 
         Iterates the affine recursion of the module docstring from the deterministic start
@@ -160,8 +162,8 @@ class MinibatchSGD:
 
         Parameters
         ----------
-        steps : int or 1-D array_like of int
-            Step indices k >= 0.
+        steps : int or 1-D array_like of int, keyword
+            Numbers k >= 0 of optimizer steps (a positional count is deprecated).
         theta0, v0 : (d,) array_like, optional
 
         Returns
@@ -170,9 +172,16 @@ class MinibatchSGD:
         second : (n, 2d, 2d) ndarray
             The raw second moment (not the covariance), in the original coordinates.
         """
+        a = steps_arguments(
+            "MinibatchSGD.moments",
+            args,
+            {"steps": steps, "theta0": theta0, "v0": v0},
+            k=k,
+            time=time,
+        )
         self._independent("moments")
-        steps = as_steps(steps)
-        m, P = self._modal_start(theta0, v0)
+        steps = as_steps(a["steps"])
+        m, P = self._modal_start(a["theta0"], a["v0"])
         out_m = np.empty((steps.size, 2 * self.data.d))
         out_P = np.empty((steps.size, 2 * self.data.d, 2 * self.data.d))
         order = np.argsort(steps, kind="stable")
@@ -312,14 +321,17 @@ class MinibatchSGD:
         r"""Stationary ``E||theta_{k+1} - theta_k||^2 = lr^2 tr P_vv``."""
         return float(self.hyper.lr**2 * np.trace(self._stationary_modal[1, 1]))
 
-    def displacement(self, steps) -> np.ndarray:
+    def displacement(self, *args, steps=None, k=None, time=None) -> np.ndarray:
         r"""``E||theta_{k+t} - theta_k||^2`` from stationarity, for lags ``t`` in ``steps``.
+
+        ``steps`` (keyword): the lags t >= 0, integer numbers of optimizer steps.
 
         Future batches are independent of the present state, so ``E z_{k+t} z_k^T = F^t P`` and
         the displacement is ``2 tr P_deltadelta - 2 sum_i (f11_i(t) P_tt,ii + f12_i(t) P_vt,ii)``
         with ``F_i^t`` per mode (:func:`dynlab.modes.discrete_propagator`).
         """
-        t = as_steps(steps)
+        a = steps_arguments("MinibatchSGD.displacement", args, {"steps": steps}, k=k, time=time)
+        t = as_steps(a["steps"])
         D, hp, P = self.data, self.hyper, self._stationary_modal
         f11, f12, _, _ = modes.discrete_propagator(
             t[:, None], D.rho, lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay
@@ -327,17 +339,23 @@ class MinibatchSGD:
         Ptt, Pvt = np.diag(P[0, 0]), np.diag(P[1, 0])
         return 2.0 * np.sum(Ptt) - 2.0 * (f11 @ Ptt + f12 @ Pvt)
 
-    def diffusion_exponent(self, steps) -> np.ndarray:
+    def diffusion_exponent(self, *args, steps=None, k=None, time=None) -> np.ndarray:
         r"""Local exponent ``d log E||theta_{k+t} - theta_k||^2 / d log t`` on the step grid.
+
+        ``steps`` (keyword): the lags t >= 1, integer numbers of optimizer steps.
 
         The centred secant ``log(D_{t+1} / D_{t-1}) / log((t+1)/(t-1))`` (forward at t = 1), as
         :meth:`dynlab.sgd.SGDPhaseSpace.diffusion_exponent` with ``exact=True``.
         """
-        t = as_steps(steps)
+        a = steps_arguments(
+            "MinibatchSGD.diffusion_exponent", args, {"steps": steps}, k=k, time=time
+        )
+        t = as_steps(a["steps"])
         if np.any(t < 1):
             raise ShapeError("steps must be >= 1 for a diffusion exponent")
         lo = np.where(t > 1, t - 1, t)
-        return np.log(self.displacement(t + 1) / self.displacement(lo)) / np.log((t + 1) / lo)
+        D_hi, D_lo = self.displacement(steps=t + 1), self.displacement(steps=lo)
+        return np.log(D_hi / D_lo) / np.log((t + 1) / lo)
 
     # ------------------------------------------------------------------ mean-square stability
     def spectral_radius(self) -> float:
@@ -378,11 +396,11 @@ def perron_root(apply, shape: tuple) -> float:
 
 
 def as_steps(steps) -> np.ndarray:
-    """``steps`` as a 1-D int64 array of non-negative step indices."""
-    a = np.atleast_1d(np.asarray(steps))
-    if a.ndim != 1 or a.dtype.kind not in "iu" or np.any(a < 0):
+    """``steps`` as a 1-D int64 array of non-negative step indices (``2.7`` is an error)."""
+    a = np.atleast_1d(as_int_array(steps, "steps", low=0, error=ShapeError))
+    if a.ndim != 1:
         raise ShapeError(f"steps must be a non-negative int or a 1-D array of them; got {steps!r}")
-    return a.astype(np.int64)
+    return a
 
 
 def as_vector(x, name: str, d: int) -> np.ndarray:

@@ -39,7 +39,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator, gmres
 
 from .. import config, modes
-from .._validate import as_flag
+from .._validate import as_flag, steps_arguments
 from ..errors import DynlabError, HyperparameterError, StabilityRegionError
 from ..hyper import HeavyBall
 from .data import FiniteData
@@ -281,15 +281,27 @@ class Reshuffle:
     def _layers(self) -> list[np.ndarray]:
         return self._subset_recursion(True)
 
-    def moments(self, steps, theta0=None, v0=None) -> tuple[np.ndarray, np.ndarray]:
+    def moments(
+        self, *args, steps=None, theta0=None, v0=None, k=None, time=None
+    ) -> tuple[np.ndarray, np.ndarray]:
         r"""Exact ``(E z_k, E z_k z_k^T)`` at each step k from ``(theta0, v0)`` (default 0).
+
+        ``steps`` (keyword): integer numbers k >= 0 of optimizer steps (a positional count is
+        deprecated).
 
         Step ``k = e M + j`` is position j of epoch e; epochs are independent, so
         ``vec(w_k w_k^T) = E[Psi_j (x) Psi_j] E[Psi (x) Psi]^e vec(w_0 w_0^T)``, ``w = (z, 1)``.
         Shapes ``(n, 2d)`` and ``(n, 2d, 2d)`` like :meth:`MinibatchSGD.moments`.
         """
-        steps = as_steps(steps)
-        m, _ = self._sgd._modal_start(theta0, v0)
+        a = steps_arguments(
+            "Reshuffle.moments",
+            args,
+            {"steps": steps, "theta0": theta0, "v0": v0},
+            k=k,
+            time=time,
+        )
+        steps = as_steps(a["steps"])
+        m, _ = self._sgd._modal_start(a["theta0"], a["v0"])
         q = self.data.q
         w = np.append(np.concatenate([q @ m[0], q @ m[1]]), 1.0)
         n = w.size

@@ -167,7 +167,7 @@ def _predictions(exact, additive, data, steps) -> dict:
     out = {}
     if exact is not None:
         var = exact.mode_variance()
-        second = exact.moments(steps)[1] if len(steps) else ()
+        second = exact.moments(steps=steps)[1] if len(steps) else ()
         out["exact"] = {
             "slow_var": float(var[-1]),
             "excess_loss": exact.excess_loss(),
