@@ -120,8 +120,10 @@ def sweep_goal(d: int, n: int, loop: int, repeat: int) -> None:
     t_general, _ = best_time(lambda: SGDPhaseSpace(spectrum, hyper=hp, noise_cov=Sigma).speed(), 1)
     print(f"  general Sigma: the same sweep with q_i^T Sigma q_i (one GEMM) {t_general:.3f} s")
     k = np.array([1, 10, 100])
-    t_disp, _ = best_time(lambda: (m.displacement(k), m.displacement(k, exact=True)), repeat)
-    t_exp, _ = best_time(lambda: m.diffusion_exponent(k), repeat)
+    t_disp, _ = best_time(
+        lambda: (m.displacement(steps=k), m.displacement(steps=k, exact=True)), repeat
+    )
+    t_exp, _ = best_time(lambda: m.diffusion_exponent(steps=k), repeat)
     print(
         f"  displacement at {k.size} lags, SDE and exact  {t_disp:.3f} s;  exponent {t_exp:.3f} s"
     )

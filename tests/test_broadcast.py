@@ -27,7 +27,7 @@ def _problem(d, seed, general=True):
     X = rng.standard_normal((3 * d, d))
     H = X.T @ X / (3 * d)
     Y = rng.standard_normal((3 * d, d))
-    Sigma = Y.T @ Y / (3 * d) if general else 0.3
+    Sigma = Y.T @ Y / (3 * d) if general else ("hessian", 0.3)
     return H, rng.standard_normal(d), Sigma
 
 
@@ -63,19 +63,23 @@ def test_sweep_equals_loop(hp, exact, general):
     H, b, Sigma = _problem(5, 1, general)
     sweep = _sweep(H, b, Sigma, hp)
     assert sweep.shape == hp.shape
-    ref = _loop(H, b, Sigma, hp, "speed", exact)
+    ref = _loop(H, b, Sigma, hp, "speed", exact=exact)
     np.testing.assert_allclose(sweep.speed(exact=exact), ref, rtol=RTOL)
     for i, var in enumerate(sweep.mode_variances(exact=exact)):
-        ref = _loop(H, b, Sigma, hp, "mode_variances", exact)[..., i, :]
+        ref = _loop(H, b, Sigma, hp, "mode_variances", exact=exact)[..., i, :]
         assert var.shape == hp.shape + (5,)
         np.testing.assert_allclose(var, ref, rtol=RTOL, atol=0.0)
     k = np.array([[1, 3, 40], [7, 2, 400]])  # a 2-D array of lags: result hp.shape + k.shape
-    got = sweep.displacement(k, exact=exact)
+    got = sweep.displacement(steps=k, exact=exact)
     assert got.shape == hp.shape + k.shape
-    np.testing.assert_allclose(got, _loop(H, b, Sigma, hp, "displacement", k, exact), rtol=RTOL)
-    c = sweep.diffusion_exponent(k, exact=exact)
-    np.testing.assert_allclose(c, _loop(H, b, Sigma, hp, "diffusion_exponent", k, exact), rtol=RTOL)
-    e, ref = sweep.equipartition(exact=exact), _loop(H, b, Sigma, hp, "equipartition", exact)
+    np.testing.assert_allclose(
+        got, _loop(H, b, Sigma, hp, "displacement", steps=k, exact=exact), rtol=RTOL
+    )
+    c = sweep.diffusion_exponent(steps=k, exact=exact)
+    np.testing.assert_allclose(
+        c, _loop(H, b, Sigma, hp, "diffusion_exponent", steps=k, exact=exact), rtol=RTOL
+    )
+    e, ref = sweep.equipartition(exact=exact), _loop(H, b, Sigma, hp, "equipartition", exact=exact)
     for j, name in enumerate(("mass", "potential", "kinetic")):
         np.testing.assert_allclose(getattr(e, name), ref[..., j], rtol=RTOL)
 
@@ -97,11 +101,11 @@ def test_sweep_to_the_stability_edge(beta, frac, d, seed):
     sweep = _sweep(H, b, Sigma, hp)
     for exact in (False, True):
         np.testing.assert_allclose(
-            sweep.speed(exact=exact), _loop(H, b, Sigma, hp, "speed", exact), rtol=RTOL
+            sweep.speed(exact=exact), _loop(H, b, Sigma, hp, "speed", exact=exact), rtol=RTOL
         )
         np.testing.assert_allclose(
-            sweep.displacement([1, 5], exact=exact),
-            _loop(H, b, Sigma, hp, "displacement", [1, 5], exact),
+            sweep.displacement(steps=[1, 5], exact=exact),
+            _loop(H, b, Sigma, hp, "displacement", steps=[1, 5], exact=exact),
             rtol=RTOL,
         )
 
@@ -129,8 +133,8 @@ def test_sweep_refuses_matrix_valued_methods_by_name():
         sweep.decompose,
         lambda: sweep.discrete,
         lambda: sweep.modes,
-        lambda: sweep.mean(3, np.zeros(2)),
-        lambda: sweep.displacement_eq13(3),
+        lambda: sweep.mean(steps=3, theta0=np.zeros(2)),
+        lambda: sweep.displacement_eq13(steps=3),
     ):
         with pytest.raises(HyperparameterError, match=r"SGDPhaseSpace\.\w+ takes one optimizer"):
             call()
