@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bridge.py --data-root ../shared/data/cifar10          # on the GPU (the target)
+    python benchmarks/bridge.py --data-root DIR          # on the GPU (the target)
     python benchmarks/bridge.py --tiny                                      # CPU sanity check
 
 Measured in one run, on one device:
@@ -19,7 +19,8 @@ Measured in one run, on one device:
 * the Lanczos eigensolver for the top ``--k`` Hessian eigenpairs on ``--hessian-samples`` images:
   wall time, Hessian-vector products, seconds per product.
 
-Without ``--data-root``, random images stand in for CIFAR-10 (speed does not depend on pixel values).
+Without ``--data-root``, random images stand in for CIFAR-10 (speed does not depend on pixel
+values).
 """
 
 from __future__ import annotations
@@ -117,7 +118,8 @@ def main(argv=None) -> None:
     x, y = _images(a)
     data = DeviceData(x, y, rt.device, channels_last=rt.channels_last)
     print(
-        f"device {rt.device} ({torch.cuda.get_device_name() if rt.device.type == 'cuda' else platform.machine()}), "
+        f"device {rt.device} "
+        f"({torch.cuda.get_device_name() if rt.device.type == 'cuda' else platform.machine()}), "
         f"torch {torch.__version__}, bf16 autocast {rt.amp}, channels_last {rt.channels_last}"
     )
     print(
@@ -158,7 +160,8 @@ def main(argv=None) -> None:
         inst.append(instrumented_rate(sgd, stream, rt, a.steps, a.chunk))
     b, i = max(bare), max(inst)
     print(
-        f"training ({a.steps} steps x {a.repeat} rounds, best): bare {b:,.0f} images/s, instrumented {i:,.0f} "
+        f"training ({a.steps} steps x {a.repeat} rounds, best): bare {b:,.0f} images/s, "
+        f"instrumented {i:,.0f} "
         f"images/s (||delta||^2, ||Delta||^2, loss, {a.project} projections); ratio {i / b:.3f}, "
         f"overhead {100 * (1 - i / b):.1f}% (goal <= 10% on the GPU)"
     )
@@ -183,9 +186,11 @@ def main(argv=None) -> None:
     batches = fixed_batches(data, min(a.hessian_samples, data.n), a.batch_size)
     eig = top_eigenpairs(hmodel, flat, batches, a.k, seed=0)
     print(
-        f"Hessian top-{a.k} (Lanczos, {sum(len(t) for _, t in batches)} images, float32): {eig.seconds:.1f} s, "
+        f"Hessian top-{a.k} (Lanczos, {sum(len(t) for _, t in batches)} images, float32): "
+        f"{eig.seconds:.1f} s, "
         f"{eig.n_matvec} Hessian-vector products ({eig.seconds / eig.n_matvec:.3f} s each), "
-        f"max residual / rho_1 {np.max(eig.residuals) / abs(eig.rho[0]):.1e} (at a random init, not theta*)"
+        f"max residual / rho_1 {np.max(eig.residuals) / abs(eig.rho[0]):.1e} "
+        "(at a random init, not theta*)"
     )
 
 

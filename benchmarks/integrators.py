@@ -161,7 +161,8 @@ def main(argv=None) -> None:
     gf_np, gf_nb = gemm_gflops(2000, 2000, 2000, 2)
     roofline = max(gf_np, gf_nb)
     print(
-        f"GEMM 2000^3: numpy {gf_np:.1f} GFLOP/s, numba-BLAS {gf_nb:.1f} GFLOP/s -> roofline {roofline:.1f}"
+        f"GEMM 2000^3: numpy {gf_np:.1f} GFLOP/s, numba-BLAS {gf_nb:.1f} GFLOP/s -> "
+        f"roofline {roofline:.1f}"
     )
     warm = problem(4)
     run("heavy_ball", warm, n_paths=2, n_steps=2, seed=0, lr=LR, momentum=MOMENTUM)  # compile
@@ -183,15 +184,18 @@ def main(argv=None) -> None:
         case_gemm = max(gemm_gflops(M, d, d, max(1, int(2e8 // (2 * M * d * d)))))
         print(
             f"{M:>5} {d:>5} {K_run:>6} | {r_zoo:>9.3g} {r_np:>9.3g} {r_loop:>9.3g} | "
-            f"{r_zoo / r_np:>9.2f} {r_zoo / r_loop:>9.1f} | {gflops:>8.2f} {100 * gflops / roofline:>5.0f}% "
+            f"{r_zoo / r_np:>9.2f} {r_zoo / r_loop:>9.1f} | {gflops:>8.2f} "
+            f"{100 * gflops / roofline:>5.0f}% "
             f"{case_gemm:>9.1f}"
         )
     print(
-        f"rates in trajectory-steps/s, best of {args.repeat}; numpy timed on K/4 steps, loop on 2 paths x "
+        f"rates in trajectory-steps/s, best of {args.repeat}; numpy timed on K/4 steps, "
+        "loop on 2 paths x "
         "min(K, 2000) steps;"
     )
     print(
-        "zoo GF/s = 4 d^2 x rate; %roof against the 2000^3 GEMM; case GEMM = (M x d) @ (d x d) GFLOP/s"
+        "zoo GF/s = 4 d^2 x rate; %roof against the 2000^3 GEMM; "
+        "case GEMM = (M x d) @ (d x d) GFLOP/s"
     )
     if args.crossover:
         crossover(args.quick)

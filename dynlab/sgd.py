@@ -90,7 +90,9 @@ class SGDPhaseSpace(SDEModel, Observables):
     >>> from dynlab.hyper import HeavyBall
     >>> from dynlab.spectrum import Spectrum
     >>> H, lrs = np.diag([2.0, 1.0]), np.array([0.05, 0.1, 0.2])
-    >>> sweep = SGDPhaseSpace(Spectrum(H), hyper=HeavyBall(lr=lrs, momentum=0.9), noise_cov=("hessian", 0.5))
+    >>> sweep = SGDPhaseSpace(
+    ...     Spectrum(H), hyper=HeavyBall(lr=lrs, momentum=0.9), noise_cov=("hessian", 0.5)
+    ... )
     >>> one = [SGDPhaseSpace(H, lr=lr, momentum=0.9, noise_cov=("hessian", 0.5)).speed(exact=True)
     ...        for lr in lrs]
     >>> bool(np.allclose(sweep.speed(exact=True), one, rtol=1e-13))

@@ -81,7 +81,9 @@ class Observables:
         >>> from dynlab.hyper import HeavyBall
         >>> from dynlab.sgd import SGDPhaseSpace
         >>> H, lrs = np.diag([2.0, 1.0]), np.array([0.1, 0.2, 0.4])
-        >>> sweep = SGDPhaseSpace(H, hyper=HeavyBall(lr=lrs, momentum=0.5), noise_cov=("hessian", 0.5))
+        >>> sweep = SGDPhaseSpace(
+        ...     H, hyper=HeavyBall(lr=lrs, momentum=0.5), noise_cov=("hessian", 0.5)
+        ... )
         >>> one = [SGDPhaseSpace(H, lr=lr, momentum=0.5, noise_cov=("hessian", 0.5)) for lr in lrs]
         >>> ref = np.array([m.discrete.stationary_cov().diagonal()[:2] for m in one])
         >>> bool(np.allclose(sweep.mode_variances(exact=True)[0], ref, rtol=1e-13))
