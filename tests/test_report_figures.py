@@ -114,3 +114,25 @@ def test_sweeps_redraw_with_the_same_arrays(tmp_path):
     for a, b in zip(drawn, redrawn):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(redrawn[0], [1.05, 1.1, 1.2])  # exact speed along lr
+
+
+def test_a_figure_without_named_data_saves_every_array_it_draws(tmp_path):
+    # the symmetry, thermo and energy-drift figures name no data: their drawn arrays are saved
+    from validation.report import new_figure
+
+    fig, (ax, ax2) = new_figure(1, 2)
+    x = np.linspace(0.0, 1.0, 7)
+    ax.plot(x, x**2, label="square")
+    ax.errorbar(x, x, yerr=0.1 * x)
+    ax2.scatter([0.25, 0.5], [1.0, 2.0])
+    ax2.imshow(np.arange(6.0).reshape(2, 3))
+    report = Report(tmp_path, "t", command="test")
+    report.figure(fig, "plain.png", "a plain figure")
+    report.write()
+    with np.load(tmp_path / "plain.npz") as d:
+        assert np.array_equal(d["ax0_line0_x"], x) and np.array_equal(d["ax0_line0_y"], x**2)
+        assert str(d["ax0_line0_label"]) == "square"
+        assert np.array_equal(d["ax1_collection0_xy"], [[0.25, 1.0], [0.5, 2.0]])
+        assert np.array_equal(d["ax1_image0"], np.arange(6.0).reshape(2, 3))
+        assert str(d["run_id"]) == report.run_id
+    assert (tmp_path / "plain.pdf").exists()

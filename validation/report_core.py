@@ -23,6 +23,7 @@ from .report_files import (
     _jsonable,
     atomic_write_bytes,
     atomic_write_text,
+    drawn_arrays,
     escape_cell,
 )
 from .runs import figure_files, verify_run
@@ -226,13 +227,14 @@ class Report:
         formats go beside it under the same stem. ``data`` (name -> array) are the plotted
         arrays, saved beside as ``<stem>.npz`` so the figure can be redrawn (default: the
         figure's ``plotted_data`` attribute, which the figure functions of
-        :mod:`validation.linreg.figures` set). Every file carries the run id. Returns the PNG's
-        path.
+        :mod:`validation.linreg.figures` set, else every array the figure draws,
+        :func:`~validation.report_files.drawn_arrays`). Every file carries the run id. Returns the
+        PNG's path.
         """
         import matplotlib.pyplot as plt
 
         if data is None:
-            data = getattr(fig, "plotted_data", None)
+            data = getattr(fig, "plotted_data", None) or drawn_arrays(fig)
 
         stem = Path(filename).stem
         formats = {}

@@ -84,6 +84,41 @@ def new_figure(nrows: int = 1, ncols: int = 1, **kwargs):
     return plt.subplots(nrows, ncols, **kwargs)
 
 
+def drawn_arrays(fig) -> dict[str, np.ndarray]:
+    """The arrays a matplotlib figure draws, for a figure that does not name its own.
+
+    Every line's x and y and label, every collection's points (scatter, fill) and every image of
+    every axes, keyed ``ax<a>_line<l>_x``, ``ax<a>_collection<c>_xy``, ``ax<a>_image<i>``;
+    masked entries become NaN. Enough to redraw or restyle the figure from its ``.npz``.
+
+    Examples
+    --------
+    >>> fig, ax = new_figure()
+    >>> _ = ax.plot([0.0, 1.0, 2.0], [1.0, 4.0, 9.0], label="k^2")
+    >>> _ = ax.scatter([0.5], [2.0])
+    >>> d = drawn_arrays(fig)
+    >>> d["ax0_line0_y"].tolist(), str(d["ax0_line0_label"]), d["ax0_collection0_xy"].tolist()
+    ([1.0, 4.0, 9.0], 'k^2', [[0.5, 2.0]])
+    """
+
+    def floats(a) -> np.ndarray:
+        return np.ma.filled(np.ma.asarray(a, dtype=np.float64), np.nan)
+
+    data: dict[str, np.ndarray] = {}
+    for a, ax in enumerate(fig.get_axes()):
+        for n, line in enumerate(ax.get_lines()):
+            x, y = line.get_data()
+            data[f"ax{a}_line{n}_x"], data[f"ax{a}_line{n}_y"] = floats(x), floats(y)
+            data[f"ax{a}_line{n}_label"] = np.array(str(line.get_label()))
+        for n, coll in enumerate(ax.collections):
+            offsets = coll.get_offsets()
+            if len(offsets):
+                data[f"ax{a}_collection{n}_xy"] = floats(offsets)
+        for n, image in enumerate(ax.get_images()):
+            data[f"ax{a}_image{n}"] = floats(image.get_array())
+    return data
+
+
 def escape_cell(value) -> str:
     """A markdown table cell: floats with 4 significant digits, ``|`` escaped, one line."""
     if isinstance(value, (float, np.floating)):
