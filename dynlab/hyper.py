@@ -252,11 +252,12 @@ class HeavyBall:
         (its shape is appended to :attr:`shape`).
         """
         rho = np.asarray(rho, dtype=np.float64)
-        c1 = np.reshape(self.c1, self.shape + (1,) * rho.ndim)
-        wd = np.reshape(
-            np.broadcast_to(self.weight_decay, self.shape), self.shape + (1,) * rho.ndim
-        )
-        return np.sqrt(np.clip(c1 * (rho + wd), 0.0, None))
+        axes = self.shape + (1,) * rho.ndim  # every field at the sweep's full shape first
+
+        def swept(x):
+            return np.reshape(np.broadcast_to(x, self.shape), axes)
+
+        return np.sqrt(np.clip(swept(self.c1) * (rho + swept(self.weight_decay)), 0.0, None))
 
     def max_stable_lr(self, rho_max):
         r"""Largest stable lr of the noiseless recursion ``2 (1 + beta) / (rho_max + lambda)``."""

@@ -15,7 +15,7 @@ from ._validate import as_array, as_flag, steps_arguments
 from .errors import (
     ShapeError,
 )
-from .spectrum import FIELDS, per_mode
+from .spectrum import FIELDS
 
 __all__ = ["Equipartition", "Observables"]
 
@@ -138,10 +138,7 @@ class Observables:
         """``(t, gamma, omega)`` shaped ``shape + k.shape + (1 or d,)``, ``t = lr k``."""
         t = self._lag_axes(self.lr, k) * k[..., None]
         gamma = self._lag_axes(self.hyper.gamma, k)
-        omega = np.reshape(
-            per_mode(self.hyper, 0).omega(self.rho),  # fields at full shape: omega needs them
-            self.shape + (1,) * k.ndim + (self.d,),
-        )
+        omega = np.reshape(self.hyper.omega(self.rho), self.shape + (1,) * k.ndim + (self.d,))
         return t, gamma, omega
 
     def _mode_sum(self, per_mode: np.ndarray, weights: np.ndarray, k: np.ndarray):

@@ -80,3 +80,13 @@ def test_as_heavy_ball_refuses_both_forms():
 def test_plain_heavy_ball_required_where_modelled():
     with pytest.raises(HyperparameterError, match="dampening"):
         HeavyBall(lr=0.1, dampening=0.1).require_plain("SGDPhaseSpace")
+
+
+def test_omega_of_a_sweep_whose_fields_have_different_shapes():
+    # c1 does not depend on batch_size: it must still be spread over the sweep's full shape
+    hp = HeavyBall(lr=0.1, momentum=[0.0, 0.5], batch_size=[[1], [2], [4]])
+    rho = np.array([1.0, 2.0])
+    got = hp.omega(rho)
+    assert got.shape == (3, 2, 2)
+    ref = np.sqrt(2 * rho / (0.1 * (1 + np.array([0.0, 0.5])[:, None])))
+    np.testing.assert_allclose(got, np.broadcast_to(ref, (3, 2, 2)), rtol=4 * np.finfo(float).eps)
