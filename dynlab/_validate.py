@@ -217,6 +217,12 @@ def as_rng(seed, name: str = "seed") -> np.random.Generator:
     return np.random.default_rng(as_seed_sequence(seed, name))
 
 
+def definite_spectrum(lo, hi, n: int):
+    """Whether eigenvalues in ``[lo, hi]`` (arrays broadcast) are told apart from a singular matrix:
+    ``lo > n eps hi``, eigh's backward error (the test of :func:`check_definite_spectrum`)."""
+    return lo > n * config.EPS * np.maximum(hi, np.finfo(np.float64).tiny)
+
+
 def check_definite_spectrum(
     lo: float, hi: float, n: int, name: str, error: type[Exception], fix: str = ""
 ) -> None:
@@ -228,7 +234,7 @@ def check_definite_spectrum(
     problem is well posed and is solved; a condition number ``hi / lo >= CONDITION_WARN`` gives a
     :class:`~dynlab.errors.ConditioningWarning`.
     """
-    if lo <= n * config.EPS * max(hi, np.finfo(np.float64).tiny):
+    if not definite_spectrum(lo, hi, n):
         raise error(
             f"{name} is singular: smallest eigenvalue {lo:.3g} <= n eps x largest ({hi:.3g}, "
             f"n = {n}), indistinguishable from zero in float64{fix}"

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import config
 from ._linalg import eigh_descending, sym
-from ._validate import as_symmetric, check_definite_spectrum
+from ._validate import as_symmetric, check_definite_spectrum, definite_spectrum
 from .errors import NotPositiveDefiniteError, StabilityRegionError, UnstableDriftError
 from .hyper import HeavyBall, as_heavy_ball
 
@@ -174,8 +174,6 @@ class Spectrum:
         """Definiteness of ``H + weight_decay I`` and ``lr k_max < 2 (1 + beta)``, per optimizer."""
         wd = np.broadcast_to(hyper.weight_decay, hyper.shape)
         top, bottom = self.rho[0] + wd, self.rho[-1] + wd
-        # singular when the smallest eigenvalue is within eigh's backward error n eps ||H||
-        # (dynlab._validate.check_definite_spectrum, which require_stable applies)
-        definite = bottom > self.d * config.EPS * np.maximum(top, np.finfo(np.float64).tiny)
+        definite = definite_spectrum(bottom, top, self.d)  # require_stable's test, per optimizer
         inside = np.broadcast_to(hyper.lr * top < hyper.stability_limit, hyper.shape)
         return definite, inside, top, bottom
