@@ -36,6 +36,51 @@ def test_a_flipped_bit_is_caught_and_the_error_names_the_file_and_the_fix(tmp_pa
         load(path)
 
 
+class _Killed(BaseException):
+    """Stands for SIGKILL between two writes: nothing after it runs."""
+
+
+@pytest.mark.parametrize("writes_done", [0, 1, 2, 3])
+@pytest.mark.parametrize("had_previous", [True, False])
+def test_a_kill_between_the_writes_of_a_save_leaves_a_loadable_pair(
+    tmp_path, monkeypatch, writes_done, had_previous
+):
+    # save() makes three atomic writes; a kill after any number of them must leave either no
+    # state file, or the previous one, or the new one -- each with a checksum that verifies.
+    import validation.bridge.checkpoint as ck
+
+    path = tmp_path / "run_base_partial.pt"
+    old, new = {"step": torch.tensor(25)}, {"step": torch.tensor(50)}
+    if had_previous:
+        save(path, old)
+    done = []
+
+    def counted(write):
+        def wrapped(p, data):
+            if len(done) == writes_done:
+                raise _Killed
+            write(p, data)
+            done.append(p)
+
+        return wrapped
+
+    monkeypatch.setattr(ck, "atomic_write_bytes", counted(ck.atomic_write_bytes))
+    monkeypatch.setattr(ck, "atomic_write_text", counted(ck.atomic_write_text))
+    try:
+        save(path, new)
+    except _Killed:
+        pass
+    monkeypatch.undo()
+    if writes_done < 2:  # the state file itself is the second write
+        expected = old if had_previous else None
+    else:
+        expected = new
+    if expected is None:
+        assert not path.exists()
+    else:
+        assert load(path)["step"] == expected["step"]
+
+
 def test_resume_refuses_other_data_or_checkpoint_fingerprints(tmp_path):
     StateDir(tmp_path, {"lr": 1e-3, "data_sha256": "aa", "checkpoint_sha256": None}, resume=False)
     with pytest.raises(StateError, match="data_sha256: saved 'aa', now 'bb'"):

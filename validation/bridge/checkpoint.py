@@ -7,12 +7,16 @@ moment leaves either the previous file or the new one, never a torn one. Batches
 functions of the step index (:class:`.data.BatchStream`), so continuing from a checkpoint
 recomputes exactly what the killed run would have computed.
 
-Beside every state file ``NAME.pt`` lies ``NAME.pt.sha256``, its SHA-256 checksum, written
-after the file and verified on every load: a corrupted file (a flipped bit, a torn copy) stops
-the run with :class:`StateError` naming the file and how to recover (delete it and rerun with
-``--resume``: the phase is recomputed). The run's configuration (``state/config.json``) holds a
-run id and fingerprints of the data set and of ``--checkpoint``; ``--resume`` refuses
-different ones.
+Beside every state file ``NAME.pt`` lies ``NAME.pt.sha256``, the SHA-256 checksums it may
+have, verified on every load: a corrupted file (a flipped bit, a torn copy) stops the run with
+:class:`StateError` naming the file and how to recover (delete it and rerun with ``--resume``:
+the phase is recomputed). The pair is written so that a kill between its two writes leaves a
+pair that loads: first the checksum file, listing the new file's checksum and the one on disk
+now, then the state file, then the checksum file with the new checksum only. A state file never
+exists without its checksum file, and its checksum is always listed.
+
+The run's configuration (``state/config.json``) holds a run id and fingerprints of the data set
+and of ``--checkpoint``; ``--resume`` refuses different ones.
 """
 
 from __future__ import annotations
@@ -49,14 +53,27 @@ def file_digest(path) -> str:
     return h.hexdigest()
 
 
+def _accepted_digests(digest: Path) -> list[str]:
+    return digest.read_text().split()
+
+
 def save(path, obj) -> None:
-    """``torch.save`` to ``path`` atomically, then its checksum beside it."""
+    """``torch.save`` to ``path`` atomically, with its checksum beside it.
+
+    Three atomic writes, in an order that a kill at any point leaves loadable (module docstring):
+    checksum file with the new and the current checksum, state file, checksum file with the new
+    checksum only.
+    """
     path = Path(path)
     buf = io.BytesIO()
     torch.save(obj, buf)
     data = buf.getvalue()
+    new = hashlib.sha256(data).hexdigest()
+    digest = _digest_path(path)
+    current = [file_digest(path)] if path.exists() else []
+    atomic_write_text(digest, "\n".join([new, *current]) + "\n")
     atomic_write_bytes(path, data)
-    atomic_write_text(_digest_path(path), hashlib.sha256(data).hexdigest() + "\n")
+    atomic_write_text(digest, new + "\n")
 
 
 def load(path, map_location="cpu", *, verify: bool = True):
@@ -75,7 +92,7 @@ def load(path, map_location="cpu", *, verify: bool = True):
         fix = f"delete {path} (and {digest.name}) and rerun with --resume to recompute it"
         if not digest.exists():
             raise StateError(f"{path}: no checksum file {digest.name} beside it; {fix}")
-        if file_digest(path) != digest.read_text().strip():
+        if file_digest(path) not in _accepted_digests(digest):
             raise StateError(f"{path} is corrupt (its SHA-256 differs from {digest.name}); {fix}")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
@@ -170,6 +187,10 @@ class StateDir:
         save(self.path(name), obj)
 
     def drop(self, name: str) -> None:
-        """Delete checkpoint ``name`` if present (a partial state superseded by the final one)."""
+        """Delete checkpoint ``name`` if present (a partial state superseded by the final one).
+
+        The state file goes first: a kill in between leaves a checksum file alone, which is
+        harmless (:meth:`has` looks at the state file).
+        """
         self.path(name).unlink(missing_ok=True)
         _digest_path(self.path(name)).unlink(missing_ok=True)
