@@ -10,9 +10,8 @@ these; none paraphrases them.
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg
 
-__all__ = ["sym", "skew", "eigh_descending", "psd_factor", "psd_sqrt", "spd_inverse"]
+__all__ = ["sym", "skew", "eigh_descending", "psd_factor", "psd_sqrt", "spd_inverse", "expm"]
 
 
 def sym(M: np.ndarray) -> np.ndarray:
@@ -106,6 +105,19 @@ def psd_sqrt(C: np.ndarray) -> np.ndarray:
 _MIRROR_ROWS = 256
 
 
+def expm(M: np.ndarray) -> np.ndarray:
+    """Matrix exponential of ``M`` (stacks too): ``scipy.linalg.expm``, imported on first use.
+
+    >>> import numpy as np
+    >>> bool(np.allclose(expm(np.array([[0.0, 1.0], [-1.0, 0.0]])), [[np.cos(1), np.sin(1)],
+    ...                                                            [-np.sin(1), np.cos(1)]]))
+    True
+    """
+    import scipy.linalg  # kept out of `import dynlab` (about 0.2 s)
+
+    return scipy.linalg.expm(M)
+
+
 def spd_inverse(B: np.ndarray) -> tuple[np.ndarray | None, float]:
     """Inverse of a symmetric positive definite ``B`` by Cholesky, IN PLACE, and its rcond.
 
@@ -134,7 +146,8 @@ def spd_inverse(B: np.ndarray) -> tuple[np.ndarray | None, float]:
         float(np.max(np.sum(np.abs(B[i : i + _MIRROR_ROWS]), axis=1)))
         for i in range(0, n, _MIRROR_ROWS)
     )
-    lapack = scipy.linalg.lapack
+    from scipy.linalg import lapack  # imported on first use: keeps `import dynlab` light
+
     # B.T is B (symmetric) as a Fortran-ordered view: LAPACK works on it without a copy; its
     # lower triangle is B's upper one
     c, info = lapack.dpotrf(B.T, lower=1, overwrite_a=1, clean=0)

@@ -15,8 +15,6 @@ products and uses the symmetry of Y to halve it.
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg
-from scipy.linalg.lapack import dtrsyl
 
 from . import config
 from .errors import UnstableDriftError
@@ -49,6 +47,8 @@ def _split(T: np.ndarray) -> int:
 
 def _trsyl(S: np.ndarray, T: np.ndarray, F: np.ndarray) -> np.ndarray:
     """``S Y + Y T^T = F`` for small quasi-triangular S, T by LAPACK's dtrsyl."""
+    from scipy.linalg.lapack import dtrsyl  # imported on first use: keeps `import dynlab` light
+
     Y, scale, info = dtrsyl(S, T, F, tranb="T")
     if info < 0:  # info = 1 (S, -T close eigenvalues) is excluded by the stability check
         raise ValueError(f"dtrsyl: illegal argument {-info}")
@@ -121,6 +121,8 @@ def solve_lyapunov(A: np.ndarray, C: np.ndarray) -> np.ndarray:
     n = A.shape[0]
     if n == 0:
         return np.zeros((0, 0))
+    import scipy.linalg
+
     T, Z = scipy.linalg.schur(A, output="real", check_finite=False)
     # LAPACK's standardised real Schur form: a 2x2 block has equal diagonal entries, which are
     # the real part of its complex pair, so diag(T) holds the real part of every eigenvalue.

@@ -15,10 +15,9 @@ from __future__ import annotations
 from functools import cached_property
 
 import numpy as np
-import scipy.linalg
 
 from . import config
-from ._linalg import skew, spd_inverse
+from ._linalg import expm, skew, spd_inverse
 from ._lyapunov import solve_lyapunov
 from ._validate import (
     as_array,
@@ -280,7 +279,7 @@ class OUProcess(Transient):
             former={"tau": (tau, "time")},
         )
         tau = as_array(a["time"], "time")
-        E = scipy.linalg.expm(-np.abs(tau)[..., None, None] * self.A)
+        E = expm(-np.abs(tau)[..., None, None] * self.A)
         C = self._B @ np.swapaxes(E, -1, -2) / self.kappa
         return np.where((tau < 0)[..., None, None], np.swapaxes(C, -1, -2), C)
 

@@ -11,10 +11,9 @@ the process.
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg
 
 from . import config
-from ._linalg import psd_sqrt, sym
+from ._linalg import expm, psd_sqrt, sym
 from ._validate import (
     as_array,
     as_positive_int,
@@ -37,7 +36,7 @@ class Transient:
     """Moments and transitions from ``X_0 = x0``; a mixin of :class:`.ou_process.OUProcess`."""
 
     def _propagator(self, t: np.ndarray) -> np.ndarray:
-        return scipy.linalg.expm(-t[..., None, None] * self.A)
+        return expm(-t[..., None, None] * self.A)
 
     def _cov_one(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         """(Phi, C) at one time by Van Loan's block exponential and doubling.
@@ -59,7 +58,7 @@ class Transient:
         M[:n, :n] = self.A
         M[:n, n:] = 2.0 * self.D / self.kappa
         M[n:, n:] = -self.A.T
-        E = scipy.linalg.expm(M * tau)
+        E = expm(M * tau)
         Phi = E[n:, n:].T
         C = Phi @ E[:n, n:]
         for _ in range(s):
@@ -177,7 +176,7 @@ class Transient:
         for idx in np.ndindex(t.shape):
             ti, si = float(t[idx]), float(s[idx])
             C = self._cov_one(min(ti, si))[1]
-            E = scipy.linalg.expm(-abs(si - ti) * self.A)
+            E = expm(-abs(si - ti) * self.A)
             out[idx] = C @ E.T if si >= ti else E @ C
         return out
 
