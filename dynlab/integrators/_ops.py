@@ -151,7 +151,7 @@ def draw_path(k, i, state, perm, sampler, batch, Z, W, F, normals, batches):
             matvec(F, Z[slot], W[slot])
 
 
-@njit(**HOT)
+@njit(fastmath=FASTMATH, **HOT)
 def gradient_path(H, b, X, Y, rows, xi, theta, g):
     """``g = grad L_B(theta) + xi`` for one path.
 
@@ -164,12 +164,16 @@ def gradient_path(H, b, X, Y, rows, xi, theta, g):
         for j in range(d):
             g[j] = 0.0
         for r in range(S):
-            res = -Y[rows[r]]
+            # the row index in a local: read inside the loops, it would be reloaded after every
+            # store to g (which LLVM cannot prove does not alias rows), and nothing vectorises
+            # (d = 64, S = 128: 14.5 -> 3.6 us per gradient)
+            row = rows[r]
+            res = -Y[row]
             for j in range(d):
-                res += X[rows[r], j] * theta[j]
+                res += X[row, j] * theta[j]
             res /= S
             for j in range(d):
-                g[j] += res * X[rows[r], j]
+                g[j] += res * X[row, j]
     else:
         matvec(H, theta, g)
         for j in range(d):
