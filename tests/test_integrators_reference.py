@@ -139,10 +139,12 @@ def test_auto_layout_at_the_blas_threshold_matches_reference():
     _compare("heavy_ball", problem, M=2, n_steps=3)
 
 
+@pytest.mark.parametrize("layout", ["paths", "batched"])
 @pytest.mark.parametrize("name", ["sgd", "heavy_ball", "nesterov", "adam", "adamw"])
-def test_generated_noise_matches_reference(name, quadratic):
+def test_generated_noise_matches_reference(name, layout, quadratic):
     # Quadratic loss with generated (not injected) noise takes the optimizers' fused fast path:
-    # the step's only draw is z, and F z is summed inside the gradient's pass. Regenerate each
+    # the step's only draw is z, and F z is summed inside the gradient's pass (per path), or
+    # theta and z go through one GEMM with [H; F] (batched). Regenerate each
     # path's normals from its stream (seed_states + fill_normals, in the order the kernel draws
     # them: d per step) and feed them to the numpy reference. Tolerance: as in _compare.
     M, K, d, seed = 3, 6, quadratic.d, 7
@@ -163,7 +165,7 @@ def test_generated_noise_matches_reference(name, quadratic):
         theta0=theta0,
         v0=v0,
         record=Recording(every=1, trajectories=True),
-        layout="paths",
+        layout=layout,
         **hyper,
     )
     ref_t, ref_v, _ = naive_run(

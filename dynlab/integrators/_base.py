@@ -143,7 +143,11 @@ class Scheme(ABC):
         used as the noise ``F z`` with a symmetric ``F`` (None: z itself)."""
         if not self.minibatch or self.noise_cov is None:
             return 0, self.d, None
-        return 1, self.d, psd_sqrt(self.noise_cov) / np.sqrt(self.params["batch_size"])
+        if self.noise_cov is getattr(self.problem, "noise_cov", None):
+            F = self.problem.noise_factor  # a quadratic's: factored once per problem, not per run
+        else:
+            F = psd_sqrt(self.noise_cov)
+        return 1, self.d, F / np.sqrt(self.params["batch_size"])
 
     def batch_rows(self) -> int:
         """Rows per minibatch drawn each step (0: the scheme samples no rows)."""

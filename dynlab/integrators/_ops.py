@@ -44,6 +44,9 @@ __all__ = [
     "noisy_gradient_path",
     "draw_batch",
     "gradient_batch",
+    "fused_noise_batch",
+    "stacked_factors",
+    "noisy_gradient_batch",
     "record_before",
     "record_after",
     "losses",
@@ -267,6 +270,48 @@ def gradient_batch(loss, Y, batch, W, noisy, G):
             G[i, j] -= loss.b[j]
             if noisy:
                 G[i, j] += W[i, 0, j]
+
+
+@njit(cache=True)
+def fused_noise_batch(dr):
+    """Whether a batched step's gradient plus noise is one GEMM (:func:`noisy_gradient_batch`):
+    one slot of generated normals through a factor F, no minibatch rows, nothing injected."""
+    return (
+        dr.F.shape[0] > 0
+        and dr.Z.shape[1] == 1
+        and dr.batch.shape[1] == 0
+        and dr.normals.shape[0] == 0
+    )
+
+
+@njit(cache=True)
+def stacked_factors(loss, dr):
+    """``(U, HF)`` for :func:`noisy_gradient_batch`: a work array ``(M, 2d)`` and ``[H; F]``."""
+    M, d = dr.Z.shape[0], loss.H.shape[0]
+    HF = np.empty((2 * d, d))
+    HF[:d] = loss.H
+    HF[d:] = dr.F
+    return np.empty((M, 2 * d)), HF
+
+
+@njit(cache=True)
+def noisy_gradient_batch(loss, dr, theta, U, HF, G):
+    """``G[i] = H theta_i - b + F z_i`` for every path as one GEMM ``[theta | z] @ [H; F]``.
+
+    The batched counterpart of :func:`noisy_gradient_path`: each path draws its ``z`` from its
+    own stream, as :func:`draw_batch` does, into the right half of ``U``; one product with inner
+    dimension 2d then replaces two with inner dimension d and the pass adding ``W`` (H and F are
+    symmetric, so ``theta_i H = (H theta_i)^T``).
+    """
+    M, d = theta.shape
+    for i in range(M):
+        fill_normals(dr.states[i], U[i, d:])
+        for j in range(d):
+            U[i, j] = theta[i, j]
+    np.dot(U, HF, G)
+    for i in range(M):
+        for j in range(d):
+            G[i, j] -= loss.b[j]
 
 
 # -- losses and recording (rows i0 <= i < i1; only at recorded steps) -------------------------

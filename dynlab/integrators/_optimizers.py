@@ -22,12 +22,15 @@ from ._ops import (
     HOT,
     draw_batch,
     draw_path,
+    fused_noise_batch,
     gradient_batch,
     gradient_path,
+    noisy_gradient_batch,
     noisy_gradient_path,
     path_views,
     record_after,
     record_before,
+    stacked_factors,
 )
 from ._rng import fill_normals
 
@@ -106,12 +109,20 @@ def _optimizer_path(loss, dr, rec, theta, v, s, G, rule, hp, k0, n, i):
 def _optimizer_batch(loss, dr, rec, theta, v, s, G, rule, hp, k0, n):
     M = theta.shape[0]
     none = theta[0, :0]
+    fused = fused_noise_batch(dr)
+    if fused:
+        U, HF = stacked_factors(loss, dr)
+    else:
+        U, HF = np.empty((0, 0)), np.empty((0, 0))
     for k in range(k0, k0 + n):
         recording = (k + 1) % rec.every == 0
         if recording:
             record_before(loss, rec, k, theta, v, 0, M)
-        draw_batch(dr, k)
-        gradient_batch(loss, theta, dr.batch, dr.W, dr.W.shape[1] > 0, G)
+        if fused:
+            noisy_gradient_batch(loss, dr, theta, U, HF, G)
+        else:
+            draw_batch(dr, k)
+            gradient_batch(loss, theta, dr.batch, dr.W, dr.W.shape[1] > 0, G)
         for i in range(M):
             _update(rule, theta[i], v[i], s[i] if s.shape[0] > 0 else none, G[i], hp, k)
         if recording:
