@@ -2,11 +2,12 @@
 
     python benchmarks/performance.py            # every goal that has an implementation
     python benchmarks/performance.py --block    # also: generic Lyapunov solver by block size
+    python benchmarks/performance.py --main-job # also: goal 6, the main job timed (twice)
 
 Every ratio is taken between timings interleaved in this one run (best of ``--repeat``), so a
 slow spell of a shared machine hits both sides; the load average is printed with them. Goals
 measured by another script name it (goals 1 and 4: ``benchmarks/broadcast.py``; goal 7:
-``benchmarks/minibatch.py``; goal 6: timing the main job, as the README says).
+``benchmarks/minibatch.py``); goal 6 runs the main job with ``--main-job``.
 """
 
 from __future__ import annotations
@@ -98,29 +99,59 @@ def import_seconds(repeat: int) -> tuple[float, float]:
     return t_np, t_all
 
 
-def zoo_goals(repeat: int) -> tuple[float, float]:
-    """(min over d <= 32 of zoo / numpy rate at 10^4 paths, zoo's share of the GEMM roofline at
-    d = 1000), from the workloads of benchmarks/integrators.py."""
+def zoo_goals(repeat: int) -> tuple[dict[int, float], float, float]:
+    """Goal 2 on the workloads of benchmarks/integrators.py: ({d: zoo / numpy rate} for d = 8, 32
+    at 10^4 paths, zoo's share of the square-GEMM roofline at d = 1000, and its share of the
+    GEMM of the zoo's own shape there).
+
+    At d = 1000 the case is the integrator benchmark's (M, d) = (64, 1000), the one the issue's
+    55-72% was measured on. A batched heavy-ball step with generated noise is one GEMM
+    ``[theta | z] @ [H; F]``, (64 x 2000) @ (2000 x 1000), 4 d^2 flops per path, plus the draws
+    and the update; that product's own rate bounds the zoo's.
+    """
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from integrators import gemm_gflops, numpy_vectorised, problem, zoo
 
     from dynlab.integrators import run
 
     run("heavy_ball", problem(4), n_paths=2, n_steps=2, seed=0, lr=0.01, momentum=0.9)
-    small = []
+    small = {}
     for d in (8, 32):
         p = problem(d)
         r_zoo = r_np = 0.0
         for _ in range(repeat):
             r_zoo = max(r_zoo, zoo(p, 10_000, 200))
             r_np = max(r_np, numpy_vectorised(p, 10_000, 100))
-        small.append(r_zoo / r_np)
-    p = problem(1000)
-    r_zoo = roof = 0.0
+        small[d] = r_zoo / r_np
+    d, M = 1000, 64
+    p = problem(d)
+    zoo(p, 2, 2)  # compiles the batched kernel and factors the noise covariance (cached)
+    r_zoo = roof = case = 0.0
     for _ in range(repeat):
         roof = max(roof, *gemm_gflops(2000, 2000, 2000, 1))
-        r_zoo = max(r_zoo, zoo(p, 10, 1000))
-    return min(small), 4.0 * 1000**2 * r_zoo / 1e9 / roof
+        case = max(case, *gemm_gflops(M, d, 2 * d, 10))
+        r_zoo = max(r_zoo, zoo(p, M, 200))
+    gflops = 4.0 * d**2 * r_zoo / 1e9
+    return small, gflops / roof, gflops / case
+
+
+def main_job_seconds() -> float:
+    """Wall time of the README's main job from a warm numba cache (a first run warms it)."""
+    import tempfile
+
+    times = []
+    for _ in range(2):
+        with tempfile.TemporaryDirectory() as out:
+            t = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "validation.linear_regression", "--out", out],
+                check=True,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            times.append(time.perf_counter() - t)
+    return times[-1]
 
 
 def main(argv=None) -> None:
@@ -128,6 +159,9 @@ def main(argv=None) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="best of this many (default 3)")
     parser.add_argument("--block", action="store_true", help="scan LYAPUNOV_BLOCK")
     parser.add_argument("--skip-zoo", action="store_true", help="skip goal 2 (the slowest)")
+    parser.add_argument(
+        "--main-job", action="store_true", help="goal 6: run the main job twice (2 min)"
+    )
     args = parser.parse_args(argv)
     print(
         f"cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.2f} "
@@ -137,15 +171,15 @@ def main(argv=None) -> None:
     if args.skip_zoo:
         report("2 zoo >= 3x numpy (d <= 32, 1e4 paths); >= 85% roofline", "skipped", None)
     else:
-        small, roof = zoo_goals(args.repeat)
+        small, roof, case = zoo_goals(args.repeat)
         report(
             "2a zoo / vectorised numpy, d = 8 and 32, 1e4 paths, >= 3",
-            f"{small:.2f}x (min)",
-            small >= 3,
+            ", ".join(f"d {d}: {r:.2f}x" for d, r in small.items()),
+            min(small.values()) >= 3,
         )
         report(
-            "2b zoo share of the GEMM roofline at d = 1000, >= 85%",
-            f"{100 * roof:.0f}%",
+            "2b zoo share of the GEMM roofline at d = 1000 (M = 64), >= 85%",
+            f"{100 * roof:.0f}% ({100 * case:.0f}% of its own GEMM shape)",
             roof >= 0.85,
         )
     sizes = (8, 32, 128, 512)
@@ -163,7 +197,11 @@ def main(argv=None) -> None:
         f"+{t_all - t_np:.2f} s (numpy {t_np:.2f} s)",
         t_all - t_np <= 0.5,
     )
-    report("6 main job <= 60 s from a warm numba cache", "time python -m validation...", None)
+    if args.main_job:
+        t = main_job_seconds()
+        report("6 main job <= 60 s from a warm numba cache", f"{t:.1f} s", t <= 60)
+    else:
+        report("6 main job <= 60 s from a warm numba cache", "--main-job", None)
     report("7 minibatch second moments d = 200, N = 2000 <= 1 s", "minibatch.py", None)
     if args.block:
         block_scan((32, 96, 256, 512), (16, 32, 64, 128), args.repeat)
