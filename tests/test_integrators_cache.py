@@ -5,6 +5,8 @@ machine code after a helper is edited; the cache folder's key must change with a
 """
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numba
@@ -41,3 +43,20 @@ def test_kernels_cache_under_the_keyed_folder(monkeypatch, tmp_path):
         assert Path(k._cache._cache_path).parent == folder
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
     assert _cache.cache_base() == tmp_path
+
+
+def test_import_is_light_and_every_import_path_salts_the_cache():
+    # `import dynlab.integrators` must not import numba (it costs ~0.2 s); a kernel module reached
+    # directly, without the package's public names, must still compile into the keyed folder.
+    code = (
+        "import sys, dynlab.integrators\n"
+        "assert 'numba' not in sys.modules, 'import dynlab.integrators imported numba'\n"
+        "import numba\n"
+        "from dynlab.integrators import _rng, _cache\n"
+        "folder = _cache.cache_base() / _cache.source_key()\n"
+        "assert numba.config.CACHE_DIR == str(folder), numba.config.CACHE_DIR\n"
+        "assert _rng.fill_normals._cache._cache_path.startswith(str(folder))\n"
+        "from dynlab.integrators import run, SCHEMES\n"
+        "assert 'heavy_ball' in SCHEMES and callable(run)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -11,24 +11,13 @@ order, properties and the test that proves them::
 
 Compiled kernels are cached on disk in a folder keyed by a hash of dynlab's sources
 (:mod:`dynlab.integrators._cache`), so an edited helper can never leave a stale kernel.
+
+``import dynlab.integrators`` is light: numba and the kernel modules are imported at the first
+use of a public name (``from dynlab.integrators import run`` included), and each kernel is
+compiled, or loaded from the cache, at its first call.
 """
 
-from ._cache import salt_numba_cache
-
-# before any kernel is decorated: numba fixes each kernel's cache folder at decoration
-salt_numba_cache()
-
-from ._base import REQUIRED, SCHEMES, Scheme  # noqa: E402
-from ._exact import ExactOU  # noqa: E402
-from ._families import HamiltonianScheme, LangevinScheme, layer_inv_mass  # noqa: E402
-from ._optimizers import GD, SGD, Adam, AdamW, HeavyBall, Nesterov  # noqa: E402
-from ._run import Record, Recording, normals_shape, run  # noqa: E402
-from ._runge_kutta import RK4, EulerMaruyama, ExplicitEuler  # noqa: E402
-
-# isort: split
-# imported after the Runge-Kutta family so that SCHEMES keeps its order of registration
-from ._midpoint import ImplicitMidpoint  # noqa: E402
-from ._splitting import BAOAB, OBABO, DampedLeapfrog, Leapfrog, SymplecticEuler  # noqa: E402
+import importlib
 
 __all__ = [
     "run",
@@ -58,3 +47,15 @@ __all__ = [
     "OBABO",
     "ExactOU",
 ]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        api = importlib.import_module("._api", __name__)
+        globals().update({n: getattr(api, n) for n in __all__})
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

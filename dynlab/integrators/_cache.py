@@ -9,7 +9,10 @@ anywhere gives a new folder, hence a recompile, and unchanged sources reuse thei
 
 It must run before the kernels are decorated: numba fixes a function's cache folder when
 ``@njit(cache=True)`` runs, reading ``numba.config.CACHE_DIR`` (initialised from the
-``NUMBA_CACHE_DIR`` environment variable when numba is imported). The key folder is placed
+``NUMBA_CACHE_DIR`` environment variable when numba is imported). So this module salts the
+cache when it is imported, and every kernel module takes ``njit`` from here, never from numba:
+however a kernel module is reached (``dynlab.integrators.run``, or a direct import of a private
+module), its kernels are decorated after the salting. The key folder is placed
 under ``NUMBA_CACHE_DIR`` when that is set, else under ``$XDG_CACHE_HOME/dynlab-numba``
 (``~/.cache/dynlab-numba``). Folders of older sources are not removed.
 """
@@ -23,7 +26,7 @@ from pathlib import Path
 
 import numba
 
-__all__ = ["source_key", "salt_numba_cache"]
+__all__ = ["source_key", "salt_numba_cache", "njit"]
 
 #: Root of the package whose sources key the cache (dynlab/).
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -54,3 +57,9 @@ def salt_numba_cache() -> Path:
     folder = cache_base() / source_key()
     numba.config.CACHE_DIR = str(folder)
     return folder
+
+
+salt_numba_cache()
+
+#: numba's ``njit``, to be imported from here by every kernel module (see the module docstring).
+njit = numba.njit

@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from ..sgd import SGDPhaseSpace
 from ._base import psd_sqrt
+from ._cache import njit
 from ._families import LangevinScheme
 from ._ops import HOT, draw_batch, draw_path, matvec, path_views, record_after, record_before
 

@@ -7,10 +7,10 @@ Order 2, symplectic and symmetric, solved by fixed-point iteration to ``IMPLICIT
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from .. import config
 from ..errors import StabilityRegionError
+from ._cache import njit
 from ._families import HamiltonianScheme
 from ._ops import (
     HOT,

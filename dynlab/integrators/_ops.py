@@ -28,8 +28,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
+from ._cache import njit
 from ._rng import fill_normals
 from ._sampling import draw_rows
 

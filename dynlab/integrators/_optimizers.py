@@ -14,10 +14,10 @@ Algorithm 2) with ``v = -m`` (the first moment with the seed's sign) and second 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from ..errors import HyperparameterError
 from ._base import REQUIRED, Scheme, nonnegative, positive, unit_interval
+from ._cache import njit
 from ._ops import (
     HOT,
     draw_batch,

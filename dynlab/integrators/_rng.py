@@ -16,7 +16,9 @@ a small one.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, uint64
+from numba import uint64
+
+from ._cache import njit
 
 __all__ = ["seed_states", "next_u64", "fill_normals", "below", "shuffle"]
 

@@ -10,9 +10,9 @@ The implicit midpoint rule lives in :mod:`dynlab.integrators._midpoint`.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from ._base import psd_sqrt
+from ._cache import njit
 from ._families import HamiltonianScheme, LangevinScheme
 from ._ops import (
     HOT,

@@ -19,10 +19,10 @@ Techniques", Thm. 2.2); reshuffling correlates the batches of an epoch.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from .._validate import as_positive_int, as_seed_sequence
 from ..errors import HyperparameterError
+from ._cache import njit
 from ._rng import HOT, below, seed_states, shuffle
 
 __all__ = ["SAMPLING", "sampling_code", "initial_epoch", "draw_rows", "sample_rows"]

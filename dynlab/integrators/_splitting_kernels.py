@@ -7,9 +7,9 @@ Opcodes ``_A, _B, _O`` and fractions of ``dt`` describe the composition; the sch
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from .. import config
+from ._cache import njit
 from ._ops import (
     HOT,
     draw_batch,
