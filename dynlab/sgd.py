@@ -261,10 +261,11 @@ class SGDPhaseSpace(SDEModel, Observables):
     def commutes(self) -> bool:
         r"""Whether Sigma commutes with H (seed 003 Assumption 3), to rounding.
 
-        ``||H Sigma - Sigma H||_F <= config.COMMUTE_RTOL ||H||_2 ||Sigma||_F``, evaluated in the
-        eigenbasis of H, where the commutator is ``(rho_i - rho_j) (q^T Sigma q)_ij``: O(d^2) once
-        ``q^T Sigma q`` (cached, shared with :meth:`lyapunov`) is known. True at once for
-        ``Sigma = sigma2 H``.
+        ``||H Sigma - Sigma H||_F <= config.COMMUTE_RTOL ||H||_2 ||Sigma||_F``. Once
+        ``q^T Sigma q`` (shared with :meth:`lyapunov`) is cached, in the eigenbasis of H, where the
+        commutator is ``(rho_i - rho_j) (q^T Sigma q)_ij``: O(d^2); before, as
+        ``H Sigma - (H Sigma)^T`` (H, Sigma symmetric): one GEMM, where forming
+        ``q^T Sigma q`` would take two. True at once for ``Sigma = sigma2 H``.
 
         Examples
         --------
@@ -277,7 +278,11 @@ class SGDPhaseSpace(SDEModel, Observables):
         """
         if self._sigma2 is not None:
             return True
-        C = np.subtract.outer(self.rho, self.rho) * self._sigma_modal
+        if "_sigma_modal" in self.__dict__:
+            C = np.subtract.outer(self.rho, self.rho) * self._sigma_modal
+        else:
+            C = self.H @ self.noise_cov
+            C = C - C.T
         scale = np.max(np.abs(self.rho), initial=0.0) * np.linalg.norm(self.noise_cov)
         return bool(np.linalg.norm(C) <= config.COMMUTE_RTOL * scale)
 

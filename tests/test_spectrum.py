@@ -70,7 +70,8 @@ def test_decompose_is_cached_read_only_and_small_in_memory():
     d = 300  # 2d > 256: spd_inverse's row blocks are a fraction of the matrix, as at large d
     H, Sigma = _problem(d, 3)
     m = SGDPhaseSpace(H, lr=0.1, momentum=0.9, noise_cov=Sigma)
-    assert not m.commutes  # forms q^T Sigma q before the measurement, as decompose would
+    assert not m.commutes
+    m._sigma_modal  # noqa: B018 -- q^T Sigma q formed before the measurement, as lyapunov would
     tracemalloc.start()
     Q, U = m.decompose()
     peak = tracemalloc.get_traced_memory()[1]
@@ -124,6 +125,8 @@ def test_commutes_against_the_commutator_in_the_original_basis(d, seed, log_eps)
     if 0.1 * config.COMMUTE_RTOL < ratio < 10 * config.COMMUTE_RTOL:
         return
     m = SGDPhaseSpace(H, lr=0.1, noise_cov=Sigma)
+    assert m.commutes == (ratio <= config.COMMUTE_RTOL)  # before q^T Sigma q: H Sigma - (.)^T
+    m._sigma_modal  # noqa: B018 -- now in the eigenbasis: (rho_i - rho_j) (q^T Sigma q)_ij
     assert m.commutes == (ratio <= config.COMMUTE_RTOL)
 
 
