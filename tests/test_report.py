@@ -25,6 +25,7 @@ from validation.report import (
     Report,
     atomic_write_text,
     escape_cell,
+    exact_gate,
     new_figure,
     verify_run,
 )
@@ -194,3 +195,12 @@ def test_dof_in_results_json(tmp_path):
     row = json.loads((tmp_path / "results.json").read_text())["predictions"][0]
     assert row["dof"] == 99 and row["n_eff"] == 100
     assert math.isclose(row["z_gate"], stats.norm.isf(stats.t.sf(1.0, 99)), rel_tol=1e-9)
+
+
+def test_exact_gate_fails_on_a_nan_exact_prediction(tmp_path, capsys):
+    # a failed measurement (NaN) must not pass as "no |z| above the limit"
+    report = Report(tmp_path, "gate")
+    report.predict("agrees", 1.0, 1.1, 0.1, exact=True)
+    report.predict("failed", 1.0, float("nan"), 0.1, exact=True)
+    assert exact_gate(report, 4.0) == 1
+    assert "failed" in capsys.readouterr().out

@@ -345,8 +345,9 @@ def summary(report) -> dict:
     n_eff = [p.n_eff for p in rows if p.n_eff is not None]
     out = {
         "n_exact": int(z.size),
-        "max_abs_z": float(np.nanmax(np.abs(z))) if z.size else math.nan,
-        "max_z_gate": float(np.nanmax(zg)) if z.size else math.nan,
+        # max, not nanmax: a NaN z (a prediction or a measurement that failed) shows as NaN
+        "max_abs_z": float(np.max(np.abs(z))) if z.size else math.nan,
+        "max_z_gate": float(np.max(zg)) if z.size else math.nan,
         "n_within_4": int(np.sum(zg <= Z_LIMIT)),
         "rms_z": float(np.sqrt(np.nanmean(z**2))) if z.size else math.nan,
         "min_dof": float(min(p.dof for p in rows)) if rows else math.nan,
