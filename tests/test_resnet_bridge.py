@@ -17,7 +17,14 @@ from validation.bridge import conservation as cons  # noqa: E402
 from validation.bridge import sections_seeds as laws  # noqa: E402
 from validation.bridge.analysis import delta_H, noise_covariance  # noqa: E402
 from validation.bridge.checkpoint import Budget, StateDir  # noqa: E402
-from validation.bridge.data import CLASSES, CROP_PAD, BatchStream, DeviceData, load_cifar10  # noqa: E402
+from validation.bridge.data import (  # noqa: E402
+    CLASSES,
+    CROP_PAD,
+    BatchStream,
+    DeviceData,
+    load_cifar10,
+    stream_seed,
+)
 from validation.bridge.eigen import lanczos_topk  # noqa: E402
 from validation.bridge.energy import EnergyRun, energy_run, round_trip  # noqa: E402
 from validation.bridge.flat import FlatParams, frozen_bn, heavy_ball_step  # noqa: E402
@@ -186,6 +193,17 @@ def test_batch_stream_is_a_pure_function_of_the_step():
     assert not torch.equal(torch.cat([other.indices(k) for k in range(5)]), epoch)
     with pytest.raises(ValueError, match="batch_size"):
         BatchStream(data, 41, seed=0, stream=0, augment=False)
+
+
+def test_stream_seeds_of_different_keys_differ():
+    # SeedSequence pads short entropy with zero words: with the keys as one flat list, epoch 0's
+    # permutation (seed, stream, 0) and step 0's augmentation (seed, stream, 0, 0) were one
+    # stream, and a seed >= 2**32 (two words) collided with a (seed, stream) pair
+    assert stream_seed(5, 1, 0) != stream_seed(5, 1, 0, 0)
+    assert stream_seed(2**32, 5) != stream_seed(0, 1, 5)
+    keys = [(s, *k) for s in (0, 1, 2**32) for k in [(), (0,), (0, 0), (1, 0), (0, 1), (0, 0, 1)]]
+    assert len({stream_seed(*k) for k in keys}) == len(keys)
+    assert all(0 <= stream_seed(*k) < 2**63 for k in keys)  # torch.Generator.manual_seed's range
 
 
 def test_resnet18_structure():

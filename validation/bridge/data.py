@@ -172,12 +172,17 @@ def load_cifar10(root, *, n_train: int | None = None, n_test: int | None = None)
     return Cifar10(trx, try_, tex, tey, source=str(root))
 
 
-def stream_seed(*keys: int) -> int:
-    """A 63-bit seed derived from integer keys (numpy SeedSequence: independent streams)."""
-    return int(
-        np.random.SeedSequence([int(k) for k in keys]).generate_state(2, np.uint64)[0]
-        >> np.uint64(1)
-    )
+def stream_seed(seed: int, *keys: int) -> int:
+    """A 63-bit seed for the stream labelled by ``keys`` under the run's ``seed``.
+
+    numpy's SeedSequence with ``seed`` as entropy and the keys, preceded by their number, as the
+    spawn key: distinct ``(seed, keys)`` give distinct inputs. A flat list of words would not:
+    SeedSequence pads short entropy with zero words, so ``(s, stream, 0)`` (epoch 0's permutation)
+    and ``(s, stream, 0, 0)`` (step 0's augmentation) were one stream, and a seed of 2**32 or
+    more spans two words, so ``(2**32, 5)`` and ``(0, 1, 5)`` were one too.
+    """
+    ss = np.random.SeedSequence(int(seed), spawn_key=(len(keys), *(int(k) for k in keys)))
+    return int(ss.generate_state(2, np.uint64)[0] >> np.uint64(1))
 
 
 class DeviceData:
@@ -253,8 +258,8 @@ class BatchStream:
     :func:`stream_seed` of ``(seed, stream, epoch)`` and ``(seed, stream, epoch, k)``: no state
     to save, and a different ``stream`` gives an independent sequence. With
     ``sampling="independent"`` step ``k`` takes the first ``batch_size`` entries of its own
-    permutation, seeded by ``(seed, stream, k, 0, 1)`` (the trailing 1 keeps these keys apart
-    from the epoch and augmentation keys: SeedSequence pads short keys with zeros).
+    permutation, seeded by ``(seed, stream, k, 0, 1)`` (five keys: apart from the epoch's three
+    and the augmentation's four, :func:`stream_seed`).
     """
 
     def __init__(
