@@ -55,6 +55,13 @@ COMMUTE_RTOL = 1e-10
 #: the covariance keeps its relative accuracy however long t is.
 VAN_LOAN_NORM_MAX = 1.0
 
+#: numba's cache of the zoo's kernels (dynlab.integrators._cache): every edit of dynlab's sources
+#: gives a new keyed folder (10-30 MB each); folders of other sources are removed once they are
+#: beyond the NUMBA_CACHE_KEEP most recently used and unused for NUMBA_CACHE_KEEP_DAYS days (a
+#: developer switching between a few checkouts keeps all of them).
+NUMBA_CACHE_KEEP = 8
+NUMBA_CACHE_KEEP_DAYS = 7.0
+
 #: Integrator zoo, ``run(layout="auto")``: with d >= INTEGRATOR_BLAS_MIN_DIM all paths step
 #: together and the products over paths (H theta, noise factors) are one BLAS GEMM per step;
 #: below it each thread advances its own paths with loops, never synchronising within a chunk.

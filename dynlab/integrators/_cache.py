@@ -14,19 +14,29 @@ cache when it is imported, and every kernel module takes ``njit`` from here, nev
 however a kernel module is reached (``dynlab.integrators.run``, or a direct import of a private
 module), its kernels are decorated after the salting. The key folder is placed
 under ``NUMBA_CACHE_DIR`` when that is set, else under ``$XDG_CACHE_HOME/dynlab-numba``
-(``~/.cache/dynlab-numba``). Folders of older sources are not removed.
+(``~/.cache/dynlab-numba``). Folders of other sources are pruned (:func:`prune`): those unused
+for ``config.NUMBA_CACHE_KEEP_DAYS`` days beyond the ``config.NUMBA_CACHE_KEEP`` most recently
+used, and only folders that are certainly such caches (a 16-hex-digit name holding numba's
+``.nbi``/``.nbc`` files and nothing else).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
+import shutil
 import sys
+import time
 from pathlib import Path
 
 import numba
 
-__all__ = ["source_key", "salt_numba_cache", "njit"]
+from .. import config
+
+__all__ = ["source_key", "salt_numba_cache", "prune", "njit"]
+
+_KEY = re.compile(r"[0-9a-f]{16}")
 
 #: Root of the package whose sources key the cache (dynlab/).
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -52,10 +62,46 @@ def cache_base() -> Path:
     return Path(xdg) / "dynlab-numba"
 
 
+def _is_key_cache(folder: Path) -> bool:
+    return (
+        folder.is_dir()
+        and _KEY.fullmatch(folder.name) is not None
+        and all(f.is_file() and f.suffix in (".nbi", ".nbc") for f in folder.iterdir())
+    )
+
+
+def prune(base: Path, keep: Path, n_keep: int, days: float, now: float | None = None) -> list[Path]:
+    """Remove keyed cache folders under ``base`` other than ``keep``: those beyond the ``n_keep``
+    most recently modified and unmodified for ``days`` days. Returns the removed folders.
+
+    Only folders that are certainly keyed numba caches are touched (:func:`_is_key_cache`); a
+    folder that vanishes or cannot be removed meanwhile (another process) is left alone.
+    """
+    now = time.time() if now is None else now
+    try:
+        folders = [f for f in base.iterdir() if f != keep and _is_key_cache(f)]
+    except OSError:
+        return []
+    folders.sort(key=lambda f: f.stat().st_mtime, reverse=True)
+    removed = []
+    for f in folders[n_keep:]:
+        if now - f.stat().st_mtime > days * 86400.0:
+            shutil.rmtree(f, ignore_errors=True)
+            removed.append(f)
+    return removed
+
+
 def salt_numba_cache() -> Path:
-    """Set numba's cache folder to ``cache_base() / source_key()``; returns it."""
-    folder = cache_base() / source_key()
+    """Set numba's cache folder to ``cache_base() / source_key()`` and prune old keyed folders
+    beside it; returns the folder."""
+    base = cache_base()
+    folder = base / source_key()
     numba.config.CACHE_DIR = str(folder)
+    try:
+        os.utime(folder)  # marks it used: the pruning of other processes goes by modification time
+    except OSError:
+        pass  # not created yet: the first kernel compiled creates it
+    prune(base, folder, config.NUMBA_CACHE_KEEP, config.NUMBA_CACHE_KEEP_DAYS)
     return folder
 
 
