@@ -227,3 +227,42 @@ def test_moments_equal_enumeration_random(seed, N, S, momentum, weight_decay, re
     m, P = MinibatchSGD(data, hp, sampling).moments(steps=np.arange(4))
     assert close(m, ref_m)
     assert close(P, ref_P)
+
+
+def test_a_sweep_stacks_the_scalar_models_axes_first():
+    # lr x batch_size broadcast (2, 1) x (3,) -> (2, 3): every observable of the sweep at an
+    # index equals, bit for bit, that of the model built for the optimizer there
+    X, y = dataset(5, 6, 2)
+    data = FiniteData(X, y, 0.2)
+    lr, S = np.array([[0.05], [0.2]]), np.array([1, 2, 3])
+    sweep = MinibatchSGD(data, HeavyBall(lr, 0.5, 0.2, batch_size=S), "without_replacement")
+    m, P = sweep.moments(steps=[1, 5])
+    assert m.shape == (2, 3, 2, 4) and P.shape == (2, 3, 2, 4, 4)
+    results = {
+        "stationary": sweep.stationary(),
+        "mode_variance": sweep.mode_variance(),
+        "excess_loss": sweep.excess_loss(),
+        "speed": sweep.speed(),
+        "displacement": sweep.displacement(steps=[1, 10]),
+        "spectral_radius": sweep.spectral_radius(),
+    }
+    assert results["stationary"].shape == (2, 3, 4, 4)
+    assert results["excess_loss"].shape == (2, 3)
+    for i, j in np.ndindex(2, 3):
+        one = MinibatchSGD(
+            data, HeavyBall(float(lr[i, 0]), 0.5, 0.2, batch_size=int(S[j])), "without_replacement"
+        )
+        m1, P1 = one.moments(steps=[1, 5])
+        np.testing.assert_array_equal(m[i, j], m1)
+        np.testing.assert_array_equal(P[i, j], P1)
+        for name, value in results.items():
+            expected = getattr(one, name)(steps=[1, 10]) if name == "displacement" else None
+            expected = getattr(one, name)() if expected is None else expected
+            np.testing.assert_array_equal(value[i, j], expected)
+        assert sweep.is_mean_square_stable[i, j] == one.is_mean_square_stable
+
+
+def test_a_sweep_keeps_the_data_weight_decay():
+    X, y = dataset(5, 6, 2)
+    with pytest.raises(HyperparameterError, match="weight_decay"):
+        MinibatchSGD(FiniteData(X, y, 0.2), HeavyBall(0.1, 0.5, [0.2, 0.3], batch_size=2))

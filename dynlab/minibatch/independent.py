@@ -34,6 +34,7 @@ from .. import config, modes
 from .._validate import as_array, as_int_array, as_positive_int, steps_arguments
 from ..errors import DynlabError, HyperparameterError, ShapeError, StabilityRegionError
 from ..hyper import HeavyBall
+from ._grid import optimizers, over_grid
 from .data import FiniteData
 
 __all__ = ["SAMPLINGS", "MinibatchSGD", "batch_factor", "perron_root"]
@@ -77,7 +78,10 @@ class MinibatchSGD:
     data : FiniteData
         The data set (its ``weight_decay`` must equal ``hyper.weight_decay``).
     hyper : HeavyBall
-        One plain heavy-ball optimizer; ``batch_size`` is S.
+        A plain heavy-ball optimizer (``batch_size`` is S), or a sweep: lr, momentum and
+        batch_size may be arrays that broadcast (:class:`~dynlab.hyper.HeavyBall`); every result
+        then has the sweep's axes first. A sweep is one model per optimizer; weight_decay is the
+        data's (theta* depends on it).
     sampling : {"with_replacement", "without_replacement", "reshuffle"}
         How each step's batch is drawn. Batches of reshuffled epochs are not independent: with
         ``"reshuffle"`` every method raises and names :class:`dynlab.minibatch.Reshuffle`, the
@@ -98,6 +102,15 @@ class MinibatchSGD:
     >>> ref = np.mean([np.outer(step(B), step(B)) for B in product(range(4), repeat=2)], axis=0)
     >>> bool(np.allclose(P[0], ref, rtol=1e-12, atol=1e-14))
     True
+
+    A sweep over learning rates and batch sizes, axes first:
+
+    >>> sweep = MinibatchSGD(data, HeavyBall(lr=[0.05, 0.1], momentum=0.5, batch_size=[[1], [2]]))
+    >>> sweep.excess_loss().shape
+    (2, 2)
+    >>> one = MinibatchSGD(data, HeavyBall(lr=0.05, momentum=0.5, batch_size=2))
+    >>> bool(sweep.excess_loss()[1, 0] == one.excess_loss())
+    True
     """
 
     def __init__(self, data: FiniteData, hyper: HeavyBall, sampling: str = "with_replacement"):
@@ -105,13 +118,20 @@ class MinibatchSGD:
             raise DynlabError(f"data must be a FiniteData; got {type(data).__name__}")
         if not isinstance(hyper, HeavyBall):
             raise HyperparameterError(f"hyper must be a HeavyBall; got {type(hyper).__name__}")
-        hyper.require_plain("MinibatchSGD").require_scalar("MinibatchSGD")
-        if hyper.weight_decay != data.weight_decay:
+        hyper.require_plain("MinibatchSGD")
+        if np.any(hyper.weight_decay != data.weight_decay):
             raise HyperparameterError(
                 f"hyper.weight_decay = {hyper.weight_decay} differs from the data's "
                 f"weight_decay = {data.weight_decay} (theta* depends on it)"
             )
         self.data, self.hyper, self.sampling = data, hyper, sampling
+        #: a sweep's scalar models (object array of shape hyper.shape), or None for one optimizer
+        self._grid = None
+        if not hyper.is_scalar:
+            self._grid = np.empty(hyper.shape, dtype=object)
+            for idx, hp in np.ndenumerate(optimizers(hyper)):
+                self._grid[idx] = MinibatchSGD(data, hp, sampling)
+            return
         self.c_S = batch_factor(data.N, hyper.batch_size, sampling)
         lr, beta, k = hyper.lr, hyper.momentum, data.k
         one = np.ones_like(k)
@@ -152,6 +172,7 @@ class MinibatchSGD:
         second = np.block([[q @ P[a, b] @ q.T for b in range(2)] for a in range(2)])
         return mean, 0.5 * (second + second.T)
 
+    @over_grid
     def moments(
         self, *args, steps=None, theta0=None, v0=None, k=None, time=None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -276,6 +297,7 @@ class MinibatchSGD:
             )
         return P
 
+    @over_grid
     def stationary(self) -> np.ndarray:
         r"""Stationary ``E z z^T`` (2d x 2d; the stationary mean is 0), solved matrix-free.
 
@@ -309,18 +331,22 @@ class MinibatchSGD:
         P = self._stationary_modal
         return self._to_original(np.zeros((2, self.data.d)), P)[1]
 
+    @over_grid
     def mode_variance(self) -> np.ndarray:
         """Stationary ``E (q_i^T (theta - theta*))^2`` per eigenvector, eigenvalues descending."""
         return np.diag(self._stationary_modal[0, 0]).copy()
 
+    @over_grid
     def excess_loss(self) -> float:
         r"""``E L_lambda(theta) - L_lambda(theta*) = tr(H_lambda P_deltadelta) / 2`` (exactly)."""
         return float(0.5 * np.sum(self.data.k * self.mode_variance()))
 
+    @over_grid
     def speed(self) -> float:
         r"""Stationary ``E||theta_{k+1} - theta_k||^2 = lr^2 tr P_vv``."""
         return float(self.hyper.lr**2 * np.trace(self._stationary_modal[1, 1]))
 
+    @over_grid
     def displacement(self, *args, steps=None, k=None, time=None) -> np.ndarray:
         r"""``E||theta_{k+t} - theta_k||^2`` from stationarity, for lags ``t`` in ``steps``.
 
@@ -339,6 +365,7 @@ class MinibatchSGD:
         Ptt, Pvt = np.diag(P[0, 0]), np.diag(P[1, 0])
         return 2.0 * np.sum(Ptt) - 2.0 * (f11 @ Ptt + f12 @ Pvt)
 
+    @over_grid
     def diffusion_exponent(self, *args, steps=None, k=None, time=None) -> np.ndarray:
         r"""Local exponent ``d log E||theta_{k+t} - theta_k||^2 / d log t`` on the step grid.
 
@@ -358,6 +385,7 @@ class MinibatchSGD:
         return np.log(D_hi / D_lo) / np.log((t + 1) / lo)
 
     # ------------------------------------------------------------------ mean-square stability
+    @over_grid
     def spectral_radius(self) -> float:
         r"""Spectral radius of ``P -> F P F^T + c_S G (M(P_dd) - H P_dd H) G^T`` on symmetric P.
 
@@ -375,6 +403,7 @@ class MinibatchSGD:
         return perron_root(apply, (2, 2, d, d))
 
     @property
+    @over_grid
     def is_mean_square_stable(self) -> bool:
         """Whether :meth:`spectral_radius` < 1."""
         return self.spectral_radius() < 1.0

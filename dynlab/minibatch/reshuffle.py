@@ -92,6 +92,8 @@ class Reshuffle:
     """
 
     def __init__(self, data: FiniteData, hyper: HeavyBall):
+        if isinstance(hyper, HeavyBall):
+            hyper.require_scalar("Reshuffle")
         self._sgd = MinibatchSGD(data, hyper, "without_replacement")  # validates both
         S = hyper.batch_size
         if data.N % S:
