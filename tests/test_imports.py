@@ -59,3 +59,11 @@ def test_import_loads_no_heavy_module_and_compiles_no_kernel():
     assert result["kernels"] > 10
     # ... and none of them was compiled or loaded from numba's cache by importing them
     assert result["compiled"] == [], f"compiled at import: {result['compiled']}"
+
+
+def test_every_public_name_of_the_lazy_zoo_resolves():
+    import dynlab.integrators as zoo
+
+    missing = [n for n in zoo.__all__ if getattr(zoo, n, None) is None]
+    assert missing == []
+    assert set(zoo.__all__) <= set(dir(zoo))
