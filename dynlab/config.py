@@ -23,6 +23,11 @@ PSD_RTOL = 1e-10
 #: not resolvable in float64 (its norm grows like 1 / min Re(lambda)).
 STABILITY_RTOL = 1e-12
 
+#: The discrete counterpart: a linear step map F counts as stable when its spectral radius is
+#: < 1 - MAP_STABILITY_MARGIN (LeapfrogQuadratic.stationary). Closer to 1 the Stein solution
+#: P = F P F^T + G G^T grows like 1 / (1 - radius) and is not resolvable in float64.
+MAP_STABILITY_MARGIN = 1e-12
+
 #: The Lyapunov solution B counts as singular (the process is not controllable) when its
 #: Cholesky factorisation breaks down or LAPACK's estimate of its 1-norm condition number (from
 #: the factor, O(n^2); within a factor n of the 2-norm one, which would need an SVD) exceeds

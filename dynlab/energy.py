@@ -39,6 +39,7 @@ import numpy as np
 from scipy import optimize
 from scipy.linalg import solve_discrete_lyapunov
 
+from . import config
 from ._gchi2 import GeneralizedChi2, mixture_abs_quantile
 from ._validate import as_array, as_positive_int, as_scalar, check_definite_spectrum
 from .errors import HyperparameterError, ShapeError, StabilityRegionError, UnstableDriftError
@@ -195,7 +196,7 @@ class LeapfrogQuadratic:
             directions random-walk).
         """
         rho = self.spectral_radius
-        if rho >= 1.0 - 1e-12:
+        if rho >= 1.0 - config.MAP_STABILITY_MARGIN:
             if self.gamma == 0.0:
                 raise UnstableDriftError(
                     "gamma = 0: undamped leapfrog has no stationary law (|eigenvalues of F| = 1)"
