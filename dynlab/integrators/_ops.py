@@ -44,7 +44,7 @@ __all__ = [
     "noisy_gradient_path",
     "draw_batch",
     "gradient_batch",
-    "fused_noise_batch",
+    "fused_noise",
     "stacked_factors",
     "noisy_gradient_batch",
     "record_before",
@@ -187,19 +187,41 @@ def gradient_path(H, b, X, Y, rows, xi, theta, g):
 
 
 @njit(fastmath=FASTMATH, **HOT)
-def noisy_gradient_path(H, b, F, z, theta, g):
-    """``g = H theta - b + F z`` for one path: the full gradient plus the noise ``w = F z``.
+def noisy_gradient_path(HF, b, u, g):
+    """``g = H theta - b + F z`` for one path: the full gradient plus the noise ``w = F z``, as
+    ``[H | F] u - b`` with ``u = [theta; z]`` (``HF`` from :func:`stacked_factors`).
 
     The same numbers as :func:`draw_path` setting ``w = F z`` followed by :func:`gradient_path`
-    (up to the order of the sums), in one pass over the rows of ``H`` and ``F``: one dot-product
-    reduction per row instead of two, and no intermediate ``w``. At small d, where a step costs
-    tens of nanoseconds, that is a visible share of it (``benchmarks/integrators.py``).
+    (up to the order of the sums), in one pass over the rows of ``[H | F]``: one dot product of
+    length 2d per row, no intermediate ``w``, and four rows at a time, so that four independent
+    sums hide each other's latency (d = 32: 2x faster than a row at a time, which waits on its
+    chain of dependent multiply-adds; ``benchmarks/integrators.py``).
     """
-    for j in range(g.shape[0]):
-        acc = -b[j]
-        for l in range(theta.shape[0]):
-            acc += H[j, l] * theta[l] + F[j, l] * z[l]
-        g[j] = acc
+    d = g.shape[0]
+    n = u.shape[0]
+    j = 0
+    while j + 4 <= d:
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        for l in range(n):
+            x = u[l]
+            a0 += HF[j, l] * x
+            a1 += HF[j + 1, l] * x
+            a2 += HF[j + 2, l] * x
+            a3 += HF[j + 3, l] * x
+        g[j] = a0 - b[j]
+        g[j + 1] = a1 - b[j + 1]
+        g[j + 2] = a2 - b[j + 2]
+        g[j + 3] = a3 - b[j + 3]
+        j += 4
+    while j < d:
+        acc = 0.0
+        for l in range(n):
+            acc += HF[j, l] * u[l]
+        g[j] = acc - b[j]
+        j += 1
 
 
 @njit(cache=True)
@@ -273,9 +295,10 @@ def gradient_batch(loss, Y, batch, W, noisy, G):
 
 
 @njit(cache=True)
-def fused_noise_batch(dr):
-    """Whether a batched step's gradient plus noise is one GEMM (:func:`noisy_gradient_batch`):
-    one slot of generated normals through a factor F, no minibatch rows, nothing injected."""
+def fused_noise(dr):
+    """Whether a step's gradient plus noise is one product with ``[H | F]``
+    (:func:`noisy_gradient_path`, :func:`noisy_gradient_batch`): one slot of generated normals
+    through a factor F, no minibatch rows, nothing injected."""
     return (
         dr.F.shape[0] > 0
         and dr.Z.shape[1] == 1
@@ -286,12 +309,13 @@ def fused_noise_batch(dr):
 
 @njit(cache=True)
 def stacked_factors(loss, dr):
-    """``(U, HF)`` for :func:`noisy_gradient_batch`: a work array ``(M, 2d)`` and ``[H; F]``."""
-    M, d = dr.Z.shape[0], loss.H.shape[0]
-    HF = np.empty((2 * d, d))
-    HF[:d] = loss.H
-    HF[d:] = dr.F
-    return np.empty((M, 2 * d)), HF
+    """``[H | F]`` (d, 2d), the matrix of :func:`noisy_gradient_path` and, transposed (H and F are
+    symmetric, so it is ``[H; F]``), of :func:`noisy_gradient_batch`."""
+    d = loss.H.shape[0]
+    HF = np.empty((d, 2 * d))
+    HF[:, :d] = loss.H
+    HF[:, d:] = dr.F
+    return HF
 
 
 @njit(cache=True)
@@ -299,16 +323,16 @@ def noisy_gradient_batch(loss, dr, theta, U, HF, G):
     """``G[i] = H theta_i - b + F z_i`` for every path as one GEMM ``[theta | z] @ [H; F]``.
 
     The batched counterpart of :func:`noisy_gradient_path`: each path draws its ``z`` from its
-    own stream, as :func:`draw_batch` does, into the right half of ``U``; one product with inner
-    dimension 2d then replaces two with inner dimension d and the pass adding ``W`` (H and F are
-    symmetric, so ``theta_i H = (H theta_i)^T``).
+    own stream, as :func:`draw_batch` does, into the right half of ``U`` (M, 2d); one product with
+    inner dimension 2d then replaces two with inner dimension d and the pass adding ``W``
+    (``[H; F]`` is ``HF.T``, from :func:`stacked_factors`).
     """
     M, d = theta.shape
     for i in range(M):
         fill_normals(dr.states[i], U[i, d:])
         for j in range(d):
             U[i, j] = theta[i, j]
-    np.dot(U, HF, G)
+    np.dot(U, HF.T, G)
     for i in range(M):
         for j in range(d):
             G[i, j] -= loss.b[j]

@@ -22,7 +22,7 @@ from ._ops import (
     HOT,
     draw_batch,
     draw_path,
-    fused_noise_batch,
+    fused_noise,
     gradient_batch,
     gradient_path,
     noisy_gradient_batch,
@@ -81,22 +81,30 @@ def _update(rule, theta, v, s, g, hp, k):
 
 
 @njit(cache=True)
-def _optimizer_path(loss, dr, rec, theta, v, s, G, rule, hp, k0, n, i):
+def _optimizer_path(loss, dr, rec, theta, v, s, G, rule, hp, k0, n, i, HF, u):
     th, vv, g = theta[i], v[i], G[i]
     ss = s[i] if s.shape[0] > 0 else th[:0]
     state, perm, batch, Z, W, pos, F, normals, batches, H, b, X, Y = path_views(loss, dr, i)
     xi = W[0] if W.shape[0] > 0 else th[:0]
-    # Full gradient plus generated noise w = F z (no minibatch rows, no injected normals): the
-    # step's only draw is z, as in draw_path, and F z is fused into the gradient's pass.
-    fused = F.shape[0] > 0 and batch.shape[0] == 0 and normals.shape[0] == 0
-    z = Z[0]
+    # Full gradient plus generated noise w = F z (fused_noise: no minibatch rows, no injected
+    # normals): the step's only draw is z, as in draw_path, into u = [theta; z], and
+    # [H | F] u - b is one pass (noisy_gradient_path).
+    fused = HF.shape[0] > 0
+    d = th.shape[0]
+    z = u[d:]
+    # steps until the next recorded one ((k + 1) % every == 0), counted down: an integer
+    # division per step would be a tenth of a step at d = 8
+    left = (rec.every - (k0 + 1) % rec.every) % rec.every
     for k in range(k0, k0 + n):
-        recording = (k + 1) % rec.every == 0
+        recording = left == 0
+        left = rec.every - 1 if recording else left - 1
         if recording:
             record_before(loss, rec, k, theta, v, i, i + 1)
         if fused:
             fill_normals(state, z)
-            noisy_gradient_path(H, b, F, z, th, g)
+            for j in range(d):
+                u[j] = th[j]
+            noisy_gradient_path(HF, b, u, g)
         else:
             draw_path(k, i, state, perm, pos, batch, Z, W, F, normals, batches)
             gradient_path(H, b, X, Y, batch, xi, th, g)
@@ -107,11 +115,11 @@ def _optimizer_path(loss, dr, rec, theta, v, s, G, rule, hp, k0, n, i):
 
 @njit(cache=True)
 def _optimizer_batch(loss, dr, rec, theta, v, s, G, rule, hp, k0, n):
-    M = theta.shape[0]
+    M, d = theta.shape
     none = theta[0, :0]
-    fused = fused_noise_batch(dr)
+    fused = fused_noise(dr)
     if fused:
-        U, HF = stacked_factors(loss, dr)
+        U, HF = np.empty((M, 2 * d)), stacked_factors(loss, dr)
     else:
         U, HF = np.empty((0, 0)), np.empty((0, 0))
     for k in range(k0, k0 + n):
@@ -134,8 +142,13 @@ def _optimizer_kernel(loss, dr, rec, theta, v, s, G, rule, hp, k0, n, i0, i1):
     if loss.blas:
         _optimizer_batch(loss, dr, rec, theta, v, s, G, rule, hp, k0, n)
     else:
+        d = theta.shape[1]
+        if fused_noise(dr):  # [H | F] once per call, u = [theta; z] per path in turn
+            HF, u = stacked_factors(loss, dr), np.empty(2 * d)
+        else:
+            HF, u = np.empty((0, 0)), np.empty(2 * d)
         for i in range(i0, i1):
-            _optimizer_path(loss, dr, rec, theta, v, s, G, rule, hp, k0, n, i)
+            _optimizer_path(loss, dr, rec, theta, v, s, G, rule, hp, k0, n, i, HF, u)
 
 
 class _Momentum(Scheme):
