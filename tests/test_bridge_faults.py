@@ -81,6 +81,28 @@ def test_a_kill_between_the_writes_of_a_save_leaves_a_loadable_pair(
         assert load(path)["step"] == expected["step"]
 
 
+def test_a_save_killed_after_its_first_write_does_not_bless_a_corrupted_state(
+    tmp_path, monkeypatch
+):
+    # the old state has a flipped bit; a save killed after listing checksums must not list the
+    # bad file's own hash (it would then load as valid)
+    import validation.bridge.checkpoint as ck
+
+    path = tmp_path / "run_base_partial.pt"
+    save(path, {"step": torch.tensor(25)})
+    _flip_bit(path)
+
+    def killed(p, data):  # the state file is the save's second write
+        raise _Killed
+
+    monkeypatch.setattr(ck, "atomic_write_bytes", killed)
+    with pytest.raises(_Killed):
+        save(path, {"step": torch.tensor(50)})
+    monkeypatch.undo()
+    with pytest.raises(StateError, match=r"is corrupt \(its SHA-256 differs"):
+        load(path)  # caught by the checksum, not by whether torch can still parse the file
+
+
 def test_resume_refuses_other_data_or_checkpoint_fingerprints(tmp_path):
     StateDir(tmp_path, {"lr": 1e-3, "data_sha256": "aa", "checkpoint_sha256": None}, resume=False)
     with pytest.raises(StateError, match="data_sha256: saved 'aa', now 'bb'"):

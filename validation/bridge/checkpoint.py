@@ -11,7 +11,7 @@ Beside every state file ``NAME.pt`` lies ``NAME.pt.sha256``, the SHA-256 checksu
 have, verified on every load: a corrupted file (a flipped bit, a torn copy) stops the run with
 :class:`StateError` naming the file and how to recover (delete it and rerun with ``--resume``:
 the phase is recomputed). The pair is written so that a kill between its two writes leaves a
-pair that loads: first the checksum file, listing the new file's checksum and the one on disk
+pair that loads: first the checksum file, listing the new file's checksum and those listed
 now, then the state file, then the checksum file with the new checksum only. A state file never
 exists without its checksum file, and its checksum is always listed.
 
@@ -70,7 +70,9 @@ def save(path, obj) -> None:
     data = buf.getvalue()
     new = hashlib.sha256(data).hexdigest()
     digest = _digest_path(path)
-    current = [file_digest(path)] if path.exists() else []
+    # the checksums listed now, which save computed from memory; never a hash of the file on
+    # disk, which would list a file that has gone bad since (and re-read it on every save)
+    current = _accepted_digests(digest) if path.exists() and digest.exists() else []
     atomic_write_text(digest, "\n".join([new, *current]) + "\n")
     atomic_write_bytes(path, data)
     atomic_write_text(digest, new + "\n")
