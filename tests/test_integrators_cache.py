@@ -63,27 +63,39 @@ def test_import_is_light_and_every_import_path_salts_the_cache():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_prune_removes_only_old_keyed_caches_beyond_the_newest(tmp_path):
+def _tiny(x):  # compiled in the test, into a cache folder of its own
+    return x + 1
+
+
+def test_prune_removes_only_old_keyed_caches_beyond_the_newest(tmp_path, monkeypatch):
+    # a real keyed folder: numba caches _tiny under <key>/<source dir>_<sha1>/*.nbi, *.nbc
+    real = tmp_path / "real"
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(real))
+    tiny = numba.njit(cache=True)(_tiny)
+    assert tiny(1) == 2
+    assert [p.suffix for p in real.rglob("*") if p.is_file()], "numba wrote no cache files"
+    base = tmp_path / "base"
+    base.mkdir()
     day = 86400.0
     now = 1.0e9
 
-    def folder(name, age_days, files=("k.nbi", "k.nbc")):
-        f = tmp_path / name
-        f.mkdir()
-        for n in files:
-            (f / n).write_bytes(b"x")
+    def folder(name, age_days, extra=None):
+        f = base / name
+        shutil.copytree(real, f)
+        if extra:
+            (next(f.iterdir()) / extra).write_bytes(b"x")
         t = now - age_days * day
         os.utime(f, (t, t))
         return f
 
     keep = folder("0" * 16, 100)  # the running sources' folder: never removed, however old
     aged = [folder(f"{i:016x}", age) for i, age in enumerate([1, 2, 3, 8, 9, 30], start=1)]
-    foreign = folder("f" * 16, 50, files=("k.nbi", "notes.txt"))  # not only numba's files
+    foreign = folder("f" * 16, 50, extra="notes.txt")  # not only numba's files
     other = folder("not-a-key", 50)
-    removed = _cache.prune(tmp_path, keep, n_keep=3, days=7, now=now)
+    removed = _cache.prune(base, keep, n_keep=3, days=7, now=now)
     # newest 3 kept (ages 1, 2, 3); of the rest, those older than 7 days go: 8, 9, 30
     assert sorted(removed) == sorted(aged[3:])
     assert all(not f.exists() for f in aged[3:])
     assert all(f.exists() for f in [keep, *aged[:3], foreign, other])
     # a second pass finds nothing more to remove
-    assert _cache.prune(tmp_path, keep, n_keep=3, days=7, now=now) == []
+    assert _cache.prune(base, keep, n_keep=3, days=7, now=now) == []

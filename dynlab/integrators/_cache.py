@@ -17,7 +17,8 @@ under ``NUMBA_CACHE_DIR`` when that is set, else under ``$XDG_CACHE_HOME/dynlab-
 (``~/.cache/dynlab-numba``). Folders of other sources are pruned (:func:`prune`): those unused
 for ``config.NUMBA_CACHE_KEEP_DAYS`` days beyond the ``config.NUMBA_CACHE_KEEP`` most recently
 used, and only folders that are certainly such caches (a 16-hex-digit name holding numba's
-``.nbi``/``.nbc`` files and nothing else).
+per-source folders of ``.nbi``/``.nbc`` files and nothing else). numba's cache folder is a
+process-wide setting: other numba code that runs after the zoo is first used caches there too.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from .. import config
 __all__ = ["source_key", "salt_numba_cache", "prune", "njit"]
 
 _KEY = re.compile(r"[0-9a-f]{16}")
+_SOURCE_DIR = re.compile(r".+_[0-9a-f]{40}")
 
 #: Root of the package whose sources key the cache (dynlab/).
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
@@ -63,11 +65,23 @@ def cache_base() -> Path:
 
 
 def _is_key_cache(folder: Path) -> bool:
-    return (
-        folder.is_dir()
-        and _KEY.fullmatch(folder.name) is not None
-        and all(f.is_file() and f.suffix in (".nbi", ".nbc") for f in folder.iterdir())
-    )
+    """Whether ``folder`` is certainly a keyed cache: a 16-hex-digit name holding only numba's
+    per-source folders (``<name>_<40 hex digits>``), which hold only ``.nbi``/``.nbc`` files."""
+    if _KEY.fullmatch(folder.name) is None or not folder.is_dir():
+        return False
+    for sub in folder.iterdir():
+        if not (sub.is_dir() and _SOURCE_DIR.fullmatch(sub.name)):
+            return False
+        if not all(f.is_file() and f.suffix in (".nbi", ".nbc") for f in sub.iterdir()):
+            return False
+    return True
+
+
+def _mtime(folder: Path) -> float | None:
+    try:
+        return folder.stat().st_mtime
+    except OSError:  # removed meanwhile by another process
+        return None
 
 
 def prune(base: Path, keep: Path, n_keep: int, days: float, now: float | None = None) -> list[Path]:
@@ -75,17 +89,23 @@ def prune(base: Path, keep: Path, n_keep: int, days: float, now: float | None = 
     most recently modified and unmodified for ``days`` days. Returns the removed folders.
 
     Only folders that are certainly keyed numba caches are touched (:func:`_is_key_cache`); a
-    folder that vanishes or cannot be removed meanwhile (another process) is left alone.
+    folder that vanishes or cannot be read or removed meanwhile (another process) is skipped.
     """
     now = time.time() if now is None else now
+    found = []
     try:
-        folders = [f for f in base.iterdir() if f != keep and _is_key_cache(f)]
+        for f in base.iterdir():
+            try:
+                if f != keep and _is_key_cache(f) and (t := _mtime(f)) is not None:
+                    found.append((t, f))
+            except OSError:
+                continue
     except OSError:
         return []
-    folders.sort(key=lambda f: f.stat().st_mtime, reverse=True)
+    found.sort(reverse=True)
     removed = []
-    for f in folders[n_keep:]:
-        if now - f.stat().st_mtime > days * 86400.0:
+    for t, f in found[n_keep:]:
+        if now - t > days * 86400.0:
             shutil.rmtree(f, ignore_errors=True)
             removed.append(f)
     return removed
