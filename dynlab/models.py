@@ -141,12 +141,31 @@ class QuadraticProblem:
         """
         return eigh_descending(self.H)
 
-    @cached_property
+    @property
     def noise_factor(self) -> np.ndarray | None:
-        """A (d, d) matrix L with ``L L^T = Sigma`` (the symmetric root; Sigma may be singular)."""
+        """A (d, d) matrix L with ``L L^T = Sigma`` (the symmetric root; Sigma may be singular).
+
+        Kept with a copy of the Sigma it was computed from, and computed again when
+        ``noise_cov`` has changed since (reassigned or edited in place): an O(d^2) comparison
+        where the root is an eigendecomposition.
+
+        >>> p = QuadraticProblem(np.eye(2), noise_cov=np.eye(2))
+        >>> bool(np.allclose(p.noise_factor, np.eye(2)))
+        True
+        >>> p.noise_cov = 4.0 * np.eye(2)
+        >>> bool(np.allclose(p.noise_factor, 2.0 * np.eye(2)))
+        True
+        >>> p.noise_cov[0, 0] = 9.0
+        >>> bool(np.allclose(p.noise_factor, np.diag([3.0, 2.0])))
+        True
+        """
         if self.noise_cov is None:
             return None
-        return psd_sqrt(self.noise_cov)
+        source, L = self.__dict__.get("_noise_factor_of", (None, None))
+        if source is None or not np.array_equal(source, self.noise_cov):
+            source, L = self.noise_cov.copy(), psd_sqrt(self.noise_cov)
+            self.__dict__["_noise_factor_of"] = (source, L)
+        return L
 
 
 class LinearRegressionProblem:
