@@ -46,6 +46,7 @@ from validation import resnet_bridge as rb  # noqa: E402
 from validation.bridge import analysis as an  # noqa: E402
 from validation.bridge.checkpoint import load  # noqa: E402
 from validation.bridge.config import MIN_ESS, Z_GATE  # noqa: E402
+from validation.bridge.data import STREAMS_VERSION  # noqa: E402
 from validation.bridge.linear import regression_data  # noqa: E402
 from validation.bridge.records import RunRecord  # noqa: E402
 from validation.bridge.run import data_fingerprint  # noqa: E402
@@ -70,6 +71,7 @@ def linear_run(tmp_path_factory):
     res = json.loads((out / "report" / "results.json").read_text())["values"]
     data = regression_data(cfg["n_train"], cfg["n_test"], cfg["width"], cfg["seed"])
     assert data_fingerprint(data) == cfg["data_sha256"]  # the very data the run used
+    assert cfg["streams_version"] == STREAMS_VERSION  # --resume refuses batches drawn otherwise
     theta0 = load(out / "state" / "pretrained.pt")["model"]["fc.weight"].double().numpy().ravel()
     runs = [(None, load(out / "state" / "base.pt")["record"])]
     runs += [(r["run"], r["record"]) for r in load(out / "state" / "sweeps.pt")["runs"]]

@@ -204,6 +204,8 @@ def test_stream_seeds_of_different_keys_differ():
     keys = [(s, *k) for s in (0, 1, 2**32) for k in [(), (0,), (0, 0), (1, 0), (0, 1), (0, 0, 1)]]
     assert len({stream_seed(*k) for k in keys}) == len(keys)
     assert all(0 <= stream_seed(*k) < 2**63 for k in keys)  # torch.Generator.manual_seed's range
+    with pytest.raises(ValueError, match="2\\*\\*32"):
+        stream_seed(7, 2**32, 5)  # two words: would collide with (7, 0, 1 + 5 * 2**32)
 
 
 def test_resnet18_structure():

@@ -35,6 +35,7 @@ __all__ = [
     "SAMPLINGS",
     "BatchStream",
     "stream_seed",
+    "STREAMS_VERSION",
 ]
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -172,6 +173,12 @@ def load_cifar10(root, *, n_train: int | None = None, n_test: int | None = None)
     return Cifar10(trx, try_, tex, tey, source=str(root))
 
 
+#: The derivation of the batch and augmentation streams (:func:`stream_seed`), saved with a
+#: run's settings: ``--resume`` refuses a run whose batches were drawn another way (version 1,
+#: one flat key list, before 2026-12).
+STREAMS_VERSION = 2
+
+
 def stream_seed(seed: int, *keys: int) -> int:
     """A 63-bit seed for the stream labelled by ``keys`` under the run's ``seed``.
 
@@ -179,9 +186,14 @@ def stream_seed(seed: int, *keys: int) -> int:
     spawn key: distinct ``(seed, keys)`` give distinct inputs. A flat list of words would not:
     SeedSequence pads short entropy with zero words, so ``(s, stream, 0)`` (epoch 0's permutation)
     and ``(s, stream, 0, 0)`` (step 0's augmentation) were one stream, and a seed of 2**32 or
-    more spans two words, so ``(2**32, 5)`` and ``(0, 1, 5)`` were one too.
+    more spans two words, so ``(2**32, 5)`` and ``(0, 1, 5)`` were one too. Each key must be
+    one word, in ``[0, 2**32)``, for the same reason (a ValueError otherwise).
+    :data:`STREAMS_VERSION` names this derivation in a run's saved settings.
     """
-    ss = np.random.SeedSequence(int(seed), spawn_key=(len(keys), *(int(k) for k in keys)))
+    keys = tuple(int(k) for k in keys)
+    if any(not 0 <= k < 2**32 for k in keys):
+        raise ValueError(f"stream keys must lie in [0, 2**32); got {keys}")
+    ss = np.random.SeedSequence(int(seed), spawn_key=(len(keys), *keys))
     return int(ss.generate_state(2, np.uint64)[0] >> np.uint64(1))
 
 

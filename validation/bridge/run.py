@@ -16,7 +16,7 @@ import torch
 from dynlab.errors import DynlabError
 
 from .checkpoint import Budget, Interrupted, StateDir, StateError, file_digest
-from .data import DeviceData, load_cifar10
+from .data import STREAMS_VERSION, DeviceData, load_cifar10
 from .experiments import report_dir, tarball, write_report
 from .linear import FeatureData, regression_data
 from .model import MODELS
@@ -63,6 +63,7 @@ def run(args, log, runtime_only: set) -> int:
         if k not in runtime_only
     }
     config["data_sha256"] = data_fingerprint(data)
+    config["streams_version"] = STREAMS_VERSION
     ck = args.checkpoint
     config["checkpoint_sha256"] = file_digest(ck) if ck is not None and ck.exists() else None
     try:
