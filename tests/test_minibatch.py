@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from dynlab import config
 from dynlab.errors import DynlabError, HyperparameterError, StabilityRegionError
 from dynlab.hyper import HeavyBall
-from dynlab.minibatch import FiniteData, MinibatchSGD, batch_factor
+from dynlab.minibatch import FiniteData, MinibatchSGD, batch_factor, max_stable_lr
 from dynlab.sgd import SGDPhaseSpace
 
 ROUND = 1e4 * config.EPS
@@ -262,7 +262,16 @@ def test_a_sweep_stacks_the_scalar_models_axes_first():
         assert sweep.is_mean_square_stable[i, j] == one.is_mean_square_stable
 
 
-def test_a_sweep_keeps_the_data_weight_decay():
+def test_a_sweep_keeps_the_data_weight_decay_and_refuses_what_it_cannot_be():
     X, y = dataset(5, 6, 2)
+    data = FiniteData(X, y, 0.2)
     with pytest.raises(HyperparameterError, match="weight_decay"):
-        MinibatchSGD(FiniteData(X, y, 0.2), HeavyBall(0.1, 0.5, [0.2, 0.3], batch_size=2))
+        MinibatchSGD(data, HeavyBall(0.1, 0.5, [0.2, 0.3], batch_size=2))
+    with pytest.raises(HyperparameterError, match="empty sweep"):
+        MinibatchSGD(data, HeavyBall(np.array([]), 0.5, 0.2, batch_size=2))
+    sweep = MinibatchSGD(
+        data, HeavyBall(0.1, 0.5, 0.2, batch_size=[1, 2, 6]), "without_replacement"
+    )
+    np.testing.assert_array_equal(sweep.c_S, [1.0, 0.4, 0.0])  # (N - S) / (S (N - 1)), N = 6
+    with pytest.raises(HyperparameterError, match="one optimizer"):
+        max_stable_lr(data, momentum=[0.0, 0.5], batch_size=1)

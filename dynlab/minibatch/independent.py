@@ -128,9 +128,13 @@ class MinibatchSGD:
         #: a sweep's scalar models (object array of shape hyper.shape), or None for one optimizer
         self._grid = None
         if not hyper.is_scalar:
+            if np.prod(hyper.shape) == 0:
+                raise HyperparameterError(f"hyper is an empty sweep (shape {hyper.shape})")
             self._grid = np.empty(hyper.shape, dtype=object)
             for idx, hp in np.ndenumerate(optimizers(hyper)):
                 self._grid[idx] = MinibatchSGD(data, hp, sampling)
+            #: the batch factor c_S of each optimizer of the sweep
+            self.c_S = np.vectorize(lambda m: m.c_S, otypes=[float])(self._grid)
             return
         self.c_S = batch_factor(data.N, hyper.batch_size, sampling)
         lr, beta, k = hyper.lr, hyper.momentum, data.k
@@ -404,8 +408,8 @@ class MinibatchSGD:
 
     @property
     @over_grid
-    def is_mean_square_stable(self) -> bool:
-        """Whether :meth:`spectral_radius` < 1."""
+    def is_mean_square_stable(self) -> bool | np.ndarray:
+        """Whether :meth:`spectral_radius` < 1 (a bool array on a sweep)."""
         return self.spectral_radius() < 1.0
 
 

@@ -27,6 +27,7 @@ __all__ = ["max_stable_lr", "stability_map", "noise_sharpness", "crossover_batch
 
 def _radius(data, lr, momentum, batch_size, sampling) -> float:
     hp = HeavyBall(lr, momentum, data.weight_decay, batch_size=batch_size)
+    hp.require_scalar("max_stable_lr (stability_map sweeps momenta and batch sizes)")
     return MinibatchSGD(data, hp, sampling).spectral_radius()
 
 
