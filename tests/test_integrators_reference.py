@@ -15,6 +15,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from naive_integrators import energy, loss, naive_run
 
 from dynlab import config
@@ -274,3 +276,17 @@ def test_path_streams_do_not_depend_on_ensemble_size(quadratic):
     np.testing.assert_array_equal(small.theta, again.theta)
     other = run("heavy_ball", quadratic, n_paths=2, **{**kwargs, "seed": 6})
     assert not np.array_equal(small.theta, other.theta)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.integers(0, 2**80),
+    st.lists(st.integers(0, 2**32 - 1), max_size=3),
+    st.integers(1, 300),
+)
+def test_seed_states_are_numpys_seed_sequence_words(seed, spawn_key, n_paths):
+    # the compiled hash against numpy's own SeedSequence.generate_state, bit for bit
+    ss = np.random.SeedSequence(seed, spawn_key=tuple(spawn_key))
+    ref = ss.generate_state(4 * n_paths, np.uint64).reshape(n_paths, 4)
+    ref[np.all(ref == 0, axis=1), 0] = 1
+    np.testing.assert_array_equal(seed_states(ss, n_paths), ref)

@@ -48,13 +48,35 @@ _ZX, _ZF = _ziggurat_tables()
 HOT = {"cache": True, "_nrt": False}
 
 
+#: numpy's SeedSequence output hash (``numpy/random/bit_generator.pyx``, ``generate_state``).
+_INIT_B, _MULT_B, _XSHIFT = 0x8B51F9DD, 0x58F38DED, 16
+_MASK32 = 0xFFFFFFFF
+
+
+@njit(cache=True)
+def _generate_state(pool, n_words):
+    """``SeedSequence.generate_state(n_words, np.uint32)`` from its entropy pool, bit for bit:
+    word i hashes pool word ``i mod 4`` with the i-th power of the multiplier, in 32-bit
+    arithmetic (numba widens uint32 products, hence the masks)."""
+    out = np.empty(n_words, dtype=np.uint32)
+    h = uint64(_INIT_B)
+    for i in range(n_words):
+        x = uint64(pool[i % pool.shape[0]]) ^ h
+        h = (h * uint64(_MULT_B)) & uint64(_MASK32)
+        x = (x * h) & uint64(_MASK32)
+        out[i] = x ^ (x >> uint64(_XSHIFT))
+    return out
+
+
 def seed_states(seed: np.random.SeedSequence, n_paths: int) -> np.ndarray:
     """Initial xoshiro256** states, shape ``(n_paths, 4)`` uint64: row ``i`` seeds path ``i``.
 
     The rows are words of ``seed.generate_state``, which is prefix-consistent, so row ``i``
-    depends on ``seed`` and ``i`` only.
+    depends on ``seed`` and ``i`` only. They are computed by a compiled copy of its hash
+    (numpy's takes 9 ms for 10^4 paths, a share of a short run; tested equal to it bit for bit).
     """
-    states = seed.generate_state(4 * n_paths, np.uint64).reshape(n_paths, 4)
+    words = _generate_state(np.asarray(seed.pool, dtype=np.uint32), 8 * n_paths)
+    states = words.astype("<u4").view("<u8").astype(np.uint64).reshape(n_paths, 4)
     # xoshiro's one forbidden state (all zero; probability 2**-256 per row) is mapped away.
     states[np.all(states == 0, axis=1), 0] = 1
     return states
