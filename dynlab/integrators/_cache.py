@@ -95,19 +95,19 @@ def prune(base: Path, keep: Path, n_keep: int, days: float, now: float | None = 
     found = []
     try:
         for f in base.iterdir():
-            try:
-                if f != keep and _is_key_cache(f) and (t := _mtime(f)) is not None:
-                    found.append((t, f))
-            except OSError:
-                continue
+            if f != keep and _KEY.fullmatch(f.name) and (t := _mtime(f)) is not None:
+                found.append((t, f))
     except OSError:
         return []
     found.sort(reverse=True)
     removed = []
-    for t, f in found[n_keep:]:
-        if now - t > days * 86400.0:
-            shutil.rmtree(f, ignore_errors=True)
-            removed.append(f)
+    for t, f in found[n_keep:]:  # only these are read in full (a start-up cost otherwise)
+        try:
+            if now - t > days * 86400.0 and _is_key_cache(f):
+                shutil.rmtree(f, ignore_errors=True)
+                removed.append(f)
+        except OSError:
+            continue
     return removed
 
 
