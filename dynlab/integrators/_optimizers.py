@@ -92,12 +92,8 @@ def _optimizer_path(loss, dr, rec, theta, v, s, G, rule, hp, k0, n, i, HF, u):
     fused = HF.shape[0] > 0
     d = th.shape[0]
     z = u[d:]
-    # steps until the next recorded one ((k + 1) % every == 0), counted down: an integer
-    # division per step would be a tenth of a step at d = 8
-    left = (rec.every - (k0 + 1) % rec.every) % rec.every
     for k in range(k0, k0 + n):
-        recording = left == 0
-        left = rec.every - 1 if recording else left - 1
+        recording = (k + 1) % rec.every == 0
         if recording:
             record_before(loss, rec, k, theta, v, i, i + 1)
         if fused:
