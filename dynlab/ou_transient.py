@@ -102,7 +102,7 @@ class Transient:
         r"""``E[X_t] = mu + e^{-A t} (x0 - mu)``; shape ``t.shape + (n,)``.
 
         ``time`` (keyword): the SDE times t >= 0, an array (``t = lr k`` for SGD). ``x0`` is
-        required and may carry leading axes.
+        required and may have leading axes.
 
         Examples
         --------

@@ -291,7 +291,7 @@ def verify() -> list[Outcome]:
                 "derivation completes (update -> modified equation -> OU)",
                 lambda: derive() is not None,
             ),
-            ("forward/backward quotients carry +-(lr/2) theta'' (app. A)", _euler_quotients),
+            ("forward/backward quotients have +-(lr/2) theta'' terms (app. A)", _euler_quotients),
             ("A, D have the block form of eq. 4", _block_form),
             (
                 "c1 = 2/(lr(1+beta)), c2 = 2(1-beta)/(lr(1+beta)) as eq. 3 prints",

@@ -54,7 +54,7 @@ def run_id_of(path: Path) -> str | None:
 def verify_run(out_dir) -> str:
     """Check that ``report.md``, ``results.json`` and every listed figure file share one run id.
 
-    Returns the run id; raises :class:`MixedRunError` naming the files that are missing or carry
+    Returns the run id; raises :class:`MixedRunError` naming the files that are missing or hold
     another run's id (e.g. after a run was interrupted in a reused output folder).
     """
     out_dir = Path(out_dir)

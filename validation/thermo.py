@@ -36,7 +36,7 @@ STEP = 1.25
 #: run's ~120 rows at a 1e-3 family-wise false-alarm rate: 4.5 for Gaussian z, 5.0 to 5.3 for
 #: the t-distributed z of 32 to 48 independent chains (the full run's largest |z| is 4.4).
 Z_GATE = 5.0
-#: The SDE-limit radius, pressure and pV / (N T) carry an O(effective lr) relative bias that
+#: The SDE-limit radius, pressure and pV / (N T) have an O(effective lr) relative bias that
 #: the long runs resolve (at most 1.8 EFFECTIVE_LR in the full run; the discrete rows predict
 #: it): their gate adds SDE_BIAS_LRS * EFFECTIVE_LR * |predicted| to the Z_GATE band.
 SDE_BIAS_LRS = 5.0
