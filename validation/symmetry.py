@@ -39,8 +39,8 @@ WEIGHT_DECAY = 0.05
 # --- thresholds of this validation ----------------------------------------------------------
 
 #: Rounding bound of the gradient and Hessian constraints, in units of P eps relative to
-#: ||H|| ||X|| + ||g||: each residual sums P products with a few eps of rounding each; 64 leaves room
-#: for the chains of softmax and batchnorm operations.
+#: ||H|| ||X|| + ||g||: each residual sums P products with a few eps of rounding each; 64 leaves
+#: room for the chains of softmax and batchnorm operations.
 CONSTRAINT_ULPS = 64
 #: Rounding bound of the exact discrete law, in units of n_steps P eps times the charge's
 #: scale: each step adds O(P) rounded products to the charge.
