@@ -114,8 +114,7 @@ def gemm_gflops(m: int, n: int, k: int, reps: int) -> tuple[float, float]:
 
     The two are timed one after the other, not interleaved: numba calls scipy's BLAS, numpy its
     own, and each library's threads spin for a while after a product; alternating short products
-    of the two libraries puts four busy threads on two cores and halves both rates (measured:
-    a (64 x 2000) @ (2000 x 1000) product at 21-39 GFLOP/s interleaved, 61-77 alone).
+    of the two libraries puts four busy threads on two cores and slows both.
     """
     rng = np.random.default_rng(0)
     A, B, C = rng.random((m, k)), rng.random((k, n)), np.empty((m, n))

@@ -194,8 +194,8 @@ def noisy_gradient_path(HF, b, u, g):
     The same numbers as :func:`draw_path` setting ``w = F z`` followed by :func:`gradient_path`
     (up to the order of the sums), in one pass over the rows of ``[H | F]``: one dot product of
     length 2d per row, no intermediate ``w``, and four rows at a time, so that four independent
-    sums hide each other's latency (d = 32: 1.35-1.95x faster than a row at a time, which waits
-    on its chain of dependent multiply-adds; ``benchmarks/integrators.py``).
+    sums hide each other's latency (faster than a row at a time, which waits on its chain of
+    dependent multiply-adds: ``benchmarks/zoo_parts.py`` times both).
     """
     d = g.shape[0]
     n = u.shape[0]
