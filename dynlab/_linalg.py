@@ -113,7 +113,7 @@ def expm(M: np.ndarray) -> np.ndarray:
     ...                                                            [-np.sin(1), np.cos(1)]]))
     True
     """
-    import scipy.linalg  # kept out of `import dynlab` (about 0.2 s)
+    import scipy.linalg  # kept out of `import dynlab` (benchmarks/performance.py, goal 5)
 
     return scipy.linalg.expm(M)
 

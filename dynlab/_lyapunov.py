@@ -150,7 +150,7 @@ def _real_schur(A: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     LAPACK's standardised real Schur form puts the real part of each complex pair on both
     diagonal entries of its 2x2 block, so the real parts are ``diag(T)``; dgees returns them.
     The same call as ``scipy.linalg.schur(A, output="real")``, without its per-call checks and
-    workspace query (half the time of a solve at n = 8).
+    workspace query (at small n these are much of a solve: benchmarks/performance.py, goal 3).
     """
     from scipy.linalg.lapack import dgees
 
